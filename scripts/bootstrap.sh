@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Installs what Egress needs to build, run and test, and nothing that is already there.
+# Each step prints one line. Safe to run again: a second run only checks.
+#
+#   scripts/bootstrap.sh build   toolchain + wasm std + cargo-leptos + wasm-bindgen-cli
+#   scripts/bootstrap.sh test    build + s3s-fs + SMTP sink + chromium + node packages
+#
+# It writes .tools/env (in the clone), which the Makefile sources: PATH and the cargo-leptos flags for
+# the toolchain it chose (rustup's when it can add the wasm32 target, else Debian's
+# rustc-web with std built from source, as in shared/TOOLCHAIN.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Tools live outside the clone so that every clone on this machine shares them.
+TOOLS=${EGRESS_TOOLS:-$HOME/.cache/egress/tools}
+mkdir -p "$TOOLS/bin" .tools
+what=${1:-build}
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+# Tools are built with a quick release profile: they are run, not shipped.
+fast_install() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
+    cargo install --quiet --root "$TOOLS" "$@"
+}
+
+# --- Rust toolchain and the wasm32 standard library -------------------------------------
+mode=
+if have rustup && rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+  say "rust: rustup with wasm32-unknown-unknown (present)"
+  mode=rustup
+elif have rustup && timeout 120 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+  say "rust: added wasm32-unknown-unknown with rustup"
+  mode=rustup
+else
+  if [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust ] && [ -x /usr/bin/rust-lld ] \
+     && [ -x /usr/bin/clippy-driver ] && [ -x /usr/bin/rustfmt ]; then
+    say "rust: Debian rustc-web with std built from source (present)"
+  else
+    say "rust: rustup cannot add wasm32; installing Debian rustc-web, its std source and lld"
+    apt_install rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web lld-22
+    [ -x /usr/bin/rust-lld ] || ln -sf "$(ls /usr/bin/rust-lld* /usr/lib/llvm-22/bin/lld 2>/dev/null | head -n1)" /usr/bin/rust-lld
+  fi
+  mode=debian
+fi
+
+{
+  echo "# written by scripts/bootstrap.sh; toolchain: $mode"
+  if [ "$mode" = debian ]; then
+    echo "export PATH=$TOOLS/bin:$TOOLS/node_modules/.bin:/usr/bin:\$PATH"
+    echo "export RUSTC_BOOTSTRAP=1"
+    echo "export LEPTOS_LIB_ARGS=--lib-cargo-args=-Zbuild-std=std,panic_abort"
+  else
+    echo "export PATH=$TOOLS/bin:$TOOLS/node_modules/.bin:\$PATH"
+    echo "export LEPTOS_LIB_ARGS="
+  fi
+} >.tools/env
+# shellcheck disable=SC1091
+. .tools/env
+
+# --- cargo-leptos and wasm-bindgen-cli -----------------------------------------------------
+if [ -x "$TOOLS/bin/cargo-leptos" ]; then
+  say "cargo-leptos: present"
+else
+  say "cargo-leptos: building (a few minutes, once)"
+  fast_install cargo-leptos --locked --features no_downloads \
+    || fast_install cargo-leptos --features no_downloads
+fi
+
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)
+if [ -x "$TOOLS/bin/wasm-bindgen" ] && "$TOOLS/bin/wasm-bindgen" --version | grep -q " $bindgen_version\$"; then
+  say "wasm-bindgen-cli $bindgen_version: present"
+else
+  say "wasm-bindgen-cli $bindgen_version: building (once)"
+  fast_install wasm-bindgen-cli --version "=$bindgen_version" --force
+fi
+
+# A wasm-opt new enough for the release build (Debian's binaryen is too old).
+if [ -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
+  say "wasm-opt: present"
+else
+  say "wasm-opt: installing binaryen from npm"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" binaryen@132 >/dev/null
+fi
+
+[ "$what" = test ] || exit 0
+
+# --- Services and browser for the tests ----------------------------------------------------
+if [ -x "$TOOLS/bin/s3s-fs" ]; then
+  say "s3s-fs: present"
+else
+  say "s3s-fs: building the S3-compatible test server (a few minutes, once)"
+  fast_install s3s-fs --features binary
+fi
+
+if python3 -c 'import aiosmtpd' 2>/dev/null; then
+  say "aiosmtpd: present"
+else
+  say "aiosmtpd: installing the SMTP test server from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+
+if [ -x /usr/bin/chromium ]; then
+  say "chromium: present"
+else
+  say "chromium: installing Debian's chromium"
+  apt_install chromium
+fi
+
+if [ -d end2end/node_modules/playwright-core ] && [ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ]; then
+  say "end2end node packages: present"
+else
+  say "end2end node packages: npm ci"
+  (cd end2end && npm ci --silent --no-audit --no-fund >/dev/null)
+fi

@@ -1,0 +1,73 @@
+//! Accounts: sign-up, log-in, log-out, who is signed in, and switching workspace.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use pages::{LoginPage, LogoutButton, SignupPage, WorkspaceSwitcher};
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A workspace a user belongs to, and their role in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub workspace_id: i64,
+    pub workspace_name: String,
+    pub role: String,
+}
+
+/// The signed-in user as the pages see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    /// The workspace the user is working in now.
+    pub workspace: Membership,
+    /// Every workspace the user can switch to, the current one included.
+    pub workspaces: Vec<Membership>,
+}
+
+/// The message for a wrong email or password. It never says which one was wrong.
+pub const BAD_CREDENTIALS: &str = "That email and password do not match an account.";
+
+/// Logs in and goes to `next` (a local path) or the home page.
+#[server(prefix = "/rpc", endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+    let user = ssr::verify_credentials(&email, &password).await?;
+    ssr::start_session(user.id, None).await?;
+    leptos_axum::redirect(&ssr::local_path(next.as_deref()));
+    Ok(())
+}
+
+/// Creates a workspace and its owner, then logs the owner in.
+#[server(prefix = "/rpc", endpoint = "signup")]
+pub async fn signup(workspace: String, name: String, email: String, password: String) -> Result<(), ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    let (user_id, workspace_id) = ssr::create_account(&state, &workspace, &name, &email, &password).await?;
+    ssr::start_session(user_id, Some(workspace_id)).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    ssr::end_session().await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user, or `None` when nobody is.
+#[server(prefix = "/rpc", endpoint = "viewer")]
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    ssr::viewer().await
+}
+
+/// Makes another of the user's workspaces the current one.
+#[server(prefix = "/rpc", endpoint = "switch_workspace")]
+pub async fn switch_workspace(workspace_id: i64) -> Result<(), ServerFnError> {
+    ssr::switch_workspace(workspace_id).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}

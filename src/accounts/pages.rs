@@ -1,0 +1,151 @@
+//! Log-in and sign-up pages, the workspace switcher and the log-out button.
+
+use super::{Login, Logout, Signup, SwitchWorkspace, Viewer};
+use crate::app::error_text;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// The error of the last submission, if it failed.
+fn failure<T: Clone + Send + Sync + 'static>(
+    value: impl Fn() -> Option<Result<T, ServerFnError>> + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        value().and_then(Result::err).map(|e| {
+            view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
+        })
+    }
+}
+
+/// A password field with a show/hide toggle (it works once the page is hydrated).
+#[component]
+fn PasswordField(#[prop(into)] autocomplete: String, #[prop(optional)] hint: Option<&'static str>) -> impl IntoView {
+    let visible = RwSignal::new(false);
+    view! {
+        <label for="password">"Password"</label>
+        <div class="password">
+            <input
+                id="password"
+                name="password"
+                type=move || if visible.get() { "text" } else { "password" }
+                autocomplete=autocomplete
+                required
+            />
+            <button
+                type="button"
+                class="ghost"
+                aria-controls="password"
+                aria-pressed=move || visible.get().to_string()
+                on:click=move |_| visible.update(|v| *v = !*v)
+            >
+                {move || if visible.get() { "Hide" } else { "Show" }}
+            </button>
+        </div>
+        {hint.map(|h| view! { <p class="hint">{h}</p> })}
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    view! {
+        <Title text="Log in" />
+        <section class="auth">
+            <h1>"Log in to Egress"</h1>
+            <ActionForm action=login attr:class="stack" attr:aria-label="Log in">
+                <input type="hidden" name="next" prop:value=next />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <PasswordField autocomplete="current-password" />
+                {failure(move || login.value().get())}
+                <button type="submit" class="primary" disabled=move || login.pending().get()>
+                    {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
+                </button>
+            </ActionForm>
+            <p class="switch">"New here? " <a href="/signup">"Create an account"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    view! {
+        <Title text="Sign up" />
+        <section class="auth">
+            <h1>"Create your workspace"</h1>
+            <ActionForm action=signup attr:class="stack" attr:aria-label="Sign up">
+                <label for="workspace">"Workspace name"</label>
+                <input id="workspace" name="workspace" autocomplete="organization" required />
+                <label for="name">"Your name"</label>
+                <input id="name" name="name" autocomplete="name" required />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required />
+                <PasswordField autocomplete="new-password" hint="At least 10 characters." />
+                {failure(move || signup.value().get())}
+                <button type="submit" class="primary" disabled=move || signup.pending().get()>
+                    "Create account"
+                </button>
+            </ActionForm>
+            <p class="switch">"Already have an account? " <a href="/login">"Log in"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn LogoutButton() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <ActionForm action=logout attr:class="inline">
+            <button type="submit" class="ghost">"Log out"</button>
+        </ActionForm>
+    }
+}
+
+/// Lists the user's workspaces; choosing one switches to it.
+#[component]
+pub fn WorkspaceSwitcher(viewer: Viewer) -> impl IntoView {
+    let switch = ServerAction::<SwitchWorkspace>::new();
+    if viewer.workspaces.len() < 2 {
+        return view! { <span class="workspace">{viewer.workspace.workspace_name}</span> }.into_any();
+    }
+    let current = viewer.workspace.workspace_id;
+    // Every page shows the workspace's data: after a switch, load the page again.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            let _ = window().location().reload();
+        }
+    });
+    view! {
+        <ActionForm action=switch attr:class="inline workspace-switcher">
+            <label for="workspace-switch" class="visually-hidden">"Workspace"</label>
+            <select
+                id="workspace-switch"
+                name="workspace_id"
+                on:change=move |ev| {
+                    if let Ok(id) = event_target_value(&ev).parse::<i64>() {
+                        switch.dispatch(SwitchWorkspace { workspace_id: id });
+                    }
+                }
+            >
+                {viewer
+                    .workspaces
+                    .iter()
+                    .map(|m| {
+                        view! {
+                            <option value=m.workspace_id.to_string() selected=m.workspace_id == current>
+                                {m.workspace_name.clone()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <noscript>
+                <button type="submit" class="ghost">"Switch"</button>
+            </noscript>
+        </ActionForm>
+    }
+    .into_any()
+}

@@ -1,0 +1,148 @@
+//! The page shell, the routes, and the layout around every signed-in page.
+
+use crate::accounts::{self, LoginPage, LogoutButton, SignupPage, Viewer, WorkspaceSwitcher};
+use crate::datasets::{CATALOG, DatasetPage};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/png" href="/favicon.png" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in user, loaded once per page and shared with every component.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/egress.css" />
+        <Title formatter=|text: String| if text.is_empty() { "Egress".to_owned() } else { format!("{text} · Egress") } />
+        <Router>
+            <Layout />
+        </Router>
+    }
+}
+
+#[component]
+fn Layout() -> impl IntoView {
+    // Loaded again on every navigation, so that logging in or out shows at once.
+    let location = use_location();
+    let viewer = Resource::new(move || location.pathname.get(), |_| accounts::current_viewer());
+    provide_context(ViewerResource(viewer));
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Header />
+        <main id="main">
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/signup") view=SignupPage />
+                <Route path=path!("/data/:dataset") view=DatasetPage />
+            </Routes>
+        </main>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let ViewerResource(viewer) = expect_context();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Egress"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match viewer.await {
+                        Ok(Some(v)) => view! {
+                            <nav class="datasets" aria-label="Datasets">
+                                {CATALOG
+                                    .iter()
+                                    .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label}</A> })
+                                    .collect_view()}
+                            </nav>
+                            <div class="account">
+                                <WorkspaceSwitcher viewer=v.clone() />
+                                <span class="who" title=v.email.clone()>{v.name.clone()}</span>
+                                <LogoutButton />
+                            </div>
+                        }
+                        .into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn Home() -> impl IntoView {
+    view! {
+        <Title text="Your data" />
+        <section class="home">
+            <h1>"Your data"</h1>
+            <p class="lede">
+                "Browse a dataset, narrow it down with filters, and export exactly those rows."
+            </p>
+            <ul class="cards">
+                {CATALOG
+                    .iter()
+                    .map(|d| {
+                        view! {
+                            <li class="card">
+                                <A href=format!("/data/{}", d.id)>
+                                    <span class="card-title">{d.label}</span>
+                                    <span class="card-meta">
+                                        {format!("{} columns", d.columns.len())}
+                                    </span>
+                                </A>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <section class="narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <a href="/">"Go to your data"</a></p>
+        </section>
+    }
+}
+
+/// The text of a server function's error, without the framework's prefix.
+pub fn error_text(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,28 @@
+//! Egress: an "Export my data" centre for multi-tenant SaaS products.
+//!
+//! One crate, two halves: with `ssr` it is the server (axum, the database, the worker);
+//! with `hydrate` it is the browser side of the same Leptos components.
+//!
+//! - `app`: the page shell, routes and layout.
+//! - `accounts`: sign-up, log-in, sessions, workspaces.
+//! - `datasets`: the catalog of exportable datasets, their filters and data pages.
+//! - `store` (server): the database, one interface over Postgres and SQLite.
+//! - `seed` (server): deterministic demo data.
+//! - `server` (server): configuration, start-up, HTTP routes and middleware.
+
+pub mod accounts;
+pub mod app;
+pub mod datasets;
+#[cfg(feature = "ssr")]
+pub mod seed;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,179 @@
+//! The database: one `Store` interface with a Postgres and a SQLite implementation.
+//!
+//! Everything that differs between the two backends (SQL syntax, how a timestamp or a tag
+//! list is stored, bulk loading) lives in `postgres.rs` and `sqlite.rs`; `query.rs` builds
+//! the dataset queries that both share, asking the backend's `Dialect` for the parts that
+//! differ.
+
+mod postgres;
+mod query;
+mod sqlite;
+
+use crate::datasets::{Cell, DataPage, Dataset, Filters, PageRequest};
+use crate::server::sessions::SessionBackend;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store talks to; tests and the seeder sometimes need to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+pub use crate::accounts::Membership;
+
+/// A new user and the workspace they own (sign-up, demo data, `egress user add`).
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// The session store over the same database.
+    fn sessions(&self) -> SessionBackend;
+    /// Applies the migrations under `migrations/<backend>`.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates a workspace; returns its id.
+    async fn create_workspace(&self, name: &str) -> StoreResult<i64>;
+    async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>>;
+    async fn count_workspaces(&self) -> StoreResult<i64>;
+    /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
+    async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
+    /// Creates a workspace and its owner in one transaction (sign-up).
+    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)>;
+    async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
+    /// The workspaces a user belongs to, oldest membership first.
+    async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>>;
+
+    /// One page of a dataset with the count of all matching rows.
+    async fn page(
+        &self,
+        dataset: &Dataset,
+        workspace_id: i64,
+        filters: &Filters,
+        page: PageRequest,
+    ) -> StoreResult<DataPage>;
+    /// Bulk-loads rows into a dataset's table. `columns` are the table's columns in the
+    /// order of each row's cells; `workspace_id` is added to every row.
+    async fn insert_rows(
+        &self,
+        dataset: &Dataset,
+        workspace_id: i64,
+        columns: &[&str],
+        rows: &[Vec<Cell>],
+    ) -> StoreResult<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens (and for SQLite creates) the database named by `url`.
+pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        anyhow::bail!("database URL must start with postgres:// or sqlite: (got `{}`)", redact(url))
+    }
+}
+
+/// A database URL with any password replaced, fit for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Turns one page of rows (fetched with one extra row as a look-ahead) into a `DataPage`.
+fn assemble_page(
+    dataset: &Dataset,
+    mut rows: Vec<Vec<Cell>>,
+    total: i64,
+    page: PageRequest,
+    limit: i64,
+) -> DataPage {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if let PageRequest::Before(_) = page {
+        // Fetched newest-first to find the page before the cursor; show it in order.
+        rows.reverse();
+    }
+    let cursor_of = |row: &Vec<Cell>| match row.first() {
+        Some(Cell::Integer(id)) => Some(*id),
+        _ => None,
+    };
+    let (next_after, prev_before) = match page {
+        PageRequest::First => (has_more.then(|| rows.last().and_then(cursor_of)).flatten(), None),
+        PageRequest::After(_) => (
+            has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
+            rows.first().and_then(cursor_of),
+        ),
+        PageRequest::Before(_) => (
+            rows.last().and_then(cursor_of),
+            has_more.then(|| rows.first().and_then(cursor_of)).flatten(),
+        ),
+    };
+    DataPage {
+        dataset: dataset.id.to_owned(),
+        labels: dataset.columns.iter().map(|c| c.label.to_owned()).collect(),
+        kinds: dataset.columns.iter().map(|c| c.kind).collect(),
+        rows,
+        total,
+        next_after,
+        prev_before,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://data/egress.db"), "sqlite://data/egress.db");
+    }
+}

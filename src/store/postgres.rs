@@ -1,0 +1,254 @@
+//! The Postgres store: every Postgres-specific statement lives here.
+
+use super::query::{self, Dialect, Param, Query};
+use super::*;
+use crate::datasets::{ColumnKind, PAGE_SIZE};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+use sqlx::{PgPool, Row, postgres::Postgres, query::Query as SqlxQuery};
+use std::time::Duration;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+struct Pg;
+
+impl Dialect for Pg {
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
+    fn has_tag(p: &str) -> String {
+        format!("{p} = ANY(tags)")
+    }
+}
+
+fn bind_all(q: &Query) -> SqlxQuery<'_, Postgres, PgArguments> {
+    q.params.iter().fold(sqlx::query(&q.sql), |sql, param| match param {
+        Param::Int(v) => sql.bind(*v),
+        Param::Text(v) => sql.bind(v.as_str()),
+        Param::Time(v) => sql.bind(*v),
+    })
+}
+
+fn decode_row(row: &PgRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> {
+    dataset
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column.kind {
+                ColumnKind::Integer => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Integer),
+                ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
+                ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+                ColumnKind::Timestamp => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                    .map_or(Cell::Null, Cell::Timestamp),
+                ColumnKind::Tags => row.try_get::<Option<Vec<String>>, _>(i)?.map_or(Cell::Null, Cell::Tags),
+            })
+        })
+        .collect()
+}
+
+/// A cell as a field of COPY's CSV format, where `\N` (unquoted) is NULL.
+fn copy_field(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => "\\N".to_owned(),
+        Cell::Integer(v) | Cell::Money(v) => v.to_string(),
+        Cell::Text(s) => s.clone(),
+        Cell::Timestamp(t) => t.to_rfc3339(),
+        Cell::Tags(tags) => {
+            let quoted: Vec<String> =
+                tags.iter().map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+            format!("{{{}}}", quoted.join(","))
+        }
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(PgConnectOptions::from_str(url)?.disable_statement_logging())
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn sessions(&self) -> SessionBackend {
+        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn count_workspaces(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
+        sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })
+    }
+
+    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
+        let mut tx = self.pool.begin().await?;
+        let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+            .bind(workspace_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let user_id: i64 =
+            sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id")
+                .bind(&owner.email)
+                .bind(&owner.name)
+                .bind(&owner.password_hash)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })?;
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((user_id, workspace_id))
+    }
+
+    async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)
+             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| user_record(&r)).transpose()?)
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| user_record(&r)).transpose()?)
+    }
+
+    async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.user_id = $1 AND m.status = 'active' ORDER BY m.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role: r.try_get(2)? })
+            })
+            .collect()
+    }
+
+    async fn page(
+        &self,
+        dataset: &Dataset,
+        workspace_id: i64,
+        filters: &Filters,
+        page: PageRequest,
+    ) -> StoreResult<DataPage> {
+        let count = query::count::<Pg>(dataset, workspace_id, filters);
+        let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
+        let select = query::page::<Pg>(dataset, workspace_id, filters, page, PAGE_SIZE);
+        let rows = bind_all(&select).fetch_all(&self.pool).await?;
+        let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
+        Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
+    }
+
+    async fn insert_rows(
+        &self,
+        dataset: &Dataset,
+        workspace_id: i64,
+        columns: &[&str],
+        rows: &[Vec<Cell>],
+    ) -> StoreResult<()> {
+        // COPY is the fastest way into Postgres: a million rows in seconds.
+        let statement = format!(
+            "COPY {} ({}, {}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            dataset.table,
+            dataset.tenant_column,
+            columns.join(", ")
+        );
+        let mut conn = self.pool.acquire().await?;
+        let mut copy = conn.copy_in_raw(&statement).await?;
+        let mut csv = csv::Writer::from_writer(Vec::with_capacity(1 << 20));
+        let workspace = workspace_id.to_string();
+        for row in rows {
+            let fields = std::iter::once(workspace.clone()).chain(row.iter().map(copy_field));
+            csv.write_record(fields).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+        let data = csv.into_inner().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        copy.send(data).await?;
+        copy.finish().await?;
+        Ok(())
+    }
+}
+
+fn user_record(r: &PgRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: r.try_get(0)?,
+        email: r.try_get(1)?,
+        name: r.try_get(2)?,
+        password_hash: r.try_get(3)?,
+    })
+}
