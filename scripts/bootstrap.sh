@@ -22,11 +22,30 @@ apt_install() {
   if [ -z "$apt_updated" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+# The tools' locked dependencies need rustc 1.96. When the default toolchain is older and
+# rustup cannot update it, Debian's rustc-web (1.96) builds them.
+tool_cargo=
+choose_tool_cargo() {
+  [ -n "$tool_cargo" ] && return
+  local v
+  v=$(rustc --version 2>/dev/null | awk '{print $2}')
+  if [ -n "$v" ] && [ "$(printf '%s\n1.96.0\n' "$v" | sort -V | head -n1)" = "1.96.0" ]; then
+    tool_cargo=cargo
+  else
+    if [ ! -x /usr/bin/cargo ] || ! /usr/bin/rustc --version | grep -q ' 1\.9[6-9]'; then
+      say "rust: installing Debian's rustc-web 1.96 to build the tools"
+      apt_install rustc-web cargo-web
+    fi
+    tool_cargo=/usr/bin/cargo
+  fi
+}
 # Tools are built with a quick release profile: they are run, not shipped.
 fast_install() {
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  choose_tool_cargo
+  PATH=$(dirname "$(command -v "$tool_cargo")"):$PATH \
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
-    cargo install --quiet --root "$TOOLS" "$@"
+    "$tool_cargo" install --quiet --root "$TOOLS" "$@"
 }
 
 # --- Rust toolchain and the wasm32 standard library -------------------------------------
@@ -51,13 +70,16 @@ fi
 
 {
   echo "# written by scripts/bootstrap.sh; toolchain: $mode"
+  echo "export CARGO_TARGET_DIR=\${CARGO_TARGET_DIR:-\$HOME/.cache/egress/target}"
   if [ "$mode" = debian ]; then
     echo "export PATH=$TOOLS/bin:$TOOLS/node_modules/.bin:/usr/bin:\$PATH"
     echo "export RUSTC_BOOTSTRAP=1"
     echo "export LEPTOS_LIB_ARGS=--lib-cargo-args=-Zbuild-std=std,panic_abort"
+    echo "export WASM_BUILD_STD=-Zbuild-std=std,panic_abort"
   else
     echo "export PATH=$TOOLS/bin:$TOOLS/node_modules/.bin:\$PATH"
     echo "export LEPTOS_LIB_ARGS="
+    echo "export WASM_BUILD_STD="
   fi
 } >.tools/env
 # shellcheck disable=SC1091
@@ -68,8 +90,7 @@ if [ -x "$TOOLS/bin/cargo-leptos" ]; then
   say "cargo-leptos: present"
 else
   say "cargo-leptos: building (a few minutes, once)"
-  fast_install cargo-leptos --locked --features no_downloads \
-    || fast_install cargo-leptos --features no_downloads
+  fast_install cargo-leptos --locked --features no_downloads
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)

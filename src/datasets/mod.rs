@@ -153,7 +153,7 @@ mod ssr {
 }
 
 /// A page of `dataset` in the caller's workspace, filtered and keyset-paginated.
-#[leptos::server(prefix = "/rpc", endpoint = "browse_dataset")]
+#[leptos::server(prefix = "/rpc", endpoint = "browse_dataset", input = leptos::server_fn::codec::Json)]
 pub async fn browse_dataset(
     dataset: String,
     query: FilterQuery,

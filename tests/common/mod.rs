@@ -134,27 +134,21 @@ impl TestApp {
 
     /// Calls the data page's server function, as the browser does.
     pub async fn browse(&self, client: &reqwest::Client, dataset: &str, query: &[(&str, &str)]) -> reqwest::Response {
-        let mut body = format!("dataset={dataset}");
+        let mut filters = serde_json::Map::new();
         for (k, v) in query {
-            body.push_str(&format!("&query%5B{k}%5D={}", urlencode(v)));
+            let value = match *k {
+                "after" | "before" => serde_json::json!(v.parse::<i64>().unwrap()),
+                _ => serde_json::json!(v),
+            };
+            filters.insert(k.to_string(), value);
         }
         client
             .post(self.url("/rpc/browse_dataset"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .json(&serde_json::json!({ "dataset": dataset, "query": filters }))
             .send()
             .await
             .unwrap()
     }
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The rows the generator makes for a dataset, to compare the database's answers with.

@@ -1,0 +1,31 @@
+# Egress: `make run` to try it, `make test` for every check. Both install what is missing.
+SHELL := /bin/bash
+# Shared by every clone on this machine, so a fresh clone does not rebuild the world.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/egress/target
+ENV := source .tools/env &&
+
+.PHONY: run test build bootstrap e2e fmt clean
+
+## Build and start Egress on the embedded defaults (SQLite, local disk, mail to files).
+run: build
+	$(ENV) LEPTOS_SITE_ROOT=target/site "$$CARGO_TARGET_DIR/debug/egress" serve
+
+## fmt, clippy, unit + integration tests (SQLite and Postgres), Playwright in Chromium.
+test:
+	scripts/bootstrap.sh test
+	scripts/test.sh
+
+build:
+	scripts/bootstrap.sh build
+	$(ENV) cargo leptos build $$LEPTOS_LIB_ARGS
+
+## Only the browser suite (after `make build`).
+e2e:
+	scripts/bootstrap.sh test
+	scripts/e2e.sh
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf target data end2end/test-results end2end/playwright-report

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the Playwright suite against a real Egress: a fresh Postgres database with demo
+# data, served by the binary cargo-leptos built. Stops what it started, by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .tools/env
+
+admin_url=${EGRESS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+db=egress_e2e_$$
+port=${EGRESS_E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+work=$(mktemp -d)
+server_pid=
+
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql "$admin_url" -q -c "CREATE DATABASE $db" >/dev/null
+database_url="${admin_url%/*}/$db"
+
+echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db)"
+LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
+  "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
+  serve --listen "127.0.0.1:$port" --demo-rows 2000 >"$work/server.log" 2>&1 &
+server_pid=$!
+
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; echo "e2e: the server died"; exit 1; }
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log"; echo "e2e: the server never became ready"; exit 1; }
+
+cd end2end
+status=0
+EGRESS_BASE_URL="http://127.0.0.1:$port" npx playwright test "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "e2e: server log:"; tail -n 50 "$work/server.log"
+fi
+exit "$status"
