@@ -71,6 +71,9 @@ fi
 {
   echo "# written by scripts/bootstrap.sh; toolchain: $mode"
   echo "export CARGO_TARGET_DIR=\${CARGO_TARGET_DIR:-\$HOME/.cache/egress/target}"
+  # Read by Leptos at compile time (it names the wasm file); cargo-leptos sets it too, so
+  # a binary from plain cargo and one from cargo-leptos serve the same files.
+  echo "export LEPTOS_OUTPUT_NAME=egress"
   if [ "$mode" = debian ]; then
     echo "export PATH=$TOOLS/bin:$TOOLS/node_modules/.bin:/usr/bin:\$PATH"
     echo "export RUSTC_BOOTSTRAP=1"

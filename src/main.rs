@@ -9,7 +9,10 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_new(&cli.config.log)?).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.config.log)?)
+        .with_target(false)
+        .init();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&cli.config, args).await,
         Command::Migrate => {
@@ -18,11 +21,21 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => seed_rows(&cli.config, args).await,
-        Command::User(UserCommand::Add { email, name, password, workspace, role }) => {
+        Command::User(UserCommand::Add {
+            email,
+            name,
+            password,
+            workspace,
+            role,
+        }) => {
             let store = open_store(&cli.config).await?;
-            let (user_id, workspace_id) =
-                egress::accounts::ssr::add_user(&store, &email, &name, &password, &workspace, &role).await?;
-            println!("user {email} (id {user_id}) is {role} of workspace `{workspace}` (id {workspace_id})");
+            let (user_id, workspace_id) = egress::accounts::ssr::add_user(
+                &store, &email, &name, &password, &workspace, &role,
+            )
+            .await?;
+            println!(
+                "user {email} (id {user_id}) is {role} of workspace `{workspace}` (id {workspace_id})"
+            );
             Ok(())
         }
     }
@@ -40,16 +53,29 @@ async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     if store.count_workspaces().await? == 0 && !args.no_demo {
         let started = Instant::now();
-        println!("First start: creating demo workspaces with {} rows per dataset…", args.demo_rows);
+        println!(
+            "First start: creating demo workspaces with {} rows per dataset…",
+            args.demo_rows
+        );
         seed::seed_demo(&store, args.demo_rows, hash_password).await?;
-        println!("Demo data ready in {:.1}s.", started.elapsed().as_secs_f64());
+        println!(
+            "Demo data ready in {:.1}s.",
+            started.elapsed().as_secs_f64()
+        );
     }
     let server = egress::server::start(store.clone(), args).await?;
     println!();
     println!("Egress is listening on http://{}", server.addr);
-    if store.user_by_email(seed::DEMO_LOGINS[0].email).await?.is_some() {
+    if store
+        .user_by_email(seed::DEMO_LOGINS[0].email)
+        .await?
+        .is_some()
+    {
         for login in seed::DEMO_LOGINS {
-            println!("  demo login: {} / {}   ({})", login.email, login.password, login.workspaces);
+            println!(
+                "  demo login: {} / {}   ({})",
+                login.email, login.password, login.workspaces
+            );
         }
     }
     println!();
@@ -63,7 +89,10 @@ async fn seed_rows(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
         Some(id) => id,
         None if store.count_workspaces().await? == 0 && args.workspace == "Acme Corp" => {
             seed::seed_demo(&store, 0, hash_password).await?;
-            store.find_workspace_by_name(&args.workspace).await?.expect("demo creates Acme Corp")
+            store
+                .find_workspace_by_name(&args.workspace)
+                .await?
+                .expect("demo creates Acme Corp")
         }
         None => store.create_workspace(&args.workspace).await?,
     };

@@ -18,13 +18,20 @@ both_backends!(
 const ROWS: u64 = 240;
 
 fn ids(page: &Value) -> Vec<i64> {
-    page["rows"].as_array().unwrap().iter().map(|r| r[0]["Integer"].as_i64().unwrap()).collect()
+    page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0]["Integer"].as_i64().unwrap())
+        .collect()
 }
 
 async fn each_workspace_sees_only_its_own_rows(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
-    app.workspace_with_data("Globex", "b@globex.test", 90, 2).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
+        .await;
+    app.workspace_with_data("Globex", "b@globex.test", 90, 2)
+        .await;
     let a = app.logged_in("a@acme.test").await;
     let b = app.logged_in("b@globex.test").await;
     for dataset in ["contacts", "orders", "transactions"] {
@@ -33,10 +40,18 @@ async fn each_workspace_sees_only_its_own_rows(backend: Backend) {
         assert_eq!(page_a["total"], ROWS, "{dataset}");
         assert_eq!(page_b["total"], 90, "{dataset}");
         let (ids_a, ids_b) = (ids(&page_a), ids(&page_b));
-        assert!(ids_a.iter().all(|id| !ids_b.contains(id)), "{dataset}: a row of A showed up for B");
+        assert!(
+            ids_a.iter().all(|id| !ids_b.contains(id)),
+            "{dataset}: a row of A showed up for B"
+        );
         // A cursor taken from the other workspace leads nowhere.
         let cursor = (ids_a[0] + 1).to_string();
-        let foreign: Value = app.browse(&b, dataset, &[("before", &cursor)]).await.json().await.unwrap();
+        let foreign: Value = app
+            .browse(&b, dataset, &[("before", &cursor)])
+            .await
+            .json()
+            .await
+            .unwrap();
         assert!(ids(&foreign).iter().all(|id| !ids_a.contains(id)));
     }
     let members: Value = app.browse(&b, "members", &[]).await.json().await.unwrap();
@@ -46,7 +61,8 @@ async fn each_workspace_sees_only_its_own_rows(backend: Backend) {
 
 async fn filters_match_the_generated_data(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
+        .await;
     let c = app.logged_in("a@acme.test").await;
     let rows = generated("orders", ROWS, 1);
     let status_col = 8; // in the generator's columns (no id)
@@ -64,9 +80,18 @@ async fn filters_match_the_generated_data(backend: Backend) {
     for (query, expected) in [
         (vec![("status", "paid")], expect(Some("paid"), None, None)),
         (vec![("tag", "gift")], expect(None, Some("gift"), None)),
-        (vec![("status", "shipped"), ("tag", "promo")], expect(Some("shipped"), Some("promo"), None)),
-        (vec![("created_from", "2025-01-01")], expect(None, None, Some("2025-01-01"))),
-        (vec![("created_from", "2025-01-01T00:00:00Z"), ("status", "paid")], expect(Some("paid"), None, Some("2025-01-01"))),
+        (
+            vec![("status", "shipped"), ("tag", "promo")],
+            expect(Some("shipped"), Some("promo"), None),
+        ),
+        (
+            vec![("created_from", "2025-01-01")],
+            expect(None, None, Some("2025-01-01")),
+        ),
+        (
+            vec![("created_from", "2025-01-01T00:00:00Z"), ("status", "paid")],
+            expect(Some("paid"), None, Some("2025-01-01")),
+        ),
     ] {
         let page: Value = app.browse(&c, "orders", &query).await.json().await.unwrap();
         assert_eq!(page["total"].as_i64().unwrap(), expected, "{query:?}");
@@ -77,19 +102,31 @@ async fn filters_match_the_generated_data(backend: Backend) {
     let newest = &page["rows"][0];
     let last = rows.last().unwrap();
     assert_eq!(newest[1]["Text"].as_str(), Some(last[0].display().as_str()));
-    assert_eq!(newest[5]["Money"], serde_json::to_value(&last[4]).unwrap()["Money"]);
+    assert_eq!(
+        newest[5]["Money"],
+        serde_json::to_value(&last[4]).unwrap()["Money"]
+    );
 }
 
 async fn keyset_paging_visits_every_row_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
+        .await;
     let c = app.logged_in("a@acme.test").await;
     let mut seen = Vec::new();
     let mut pages = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let query: Vec<(&str, &str)> = after.as_deref().map(|a| vec![("after", a)]).unwrap_or_default();
-        let page: Value = app.browse(&c, "contacts", &query).await.json().await.unwrap();
+        let query: Vec<(&str, &str)> = after
+            .as_deref()
+            .map(|a| vec![("after", a)])
+            .unwrap_or_default();
+        let page: Value = app
+            .browse(&c, "contacts", &query)
+            .await
+            .json()
+            .await
+            .unwrap();
         let page_ids = ids(&page);
         assert!(page_ids.windows(2).all(|w| w[0] > w[1]), "newest first");
         seen.extend(page_ids);
@@ -108,7 +145,12 @@ async fn keyset_paging_visits_every_row_once(backend: Backend) {
 
     // Going back from the second page gives the first page again.
     let before = pages[1]["prev_before"].as_i64().unwrap().to_string();
-    let back: Value = app.browse(&c, "contacts", &[("before", &before)]).await.json().await.unwrap();
+    let back: Value = app
+        .browse(&c, "contacts", &[("before", &before)])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ids(&back), ids(&pages[0]));
     assert!(back["prev_before"].is_null());
 }
@@ -118,9 +160,21 @@ async fn bad_filters_name_the_field(backend: Backend) {
     app.workspace_with_data("Acme", "a@acme.test", 10, 1).await;
     let c = app.logged_in("a@acme.test").await;
     for (dataset, query, message) in [
-        ("orders", vec![("status", "lost")], "status: `lost` is not a status of orders"),
-        ("orders", vec![("created_from", "last tuesday")], "created_from: `last tuesday` is not a date"),
-        ("orders", vec![("created_from", "2025-02-01"), ("created_to", "2025-01-01")], "created_to: the range ends before it starts"),
+        (
+            "orders",
+            vec![("status", "lost")],
+            "status: `lost` is not a status of orders",
+        ),
+        (
+            "orders",
+            vec![("created_from", "last tuesday")],
+            "created_from: `last tuesday` is not a date",
+        ),
+        (
+            "orders",
+            vec![("created_from", "2025-02-01"), ("created_to", "2025-01-01")],
+            "created_to: the range ends before it starts",
+        ),
         ("members", vec![("tag", "vip")], "tag: members have no tags"),
         ("invoices", vec![], "unknown dataset `invoices`"),
     ] {
@@ -133,11 +187,25 @@ async fn bad_filters_name_the_field(backend: Backend) {
 
 async fn the_page_renders_on_the_server(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
+        .await;
     let c = app.logged_in("a@acme.test").await;
-    let html = c.get(app.url("/data/orders?status=paid")).send().await.unwrap().text().await.unwrap();
-    let expected = generated("orders", ROWS, 1).iter().filter(|r| r[8] == Cell::Text("paid".into())).count();
-    assert!(html.contains(&format!("data-count=\"{expected}\"")), "count {expected} not in the page");
+    let html = c
+        .get(app.url("/data/orders?status=paid"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = generated("orders", ROWS, 1)
+        .iter()
+        .filter(|r| r[8] == Cell::Text("paid".into()))
+        .count();
+    assert!(
+        html.contains(&format!("data-count=\"{expected}\"")),
+        "count {expected} not in the page"
+    );
     assert!(html.contains("<h1>Orders</h1>"));
     let r = c.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(r.status(), 404);

@@ -3,7 +3,7 @@ import { DEMO_EMAIL, hydrated, logIn, uniqueEmail } from "./helpers";
 
 test("signed-out visitors are sent to the login page and back", async ({ page }) => {
   await page.goto("/data/orders?status=paid");
-  await expect(page).toHaveURL(/\/login\?next=%2Fdata%2Forders%3Fstatus%3Dpaid$/);
+  await expect(page).toHaveURL(/\/login\?next=\/data\/orders%3Fstatus%3Dpaid$/);
   await hydrated(page);
   await page.getByLabel("Email").fill(DEMO_EMAIL);
   await page.getByLabel("Password", { exact: true }).fill("egress-demo-2024");

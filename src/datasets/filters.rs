@@ -60,7 +60,10 @@ pub struct FilterError {
 }
 
 fn error(field: &'static str, message: impl Into<String>) -> FilterError {
-    FilterError { field, message: message.into() }
+    FilterError {
+        field,
+        message: message.into(),
+    }
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -69,15 +72,29 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 
 /// An RFC 3339 timestamp, or a calendar date meaning midnight UTC of that day.
 /// `end_of_day` turns a date into the next midnight, so `to=2025-03-31` includes that day.
-fn parse_time(field: &'static str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, FilterError> {
+fn parse_time(
+    field: &'static str,
+    raw: &str,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, FilterError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-        error(field, format!("`{raw}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"))
+        error(
+            field,
+            format!("`{raw}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"),
+        )
     })?;
-    let date = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
-    Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+    let date = if end_of_day {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc())
 }
 
 impl Filters {
@@ -88,10 +105,10 @@ impl Filters {
         let created_to = non_empty(&query.created_to)
             .map(|raw| parse_time("created_to", raw, true))
             .transpose()?;
-        if let (Some(from), Some(to)) = (created_from, created_to) {
-            if to <= from {
-                return Err(error("created_to", "the range ends before it starts"));
-            }
+        if let (Some(from), Some(to)) = (created_from, created_to)
+            && to <= from
+        {
+            return Err(error("created_to", "the range ends before it starts"));
         }
         let status = match non_empty(&query.status) {
             None => None,
@@ -99,7 +116,11 @@ impl Filters {
             Some(s) => {
                 return Err(error(
                     "status",
-                    format!("`{s}` is not a status of {} (one of: {})", dataset.id, dataset.statuses.join(", ")),
+                    format!(
+                        "`{s}` is not a status of {} (one of: {})",
+                        dataset.id,
+                        dataset.statuses.join(", ")
+                    ),
                 ));
             }
         };
@@ -110,7 +131,12 @@ impl Filters {
             Some(t) if t.len() > 64 => return Err(error("tag", "longer than 64 characters")),
             other => other.map(str::to_owned),
         };
-        Ok(Filters { created_from, created_to, status, tag })
+        Ok(Filters {
+            created_from,
+            created_to,
+            status,
+            tag,
+        })
     }
 }
 
@@ -121,16 +147,39 @@ mod tests {
 
     fn q(from: &str, to: &str, status: &str, tag: &str) -> FilterQuery {
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        FilterQuery { created_from: opt(from), created_to: opt(to), status: opt(status), tag: opt(tag), ..Default::default() }
+        FilterQuery {
+            created_from: opt(from),
+            created_to: opt(to),
+            status: opt(status),
+            tag: opt(tag),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn dates_and_timestamps_make_a_half_open_range() {
-        let f = Filters::parse(find("contacts").unwrap(), &q("2025-01-01", "2025-01-31", "", "")).unwrap();
-        assert_eq!(f.created_from.unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
-        assert_eq!(f.created_to.unwrap().to_rfc3339(), "2025-02-01T00:00:00+00:00");
-        let f = Filters::parse(find("orders").unwrap(), &q("2025-01-01T10:00:00+02:00", "", "paid", "vip")).unwrap();
-        assert_eq!(f.created_from.unwrap().to_rfc3339(), "2025-01-01T08:00:00+00:00");
+        let f = Filters::parse(
+            find("contacts").unwrap(),
+            &q("2025-01-01", "2025-01-31", "", ""),
+        )
+        .unwrap();
+        assert_eq!(
+            f.created_from.unwrap().to_rfc3339(),
+            "2025-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            f.created_to.unwrap().to_rfc3339(),
+            "2025-02-01T00:00:00+00:00"
+        );
+        let f = Filters::parse(
+            find("orders").unwrap(),
+            &q("2025-01-01T10:00:00+02:00", "", "paid", "vip"),
+        )
+        .unwrap();
+        assert_eq!(
+            f.created_from.unwrap().to_rfc3339(),
+            "2025-01-01T08:00:00+00:00"
+        );
         assert_eq!(f.status.as_deref(), Some("paid"));
         assert_eq!(f.tag.as_deref(), Some("vip"));
     }

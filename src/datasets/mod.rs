@@ -13,11 +13,11 @@ mod page;
 mod transactions;
 
 pub use contacts::CONTACTS;
+pub use filters::{FilterError, FilterQuery, Filters, PageRequest};
 pub use members::MEMBERS;
 pub use orders::ORDERS;
-pub use transactions::TRANSACTIONS;
-pub use filters::{FilterError, FilterQuery, Filters, PageRequest};
 pub use page::DatasetPage;
+pub use transactions::TRANSACTIONS;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,12 +70,7 @@ pub struct Dataset {
 }
 
 /// Every dataset, in the order the navigation shows them.
-pub static CATALOG: &[&Dataset] = &[
-    &CONTACTS,
-    &ORDERS,
-    &TRANSACTIONS,
-    &MEMBERS,
-];
+pub static CATALOG: &[&Dataset] = &[&CONTACTS, &ORDERS, &TRANSACTIONS, &MEMBERS];
 
 pub fn find(id: &str) -> Option<&'static Dataset> {
     CATALOG.iter().copied().find(|d| d.id == id)
@@ -140,7 +135,8 @@ mod ssr {
 
     pub async fn browse(dataset: String, query: FilterQuery) -> Result<DataPage, ServerFnError> {
         let member = require_member().await?;
-        let ds = find(&dataset).ok_or_else(|| ServerFnError::new(format!("unknown dataset `{dataset}`")))?;
+        let ds = find(&dataset)
+            .ok_or_else(|| ServerFnError::new(format!("unknown dataset `{dataset}`")))?;
         let filters = Filters::parse(ds, &query).map_err(|e| ServerFnError::new(e.to_string()))?;
         let state = expect_context::<AppState>();
         let page = state
@@ -179,7 +175,11 @@ mod tests {
         for ds in CATALOG {
             assert_eq!(ds.columns[0].name, ds.cursor_column, "{}", ds.id);
             assert_eq!(CATALOG.iter().filter(|d| d.id == ds.id).count(), 1);
-            assert!(ds.columns.iter().any(|c| c.name == "created_at"), "{}", ds.id);
+            assert!(
+                ds.columns.iter().any(|c| c.name == "created_at"),
+                "{}",
+                ds.id
+            );
         }
     }
 }

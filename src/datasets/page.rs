@@ -23,8 +23,17 @@ fn filter_query(map: &ParamsMap) -> FilterQuery {
 }
 
 /// The page's URL with the same filters and another page cursor.
-fn page_href(dataset: &str, query: &FilterQuery, after: Option<i64>, before: Option<i64>) -> String {
-    let mut q = FilterQuery { after, before, ..query.clone() };
+fn page_href(
+    dataset: &str,
+    query: &FilterQuery,
+    after: Option<i64>,
+    before: Option<i64>,
+) -> String {
+    let mut q = FilterQuery {
+        after,
+        before,
+        ..query.clone()
+    };
     if after.is_some() {
         q.before = None;
     }
@@ -39,13 +48,19 @@ fn page_href(dataset: &str, query: &FilterQuery, after: Option<i64>, before: Opt
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
     .collect();
-    if pairs.is_empty() { format!("/data/{dataset}") } else { format!("/data/{dataset}?{}", pairs.join("&")) }
+    if pairs.is_empty() {
+        format!("/data/{dataset}")
+    } else {
+        format!("/data/{dataset}?{}", pairs.join("&"))
+    }
 }
 
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -55,7 +70,7 @@ fn with_thousands(n: i64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -69,9 +84,13 @@ pub fn DatasetPage() -> impl IntoView {
     let query = use_query_map();
     let dataset_id = move || params.read().get("dataset").unwrap_or_default();
     let filters = move || filter_query(&query.read());
-    let page = Resource::new(move || (dataset_id(), filters()), |(id, q)| browse_dataset(id, q));
+    let page = Resource::new(
+        move || (dataset_id(), filters()),
+        |(id, q)| browse_dataset(id, q),
+    );
 
-    move || match find(&dataset_id()) {
+    move || {
+        match find(&dataset_id()) {
         None => view! {
             <Title text="Not found" />
             <section class="narrow">
@@ -99,12 +118,19 @@ pub fn DatasetPage() -> impl IntoView {
         }
         .into_any(),
     }
+    }
 }
 
 /// A GET form: applying it changes the URL (client-side once hydrated), which reloads the page's data.
 #[component]
 fn FilterForm(dataset: &'static Dataset, query: FilterQuery) -> impl IntoView {
-    let date = |v: &Option<String>| v.clone().unwrap_or_default().chars().take(10).collect::<String>();
+    let date = |v: &Option<String>| {
+        v.clone()
+            .unwrap_or_default()
+            .chars()
+            .take(10)
+            .collect::<String>()
+    };
     let status = query.status.clone().unwrap_or_default();
     view! {
         <Form method="GET" action=format!("/data/{}", dataset.id) attr:class="filters" attr:aria-label="Filters">
@@ -147,8 +173,12 @@ fn FilterForm(dataset: &'static Dataset, query: FilterQuery) -> impl IntoView {
 
 #[component]
 fn DataTable(data: DataPage, query: FilterQuery) -> impl IntoView {
-    let newer = data.prev_before.map(|c| page_href(&data.dataset, &query, None, Some(c)));
-    let older = data.next_after.map(|c| page_href(&data.dataset, &query, Some(c), None));
+    let newer = data
+        .prev_before
+        .map(|c| page_href(&data.dataset, &query, None, Some(c)));
+    let older = data
+        .next_after
+        .map(|c| page_href(&data.dataset, &query, Some(c), None));
     let kinds = data.kinds.clone();
     let count = match data.total {
         1 => "1 matching row".to_owned(),
@@ -215,9 +245,19 @@ mod tests {
 
     #[test]
     fn paging_links_keep_the_filters() {
-        let q = FilterQuery { status: Some("paid".into()), tag: Some("a b".into()), ..Default::default() };
-        assert_eq!(page_href("orders", &q, Some(10), None), "/data/orders?status=paid&tag=a%20b&after=10");
-        assert_eq!(page_href("orders", &FilterQuery::default(), None, None), "/data/orders");
+        let q = FilterQuery {
+            status: Some("paid".into()),
+            tag: Some("a b".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            page_href("orders", &q, Some(10), None),
+            "/data/orders?status=paid&tag=a%20b&after=10"
+        );
+        assert_eq!(
+            page_href("orders", &FilterQuery::default(), None, None),
+            "/data/orders"
+        );
     }
 
     #[test]

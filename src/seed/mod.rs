@@ -54,7 +54,11 @@ fn text(s: impl Into<String>) -> Cell {
 
 /// NULL `null_percent` of the time, else the value `make` draws.
 fn maybe(rng: &mut Rng, null_percent: u64, make: impl FnOnce(&mut Rng) -> Cell) -> Cell {
-    if rng.chance(null_percent) { Cell::Null } else { make(rng) }
+    if rng.chance(null_percent) {
+        Cell::Null
+    } else {
+        make(rng)
+    }
 }
 
 fn tags(rng: &mut Rng, pool: &[&str]) -> Cell {
@@ -71,7 +75,10 @@ fn tags(rng: &mut Rng, pool: &[&str]) -> Cell {
 
 fn email(first: &str, last: &str, index: u64) -> String {
     let clean = |s: &str| -> String {
-        s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
     };
     let (f, l) = (clean(first), clean(last));
     let f = if f.is_empty() { "user".to_owned() } else { f };
@@ -89,7 +96,16 @@ pub static GENERATORS: &[Generator] = &[
     Generator {
         dataset: &datasets::CONTACTS,
         columns: &[
-            "first_name", "last_name", "email", "phone", "company", "city", "country", "notes", "status", "tags",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "city",
+            "country",
+            "notes",
+            "status",
+            "tags",
             "created_at",
         ],
         row: contact,
@@ -97,15 +113,31 @@ pub static GENERATORS: &[Generator] = &[
     Generator {
         dataset: &datasets::ORDERS,
         columns: &[
-            "order_number", "customer_name", "customer_email", "item_count", "total_cents", "currency",
-            "shipping_address", "note", "status", "tags", "created_at",
+            "order_number",
+            "customer_name",
+            "customer_email",
+            "item_count",
+            "total_cents",
+            "currency",
+            "shipping_address",
+            "note",
+            "status",
+            "tags",
+            "created_at",
         ],
         row: order,
     },
     Generator {
         dataset: &datasets::TRANSACTIONS,
         columns: &[
-            "reference", "kind", "description", "counterparty", "amount_cents", "currency", "status", "tags",
+            "reference",
+            "kind",
+            "description",
+            "counterparty",
+            "amount_cents",
+            "currency",
+            "status",
+            "tags",
             "created_at",
         ],
         row: transaction,
@@ -120,7 +152,12 @@ fn contact(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         text(first),
         text(last),
         maybe(rng, 5, |_| text(email(first, last, i))),
-        maybe(rng, 20, |rng| text(rng.pick(PHONES).replace('#', &format!("{:04}", rng.below(10_000))))),
+        maybe(rng, 20, |rng| {
+            text(
+                rng.pick(PHONES)
+                    .replace('#', &format!("{:04}", rng.below(10_000))),
+            )
+        }),
         maybe(rng, 15, |rng| text(*rng.pick(COMPANIES))),
         text(city),
         text(country),
@@ -137,7 +174,11 @@ fn order(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
     let (currency, _) = *rng.pick(CURRENCIES);
     let items = 1 + rng.below(9) as i64;
     // Cents matter: prices like 19.99, and JPY has no minor unit.
-    let unit_cents = if currency == "JPY" { 100 * (100 + rng.below(20_000) as i64) } else { 99 + 100 * rng.below(500) as i64 };
+    let unit_cents = if currency == "JPY" {
+        100 * (100 + rng.below(20_000) as i64)
+    } else {
+        99 + 100 * rng.below(500) as i64
+    };
     let (city, country) = *rng.pick(CITIES);
     vec![
         text(format!("ORD-{:07}", i + 1)),
@@ -146,7 +187,13 @@ fn order(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         Cell::Integer(items),
         Cell::Money(items * unit_cents),
         text(currency),
-        maybe(rng, 10, |rng| text(format!("{} {}\n{city}\r\n{country}", 1 + rng.below(300), rng.pick(STREETS)))),
+        maybe(rng, 10, |rng| {
+            text(format!(
+                "{} {}\n{city}\r\n{country}",
+                1 + rng.below(300),
+                rng.pick(STREETS)
+            ))
+        }),
         maybe(rng, 50, |rng| text(*rng.pick(NOTES))),
         text(*rng.pick(datasets::ORDERS.statuses)),
         tags(rng, ORDER_TAGS),
@@ -177,7 +224,8 @@ const BATCH: usize = 10_000;
 impl Generator {
     /// The `count` rows this generator makes for `seed`, lazily.
     pub fn rows(&self, count: u64, seed: u64) -> impl Iterator<Item = Vec<Cell>> + '_ {
-        let mut rng = Rng::new(seed ^ (self.dataset.id.len() as u64).wrapping_mul(0x1234_5678_9ABC));
+        let mut rng =
+            Rng::new(seed ^ (self.dataset.id.len() as u64).wrapping_mul(0x1234_5678_9ABC));
         (0..count).map(move |i| (self.row)(&mut rng, i, count))
     }
 }
@@ -197,7 +245,9 @@ pub async fn seed_dataset(
         if batch.is_empty() {
             return Ok(());
         }
-        store.insert_rows(generator.dataset, workspace_id, generator.columns, &batch).await?;
+        store
+            .insert_rows(generator.dataset, workspace_id, generator.columns, &batch)
+            .await?;
     }
 }
 
@@ -211,25 +261,45 @@ pub struct DemoLogin {
 pub const DEMO_PASSWORD: &str = "egress-demo-2024";
 
 pub const DEMO_LOGINS: &[DemoLogin] = &[
-    DemoLogin { email: "ada@acme.example", password: DEMO_PASSWORD, workspaces: "Acme Corp, Globex" },
-    DemoLogin { email: "grace@globex.example", password: DEMO_PASSWORD, workspaces: "Globex" },
+    DemoLogin {
+        email: "ada@acme.example",
+        password: DEMO_PASSWORD,
+        workspaces: "Acme Corp, Globex",
+    },
+    DemoLogin {
+        email: "grace@globex.example",
+        password: DEMO_PASSWORD,
+        workspaces: "Globex",
+    },
 ];
 
 /// Two workspaces with a demo owner each (Ada also belongs to Globex, to show switching),
 /// a few dozen members, and `rows` contacts, orders and transactions in each workspace.
-pub async fn seed_demo(store: &DynStore, rows: u64, hash: impl Fn(&str) -> String) -> anyhow::Result<()> {
+pub async fn seed_demo(
+    store: &DynStore,
+    rows: u64,
+    hash: impl Fn(&str) -> String,
+) -> anyhow::Result<()> {
     let password_hash = hash(DEMO_PASSWORD);
     let owner = |email: &str, name: &str| NewUser {
         email: email.to_owned(),
         name: name.to_owned(),
         password_hash: password_hash.clone(),
     };
-    let (ada, acme) = store.create_account("Acme Corp", &owner("ada@acme.example", "Ada Lovelace")).await?;
-    let (_, globex) = store.create_account("Globex", &owner("grace@globex.example", "Grace Hopper")).await?;
+    let (ada, acme) = store
+        .create_account("Acme Corp", &owner("ada@acme.example", "Ada Lovelace"))
+        .await?;
+    let (_, globex) = store
+        .create_account("Globex", &owner("grace@globex.example", "Grace Hopper"))
+        .await?;
     store.add_membership(globex, ada, "member").await?;
 
     // Members who cannot log in: their hash is of a random password nobody knows.
-    let locked_hash = hash(&format!("{:x}{:x}", Rng::new(rows).next_u64(), std::process::id()));
+    let locked_hash = hash(&format!(
+        "{:x}{:x}",
+        Rng::new(rows).next_u64(),
+        std::process::id()
+    ));
     let mut rng = Rng::new(7);
     for (workspace, domain) in [(acme, "acme.example"), (globex, "globex.example")] {
         for i in 0..24u64 {
@@ -241,7 +311,9 @@ pub async fn seed_demo(store: &DynStore, rows: u64, hash: impl Fn(&str) -> Strin
                 password_hash: locked_hash.clone(),
             };
             let id = store.create_user(&user).await?;
-            store.add_membership(workspace, id, if i % 6 == 0 { "admin" } else { "member" }).await?;
+            store
+                .add_membership(workspace, id, if i % 6 == 0 { "admin" } else { "member" })
+                .await?;
         }
     }
     for (seed, workspace) in [(1, acme), (2, globex)] {
@@ -264,7 +336,11 @@ mod tests {
             assert_eq!(a, b);
             assert_eq!(a.len(), g.columns.len(), "{}", g.dataset.id);
             for name in g.columns {
-                assert!(g.dataset.columns.iter().any(|c| c.name == *name), "{name} in {}", g.dataset.id);
+                assert!(
+                    g.dataset.columns.iter().any(|c| c.name == *name),
+                    "{name} in {}",
+                    g.dataset.id
+                );
             }
         }
     }
@@ -272,11 +348,18 @@ mod tests {
     #[test]
     fn the_hard_cases_occur() {
         let rows: Vec<String> = (0..5000)
-            .flat_map(|i| GENERATORS.iter().flat_map(move |g| (g.row)(&mut Rng::new(i), i, 5000)))
+            .flat_map(|i| {
+                GENERATORS
+                    .iter()
+                    .flat_map(move |g| (g.row)(&mut Rng::new(i), i, 5000))
+            })
             .map(|c| c.display())
             .collect();
         for needle in [",", "\"", "\n", "\r", "=", "+", "-", "@", "é", "李"] {
-            assert!(rows.iter().any(|s| s.contains(needle)), "no value contains {needle:?}");
+            assert!(
+                rows.iter().any(|s| s.contains(needle)),
+                "no value contains {needle:?}"
+            );
         }
         assert!(rows.iter().any(|s| s.is_empty()));
     }
@@ -285,7 +368,9 @@ mod tests {
     fn timestamps_increase_with_the_row_index() {
         let g = &GENERATORS[0];
         let mut rng = Rng::new(9);
-        let times: Vec<Cell> = (0..1000).map(|i| (g.row)(&mut rng, i, 1000).pop().unwrap()).collect();
+        let times: Vec<Cell> = (0..1000)
+            .map(|i| (g.row)(&mut rng, i, 1000).pop().unwrap())
+            .collect();
         assert!(times.windows(2).all(|w| match (&w[0], &w[1]) {
             (Cell::Timestamp(a), Cell::Timestamp(b)) => a <= b,
             _ => false,

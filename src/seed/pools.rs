@@ -1,17 +1,79 @@
 //! The words the demo data is made of. The odd ones are on purpose.
 
 pub const FIRST_NAMES: &[&str] = &[
-    "Ada", "Grace", "Alan", "Zoë", "Søren", "José", "Łukasz", "Anaïs", "Björn", "Chloé", "Dvořák", "Émile",
-    "Fatima", "Giulia", "Hiroshi", "Ingrid", "Jürgen", "Kateřina", "Lars", "María", "Noor", "Olu", "Priya",
-    "Quentin", "Rafał", "Siobhán", "Tomás", "Uma", "Vera", "Wei", "Xiadani", "Yusuf", "Zainab", "李雷",
-    "Ægir", "Mary-Jane", "D'Arcy", "Nguyễn", "Đorđe", "Ольга",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Zoë",
+    "Søren",
+    "José",
+    "Łukasz",
+    "Anaïs",
+    "Björn",
+    "Chloé",
+    "Dvořák",
+    "Émile",
+    "Fatima",
+    "Giulia",
+    "Hiroshi",
+    "Ingrid",
+    "Jürgen",
+    "Kateřina",
+    "Lars",
+    "María",
+    "Noor",
+    "Olu",
+    "Priya",
+    "Quentin",
+    "Rafał",
+    "Siobhán",
+    "Tomás",
+    "Uma",
+    "Vera",
+    "Wei",
+    "Xiadani",
+    "Yusuf",
+    "Zainab",
+    "李雷",
+    "Ægir",
+    "Mary-Jane",
+    "D'Arcy",
+    "Nguyễn",
+    "Đorđe",
+    "Ольга",
 ];
 
 pub const LAST_NAMES: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "O'Brien", "Müller", "García", "Nowak", "Dubois", "Andersson", "Rossi",
-    "Tanaka", "Ødegaard", "Smith, Jr.", "van der Berg", "Kowalczyk", "Ivanova", "Papadopoulos", "Núñez",
-    "Şahin", "Chen", "Kim", "Okafor", "Haddad", "Schröder", "da Silva", "\"The Rock\" Johnson", "韩梅梅",
-    "Wójcik", "Østergaard", "Horváth",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "O'Brien",
+    "Müller",
+    "García",
+    "Nowak",
+    "Dubois",
+    "Andersson",
+    "Rossi",
+    "Tanaka",
+    "Ødegaard",
+    "Smith, Jr.",
+    "van der Berg",
+    "Kowalczyk",
+    "Ivanova",
+    "Papadopoulos",
+    "Núñez",
+    "Şahin",
+    "Chen",
+    "Kim",
+    "Okafor",
+    "Haddad",
+    "Schröder",
+    "da Silva",
+    "\"The Rock\" Johnson",
+    "韩梅梅",
+    "Wójcik",
+    "Østergaard",
+    "Horváth",
 ];
 
 pub const COMPANIES: &[&str] = &[
@@ -47,7 +109,13 @@ pub const CITIES: &[(&str, &str)] = &[
     ("Mumbai", "IN"),
 ];
 
-pub const PHONES: &[&str] = &["+1 555 01##", "+44 20 7946 ##", "+49 30 1234##", "030 ####", "(555) 01-##"];
+pub const PHONES: &[&str] = &[
+    "+1 555 01##",
+    "+44 20 7946 ##",
+    "+49 30 1234##",
+    "030 ####",
+    "(555) 01-##",
+];
 
 pub const NOTES: &[&str] = &[
     "Prefers email",
@@ -66,13 +134,32 @@ pub const NOTES: &[&str] = &[
     "a,b,c",
 ];
 
-pub const STREETS: &[&str] = &["Main Street", "Rue de la Paix", "Hauptstraße", "Calle Mayor", "Baker St., Flat 2"];
+pub const STREETS: &[&str] = &[
+    "Main Street",
+    "Rue de la Paix",
+    "Hauptstraße",
+    "Calle Mayor",
+    "Baker St., Flat 2",
+];
 
-pub const CURRENCIES: &[(&str, &str)] =
-    &[("USD", "$"), ("EUR", "€"), ("GBP", "£"), ("JPY", "¥"), ("CHF", "Fr"), ("USD", "$"), ("EUR", "€")];
+pub const CURRENCIES: &[(&str, &str)] = &[
+    ("USD", "$"),
+    ("EUR", "€"),
+    ("GBP", "£"),
+    ("JPY", "¥"),
+    ("CHF", "Fr"),
+    ("USD", "$"),
+    ("EUR", "€"),
+];
 
-pub const TRANSACTION_KINDS: &[(&str, i64)] =
-    &[("charge", 1), ("charge", 1), ("charge", 1), ("refund", -1), ("payout", -1), ("fee", -1)];
+pub const TRANSACTION_KINDS: &[(&str, i64)] = &[
+    ("charge", 1),
+    ("charge", 1),
+    ("charge", 1),
+    ("refund", -1),
+    ("payout", -1),
+    ("fee", -1),
+];
 
 pub const DESCRIPTIONS: &[&str] = &[
     "Subscription, monthly",
@@ -85,6 +172,13 @@ pub const DESCRIPTIONS: &[&str] = &[
     "",
 ];
 
-pub const CONTACT_TAGS: &[&str] = &["vip", "newsletter", "partner", "lead-2024", "trial", "enterprise"];
+pub const CONTACT_TAGS: &[&str] = &[
+    "vip",
+    "newsletter",
+    "partner",
+    "lead-2024",
+    "trial",
+    "enterprise",
+];
 pub const ORDER_TAGS: &[&str] = &["gift", "priority", "wholesale", "repeat", "promo"];
 pub const TRANSACTION_TAGS: &[&str] = &["recurring", "manual", "disputed", "reconciled"];

@@ -15,7 +15,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/session", get(whoami).post(create_session).delete(delete_session))
+        .route(
+            "/api/session",
+            get(whoami).post(create_session).delete(delete_session),
+        )
 }
 
 /// An error as the API returns it: a status and `{"error": {"code", "message", "field"?}}`.
@@ -29,14 +32,27 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
     pub fn unauthorized() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "you are not signed in")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "you are not signed in",
+        )
     }
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        )
     }
 }
 
@@ -53,10 +69,16 @@ impl IntoResponse for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string()),
+            AuthError::BadCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string())
+            }
             AuthError::SignedOut => ApiError::unauthorized(),
-            AuthError::NotAMember => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
+            AuthError::NotAMember => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            AuthError::EmailTaken => {
+                ApiError::new(StatusCode::CONFLICT, "email_taken", e.to_string())
+            }
             AuthError::Invalid { field, message } => ApiError {
                 status: StatusCode::BAD_REQUEST,
                 code: "invalid",
@@ -101,7 +123,9 @@ async fn create_session(
         body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
     let user = check_credentials(&state, &credentials.email, &credentials.password).await?;
     log_in(&session, user.id, None).await?;
-    let (_, viewer) = member_of_session(&state, &session).await?.ok_or(AuthError::NotAMember)?;
+    let (_, viewer) = member_of_session(&state, &session)
+        .await?
+        .ok_or(AuthError::NotAMember)?;
     Ok((StatusCode::OK, Json(viewer)).into_response())
 }
 

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "egress", version, about = "Egress: the \"Export my data\" centre for multi-tenant SaaS products")]
+#[command(
+    name = "egress",
+    version,
+    about = "Egress: the \"Export my data\" centre for multi-tenant SaaS products"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -29,13 +33,24 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database: `sqlite://PATH` (created when missing) or `postgres://USER:PASSWORD@HOST/DB`.
-    #[arg(long, env = "EGRESS_DATABASE_URL", default_value = "sqlite://data/egress.db", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "EGRESS_DATABASE_URL",
+        default_value = "sqlite://data/egress.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// Folder for the embedded defaults (SQLite file, stored objects, mail files).
     #[arg(long, env = "EGRESS_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Log filter, in tracing's `EnvFilter` syntax.
-    #[arg(long, env = "EGRESS_LOG", default_value = "info,sqlx=warn,tower_sessions=warn", global = true)]
+    #[arg(
+        long,
+        env = "EGRESS_LOG",
+        default_value = "info,sqlx=warn,tower_sessions=warn",
+        global = true
+    )]
     pub log: String,
 }
 

@@ -27,7 +27,9 @@ pub async fn log_request(req: Request, next: Next) -> Response {
 /// Paths anyone may fetch. Server functions and the JSON API check the session
 /// themselves and answer 401, which suits a program better than a redirect.
 fn is_public(path: &str) -> bool {
-    const PREFIXES: &[&str] = &["/pkg/", "/rpc/", "/api/", "/login", "/signup", "/healthz", "/readyz"];
+    const PREFIXES: &[&str] = &[
+        "/pkg/", "/rpc/", "/api/", "/login", "/signup", "/healthz", "/readyz",
+    ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/favicon.ico" || path.ends_with(".png")
 }
 
@@ -50,7 +52,11 @@ pub async fn require_login(State(state): State<AppState>, req: Request, next: Ne
         return next.run(req).await;
     }
     let wanted = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let location = if wanted == "/" { "/login".to_owned() } else { format!("/login?next={}", percent_encode(wanted)) };
+    let location = if wanted == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", percent_encode(wanted))
+    };
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -62,7 +68,9 @@ pub async fn require_login(State(state): State<AppState>, req: Request, next: Ne
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -74,7 +82,10 @@ mod tests {
 
     #[test]
     fn next_is_encoded() {
-        assert_eq!(percent_encode("/data/orders?status=paid&tag=a b"), "/data/orders%3Fstatus%3Dpaid%26tag%3Da%20b");
+        assert_eq!(
+            percent_encode("/data/orders?status=paid&tag=a b"),
+            "/data/orders%3Fstatus%3Dpaid%26tag%3Da%20b"
+        );
     }
 
     #[test]

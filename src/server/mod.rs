@@ -43,7 +43,9 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.settings.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.settings.session_idle_minutes)))
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            state.settings.session_idle_minutes,
+        )))
         // Saving on every request is what makes the inactivity timeout slide.
         .with_always_save(true);
     let options = state.leptos_options.clone();
@@ -51,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_login))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::require_login,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::log_request))
         .with_state(state)
@@ -67,18 +72,27 @@ pub struct RunningServer {
 pub async fn start(store: DynStore, args: ServeArgs) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    let state = AppState { leptos_options: leptos_options(&args, addr), store: store.clone(), settings: Arc::new(args) };
+    let state = AppState {
+        leptos_options: leptos_options(&args, addr),
+        store: store.clone(),
+        settings: Arc::new(args),
+    };
     let sessions = store.sessions();
     sessions.migrate().await?;
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
-        if let Err(e) = sessions.continuously_delete_expired(tokio::time::Duration::from_secs(600)).await {
+        if let Err(e) = sessions
+            .continuously_delete_expired(tokio::time::Duration::from_secs(600))
+            .await
+        {
             tracing::warn!(error = %e, "expired-session cleanup stopped");
         }
     });
     let app = router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
     });
     Ok(RunningServer { addr, task })
 }
@@ -89,7 +103,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -2,9 +2,9 @@
 //! type, so this enum hands each call to the store for the configured backend.
 
 use async_trait::async_trait;
+use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
-use tower_sessions::SessionStore;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 #[derive(Clone, Debug)]

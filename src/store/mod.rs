@@ -73,7 +73,11 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
     /// Creates a workspace and its owner in one transaction (sign-up).
-    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)>;
+    async fn create_account(
+        &self,
+        workspace_name: &str,
+        owner: &NewUser,
+    ) -> StoreResult<(i64, i64)>;
     async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
@@ -108,7 +112,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
     } else {
-        anyhow::bail!("database URL must start with postgres:// or sqlite: (got `{}`)", redact(url))
+        anyhow::bail!(
+            "database URL must start with postgres:// or sqlite: (got `{}`)",
+            redact(url)
+        )
     }
 }
 
@@ -145,7 +152,10 @@ fn assemble_page(
         _ => None,
     };
     let (next_after, prev_before) = match page {
-        PageRequest::First => (has_more.then(|| rows.last().and_then(cursor_of)).flatten(), None),
+        PageRequest::First => (
+            has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
+            None,
+        ),
         PageRequest::After(_) => (
             has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
             rows.first().and_then(cursor_of),
@@ -172,7 +182,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://data/egress.db"), "sqlite://data/egress.db");
     }

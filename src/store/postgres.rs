@@ -3,10 +3,10 @@
 use super::query::{self, Dialect, Param, Query};
 use super::*;
 use crate::datasets::{ColumnKind, PAGE_SIZE};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::ConnectOptions;
-use std::str::FromStr;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row, postgres::Postgres, query::Query as SqlxQuery};
+use std::str::FromStr;
 use std::time::Duration;
 
 pub struct PgStore {
@@ -25,11 +25,13 @@ impl Dialect for Pg {
 }
 
 fn bind_all(q: &Query) -> SqlxQuery<'_, Postgres, PgArguments> {
-    q.params.iter().fold(sqlx::query(&q.sql), |sql, param| match param {
-        Param::Int(v) => sql.bind(*v),
-        Param::Text(v) => sql.bind(v.as_str()),
-        Param::Time(v) => sql.bind(*v),
-    })
+    q.params
+        .iter()
+        .fold(sqlx::query(&q.sql), |sql, param| match param {
+            Param::Int(v) => sql.bind(*v),
+            Param::Text(v) => sql.bind(v.as_str()),
+            Param::Time(v) => sql.bind(*v),
+        })
 }
 
 fn decode_row(row: &PgRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> {
@@ -39,13 +41,21 @@ fn decode_row(row: &PgRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> 
         .enumerate()
         .map(|(i, column)| {
             Ok(match column.kind {
-                ColumnKind::Integer => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Integer),
-                ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
-                ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+                ColumnKind::Integer => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Integer),
+                ColumnKind::Money => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Money),
+                ColumnKind::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Cell::Null, Cell::Text),
                 ColumnKind::Timestamp => row
                     .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
                     .map_or(Cell::Null, Cell::Timestamp),
-                ColumnKind::Tags => row.try_get::<Option<Vec<String>>, _>(i)?.map_or(Cell::Null, Cell::Tags),
+                ColumnKind::Tags => row
+                    .try_get::<Option<Vec<String>>, _>(i)?
+                    .map_or(Cell::Null, Cell::Tags),
             })
         })
         .collect()
@@ -59,8 +69,10 @@ fn copy_field(cell: &Cell) -> String {
         Cell::Text(s) => s.clone(),
         Cell::Timestamp(t) => t.to_rfc3339(),
         Cell::Tags(tags) => {
-            let quoted: Vec<String> =
-                tags.iter().map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+            let quoted: Vec<String> = tags
+                .iter()
+                .map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
             format!("{{{}}}", quoted.join(","))
         }
     }
@@ -92,11 +104,15 @@ impl Store for PgStore {
     }
 
     fn sessions(&self) -> SessionBackend {
-        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
+        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(
+            self.pool.clone(),
+        ))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -106,52 +122,80 @@ impl Store for PgStore {
     }
 
     async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn count_workspaces(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
-        sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id")
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(&user.password_hash)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })
+        sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("email")
+            } else {
+                e.into()
+            }
+        })
     }
 
-    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
+    async fn create_account(
+        &self,
+        workspace_name: &str,
+        owner: &NewUser,
+    ) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
-        let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
-            .bind(workspace_name)
-            .fetch_one(&mut *tx)
-            .await?;
-        let user_id: i64 =
-            sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id")
-                .bind(&owner.email)
-                .bind(&owner.name)
-                .bind(&owner.password_hash)
+        let workspace_id: i64 =
+            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+                .bind(workspace_name)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })?;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')")
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+                .await?;
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&owner.email)
+        .bind(&owner.name)
+        .bind(&owner.password_hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("email")
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((user_id, workspace_id))
     }
@@ -195,7 +239,11 @@ impl Store for PgStore {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role: r.try_get(2)? })
+                Ok(Membership {
+                    workspace_id: r.try_get(0)?,
+                    workspace_name: r.try_get(1)?,
+                    role: r.try_get(2)?,
+                })
             })
             .collect()
     }
@@ -211,7 +259,10 @@ impl Store for PgStore {
         let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
         let select = query::page::<Pg>(dataset, workspace_id, filters, page, PAGE_SIZE);
         let rows = bind_all(&select).fetch_all(&self.pool).await?;
-        let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
+        let rows = rows
+            .iter()
+            .map(|r| decode_row(r, dataset))
+            .collect::<Result<_, _>>()?;
         Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
     }
 
@@ -235,9 +286,12 @@ impl Store for PgStore {
         let workspace = workspace_id.to_string();
         for row in rows {
             let fields = std::iter::once(workspace.clone()).chain(row.iter().map(copy_field));
-            csv.write_record(fields).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            csv.write_record(fields)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         }
-        let data = csv.into_inner().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let data = csv
+            .into_inner()
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         copy.send(data).await?;
         copy.finish().await?;
         Ok(())

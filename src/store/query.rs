@@ -35,7 +35,8 @@ impl Query {
     /// `WHERE` for the workspace and the filters.
     fn push_where<D: Dialect>(&mut self, ds: &Dataset, workspace_id: i64, filters: &Filters) {
         let p = self.bind::<D>(Param::Int(workspace_id));
-        self.sql.push_str(&format!(" WHERE {} = {p}", ds.tenant_column));
+        self.sql
+            .push_str(&format!(" WHERE {} = {p}", ds.tenant_column));
         if let Some(from) = filters.created_from {
             let p = self.bind::<D>(Param::Time(from));
             self.sql.push_str(&format!(" AND created_at >= {p}"));
@@ -56,7 +57,10 @@ impl Query {
 }
 
 pub fn count<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters) -> Query {
-    let mut q = Query { sql: format!("SELECT COUNT(*) FROM {}", ds.table), params: vec![] };
+    let mut q = Query {
+        sql: format!("SELECT COUNT(*) FROM {}", ds.table),
+        params: vec![],
+    };
     q.push_where::<D>(ds, workspace_id, filters);
     q
 }
@@ -71,7 +75,10 @@ pub fn page<D: Dialect>(
     limit: i64,
 ) -> Query {
     let columns: Vec<&str> = ds.columns.iter().map(|c| c.name).collect();
-    let mut q = Query { sql: format!("SELECT {} FROM {}", columns.join(", "), ds.table), params: vec![] };
+    let mut q = Query {
+        sql: format!("SELECT {} FROM {}", columns.join(", "), ds.table),
+        params: vec![],
+    };
     q.push_where::<D>(ds, workspace_id, filters);
     let cursor = ds.cursor_column;
     let order = match page {
@@ -88,7 +95,8 @@ pub fn page<D: Dialect>(
         }
     };
     let p = q.bind::<D>(Param::Int(limit + 1));
-    q.sql.push_str(&format!(" ORDER BY {cursor} {order} LIMIT {p}"));
+    q.sql
+        .push_str(&format!(" ORDER BY {cursor} {order} LIMIT {p}"));
     q
 }
 
@@ -114,7 +122,13 @@ mod tests {
             tag: Some("x'; DROP TABLE orders; --".into()),
             ..Default::default()
         };
-        let q = page::<Numbered>(find("orders").unwrap(), 7, &filters, PageRequest::After(100), 50);
+        let q = page::<Numbered>(
+            find("orders").unwrap(),
+            7,
+            &filters,
+            PageRequest::After(100),
+            50,
+        );
         assert!(q.sql.ends_with(
             "FROM orders WHERE workspace_id = $1 AND status = $2 AND $3 = ANY(tags) AND id < $4 ORDER BY id DESC LIMIT $5"
         ), "{}", q.sql);

@@ -7,7 +7,9 @@ use super::query::{self, Dialect, Param, Query};
 use super::*;
 use crate::datasets::{ColumnKind, PAGE_SIZE};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+};
 use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, query::Query as SqlxQuery};
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,7 +40,10 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
         .map_err(|e| sqlx::Error::Decode(format!("bad timestamp `{text}`: {e}").into()))
 }
 
-fn bind_value<'q>(sql: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>, cell: &'q Cell) -> SqlxQuery<'q, Sqlite, SqliteArguments<'q>> {
+fn bind_value<'q>(
+    sql: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>,
+    cell: &'q Cell,
+) -> SqlxQuery<'q, Sqlite, SqliteArguments<'q>> {
     match cell {
         Cell::Null => sql.bind(None::<String>),
         Cell::Integer(v) | Cell::Money(v) => sql.bind(*v),
@@ -49,11 +54,13 @@ fn bind_value<'q>(sql: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>, cell: &'q Cel
 }
 
 fn bind_all(q: &Query) -> SqlxQuery<'_, Sqlite, SqliteArguments<'_>> {
-    q.params.iter().fold(sqlx::query(&q.sql), |sql, param| match param {
-        Param::Int(v) => sql.bind(*v),
-        Param::Text(v) => sql.bind(v.as_str()),
-        Param::Time(v) => sql.bind(time_text(v)),
-    })
+    q.params
+        .iter()
+        .fold(sqlx::query(&q.sql), |sql, param| match param {
+            Param::Int(v) => sql.bind(*v),
+            Param::Text(v) => sql.bind(v.as_str()),
+            Param::Time(v) => sql.bind(time_text(v)),
+        })
 }
 
 fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> {
@@ -63,16 +70,23 @@ fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Err
         .enumerate()
         .map(|(i, column)| {
             Ok(match column.kind {
-                ColumnKind::Integer => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Integer),
-                ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
-                ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+                ColumnKind::Integer => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Integer),
+                ColumnKind::Money => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Money),
+                ColumnKind::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Cell::Null, Cell::Text),
                 ColumnKind::Timestamp => match row.try_get::<Option<String>, _>(i)? {
                     Some(text) => Cell::Timestamp(parse_time(&text)?),
                     None => Cell::Null,
                 },
                 ColumnKind::Tags => match row.try_get::<Option<String>, _>(i)? {
                     Some(json) => Cell::Tags(
-                        serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                        serde_json::from_str(&json)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                     ),
                     None => Cell::Null,
                 },
@@ -103,12 +117,15 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .disable_statement_logging();
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
-            }
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         Ok(SqliteStore { pool })
     }
 
@@ -124,7 +141,9 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&self) -> SessionBackend {
-        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
+        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(
+            self.pool.clone(),
+        ))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -138,52 +157,80 @@ impl Store for SqliteStore {
     }
 
     async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = ?1 ORDER BY id LIMIT 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE name = ?1 ORDER BY id LIMIT 1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn count_workspaces(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
-        sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(&user.password_hash)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })
+        sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id",
+        )
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("email")
+            } else {
+                e.into()
+            }
+        })
     }
 
-    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
+    async fn create_account(
+        &self,
+        workspace_name: &str,
+        owner: &NewUser,
+    ) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
-        let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
-            .bind(workspace_name)
-            .fetch_one(&mut *tx)
-            .await?;
-        let user_id: i64 =
-            sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
-                .bind(&owner.email)
-                .bind(&owner.name)
-                .bind(&owner.password_hash)
+        let workspace_id: i64 =
+            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
+                .bind(workspace_name)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("email") } else { e.into() })?;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, 'owner')")
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+                .await?;
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id",
+        )
+        .bind(&owner.email)
+        .bind(&owner.name)
+        .bind(&owner.password_hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("email")
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, 'owner')",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((user_id, workspace_id))
     }
@@ -227,7 +274,11 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role: r.try_get(2)? })
+                Ok(Membership {
+                    workspace_id: r.try_get(0)?,
+                    workspace_name: r.try_get(1)?,
+                    role: r.try_get(2)?,
+                })
             })
             .collect()
     }
@@ -243,7 +294,10 @@ impl Store for SqliteStore {
         let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
         let select = query::page::<Lite>(dataset, workspace_id, filters, page, PAGE_SIZE);
         let rows = bind_all(&select).fetch_all(&self.pool).await?;
-        let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
+        let rows = rows
+            .iter()
+            .map(|r| decode_row(r, dataset))
+            .collect::<Result<_, _>>()?;
         Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
     }
 
@@ -272,7 +326,12 @@ impl Store for SqliteStore {
                 if i > 0 {
                     sql.push(',');
                 }
-                let placeholders: Vec<String> = (0..per_row).map(|_| { n += 1; format!("?{n}") }).collect();
+                let placeholders: Vec<String> = (0..per_row)
+                    .map(|_| {
+                        n += 1;
+                        format!("?{n}")
+                    })
+                    .collect();
                 sql.push_str(&format!("({})", placeholders.join(",")));
             }
             let mut statement = sqlx::query(&sql);

@@ -16,7 +16,8 @@ pub enum Backend {
 
 /// Where the tests' Postgres is; they create and drop their own databases there.
 pub fn postgres_admin_url() -> String {
-    std::env::var("EGRESS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("EGRESS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 enum Database {
@@ -29,7 +30,12 @@ impl Drop for Database {
         if let Database::Postgres { name } = self {
             // Drop runs outside any runtime here, so use psql rather than sqlx.
             let _ = std::process::Command::new("psql")
-                .args([&postgres_admin_url(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args([
+                    &postgres_admin_url(),
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
                 .output();
         }
     }
@@ -63,12 +69,18 @@ async fn database(backend: Backend) -> (String, Database) {
                 "egress_test_{}_{}_{}",
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::SeqCst),
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
             );
             let admin = egress::store::PgStore::connect(&postgres_admin_url())
                 .await
                 .expect("Postgres for the tests (set EGRESS_TEST_POSTGRES_URL)");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test db");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(admin.pool())
+                .await
+                .expect("create test db");
             admin.pool().close().await;
             let base = postgres_admin_url();
             let url = match base.rfind('/') {
@@ -84,9 +96,21 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let (url, database) = database(backend).await;
     let store = store::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let args = ServeArgs { listen: "127.0.0.1:0".parse().unwrap(), no_demo: true, ..ServeArgs::default() };
-    let server = egress::server::start(store.clone(), args).await.expect("server starts");
-    TestApp { base: format!("http://{}", server.addr), store, backend, _database: database, server: server.task }
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        no_demo: true,
+        ..ServeArgs::default()
+    };
+    let server = egress::server::start(store.clone(), args)
+        .await
+        .expect("server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        store,
+        backend,
+        _database: database,
+        server: server.task,
+    }
 }
 
 /// A client with its own cookie jar that does not follow redirects (tests look at them).
@@ -114,7 +138,9 @@ impl TestApp {
         };
         let (_, workspace_id) = self.store.create_account(name, &owner).await.unwrap();
         for generator in GENERATORS {
-            seed::seed_dataset(&self.store, generator, workspace_id, rows, seed).await.unwrap();
+            seed::seed_dataset(&self.store, generator, workspace_id, rows, seed)
+                .await
+                .unwrap();
         }
         workspace_id
     }
@@ -128,12 +154,22 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "login of {email}: {}", response.text().await.unwrap());
+        assert_eq!(
+            response.status(),
+            200,
+            "login of {email}: {}",
+            response.text().await.unwrap()
+        );
         client
     }
 
     /// Calls the data page's server function, as the browser does.
-    pub async fn browse(&self, client: &reqwest::Client, dataset: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn browse(
+        &self,
+        client: &reqwest::Client,
+        dataset: &str,
+        query: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut filters = serde_json::Map::new();
         for (k, v) in query {
             let value = match *k {
@@ -153,7 +189,12 @@ impl TestApp {
 
 /// The rows the generator makes for a dataset, to compare the database's answers with.
 pub fn generated(dataset: &str, rows: u64, seed: u64) -> Vec<Vec<egress::datasets::Cell>> {
-    GENERATORS.iter().find(|g| g.dataset.id == dataset).unwrap().rows(rows, seed).collect()
+    GENERATORS
+        .iter()
+        .find(|g| g.dataset.id == dataset)
+        .unwrap()
+        .rows(rows, seed)
+        .collect()
 }
 
 /// Defines one `#[tokio::test]` per backend for a test story `async fn(Backend)`.
