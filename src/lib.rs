@@ -13,10 +13,13 @@
 pub mod accounts;
 pub mod app;
 pub mod datasets;
+pub mod formats;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod store;
 

@@ -1,0 +1,108 @@
+//! CSV: RFC 4180 (the `csv` crate quotes what needs quoting), a header row of column
+//! labels, optional UTF-8 BOM, CRLF line ends, and neutralised formula triggers.
+
+use super::safety::cell_text;
+use super::{EncodeOptions, Encoder};
+use crate::datasets::{Cell, Column};
+use std::io::{self, Write};
+
+pub struct CsvEncoder<W: Write> {
+    writer: csv::Writer<W>,
+}
+
+impl<W: Write> CsvEncoder<W> {
+    pub fn new(columns: &[Column], options: EncodeOptions, mut out: W) -> io::Result<Self> {
+        if options.bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        writer
+            .write_record(columns.iter().map(|c| c.label))
+            .map_err(io::Error::other)?;
+        Ok(CsvEncoder { writer })
+    }
+}
+
+impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+        self.writer
+            .write_record(
+                cells
+                    .iter()
+                    .map(|c| cell_text(c).unwrap_or_default().into_owned().into_bytes()),
+            )
+            .map_err(io::Error::other)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::{Column, ColumnKind};
+
+    static COLUMNS: &[Column] = &[
+        Column {
+            name: "id",
+            label: "ID",
+            kind: ColumnKind::Integer,
+        },
+        Column {
+            name: "note",
+            label: "Note",
+            kind: ColumnKind::Text,
+        },
+        Column {
+            name: "amount",
+            label: "Amount",
+            kind: ColumnKind::Money,
+        },
+    ];
+
+    fn encode(rows: &[Vec<Cell>], bom: bool) -> String {
+        let mut e: Box<dyn Encoder<Vec<u8>>> =
+            Box::new(CsvEncoder::new(COLUMNS, EncodeOptions { bom }, Vec::new()).unwrap());
+        for r in rows {
+            e.row(r).unwrap();
+        }
+        String::from_utf8(e.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn quotes_commas_quotes_and_line_breaks() {
+        let out = encode(
+            &[
+                vec![
+                    Cell::Integer(1),
+                    Cell::Text("a,b \"c\"\nd\r\ne".into()),
+                    Cell::Money(-1050),
+                ],
+                vec![Cell::Integer(2), Cell::Null, Cell::Money(5)],
+                vec![Cell::Integer(3), Cell::Text(String::new()), Cell::Money(0)],
+                vec![
+                    Cell::Integer(4),
+                    Cell::Text("=HYPERLINK(\"x\")".into()),
+                    Cell::Money(100),
+                ],
+            ],
+            false,
+        );
+        assert_eq!(
+            out,
+            "ID,Note,Amount\r\n1,\"a,b \"\"c\"\"\nd\r\ne\",-10.50\r\n2,,0.05\r\n3,,0.00\r\n4,\"'=HYPERLINK(\"\"x\"\")\",1.00\r\n"
+        );
+    }
+
+    #[test]
+    fn bom_comes_first() {
+        assert!(encode(&[], true).starts_with("\u{feff}ID,Note,Amount\r\n"));
+        assert_eq!(encode(&[], false), "ID,Note,Amount\r\n");
+    }
+}

@@ -1,0 +1,166 @@
+//! XLSX with rust_xlsxwriter in constant-memory mode: rows go to temporary files as they
+//! are written, so memory does not grow with the row count. A sheet holds 1,048,576 rows;
+//! after 1,048,575 data rows the next rows go to a new sheet with the header again.
+
+use super::Encoder;
+use super::safety::{cell_text, rfc3339};
+use crate::datasets::{Cell, Column};
+use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
+use std::io::{self, Seek, SeekFrom, Write};
+
+/// Data rows per sheet: the sheet limit less the header row.
+pub const ROWS_PER_SHEET: u32 = 1_048_575;
+
+pub struct XlsxEncoder<W: Write> {
+    columns: &'static [Column],
+    workbook: Workbook,
+    sheets: usize,
+    /// The next row to write in the current sheet (0 is the header).
+    next_row: u32,
+    rows_per_sheet: u32,
+    bold: CellFormat,
+    money: CellFormat,
+    out: W,
+}
+
+fn xlsx_error(e: XlsxError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl<W: Write> XlsxEncoder<W> {
+    pub fn new(columns: &'static [Column], out: W) -> io::Result<Self> {
+        Self::with_sheet_size(columns, out, ROWS_PER_SHEET)
+    }
+
+    pub(crate) fn with_sheet_size(
+        columns: &'static [Column],
+        out: W,
+        rows_per_sheet: u32,
+    ) -> io::Result<Self> {
+        let mut encoder = XlsxEncoder {
+            columns,
+            workbook: Workbook::new(),
+            sheets: 0,
+            next_row: 0,
+            rows_per_sheet,
+            bold: CellFormat::new().set_bold(),
+            money: CellFormat::new().set_num_format("0.00"),
+            out,
+        };
+        encoder.add_sheet()?;
+        Ok(encoder)
+    }
+
+    fn add_sheet(&mut self) -> io::Result<()> {
+        self.sheets += 1;
+        let sheet = self
+            .workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx_error)?;
+        sheet
+            .set_name(format!("Data {}", self.sheets))
+            .map_err(xlsx_error)?;
+        for (col, column) in self.columns.iter().enumerate() {
+            sheet
+                .write_string_with_format(0, col as u16, column.label, &self.bold)
+                .map_err(xlsx_error)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
+        self.next_row = 1;
+        Ok(())
+    }
+}
+
+impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+        if self.next_row > self.rows_per_sheet {
+            self.add_sheet()?;
+        }
+        let row = self.next_row;
+        let sheet = self
+            .workbook
+            .worksheet_from_index(self.sheets - 1)
+            .map_err(xlsx_error)?;
+        for (col, cell) in cells.iter().enumerate() {
+            let col = col as u16;
+            match cell {
+                Cell::Null => {}
+                Cell::Integer(n) => {
+                    sheet
+                        .write_number(row, col, *n as f64)
+                        .map_err(xlsx_error)?;
+                }
+                Cell::Money(cents) => {
+                    sheet
+                        .write_number_with_format(row, col, *cents as f64 / 100.0, &self.money)
+                        .map_err(xlsx_error)?;
+                }
+                Cell::Timestamp(t) => {
+                    sheet
+                        .write_string(row, col, rfc3339(t))
+                        .map_err(xlsx_error)?;
+                }
+                Cell::Text(_) | Cell::Tags(_) => {
+                    let text = cell_text(cell).unwrap_or_default();
+                    sheet
+                        .write_string(row, col, text.as_ref())
+                        .map_err(xlsx_error)?;
+                }
+            }
+        }
+        self.next_row += 1;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<W> {
+        // The zip needs a seekable file; then it is copied out as a stream.
+        let mut file = tempfile::tempfile()?;
+        self.workbook
+            .save_to_writer(&mut file)
+            .map_err(xlsx_error)?;
+        file.seek(SeekFrom::Start(0))?;
+        io::copy(&mut file, &mut self.out)?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::ColumnKind;
+
+    static COLUMNS: &[Column] = &[
+        Column {
+            name: "id",
+            label: "ID",
+            kind: ColumnKind::Integer,
+        },
+        Column {
+            name: "name",
+            label: "Name",
+            kind: ColumnKind::Text,
+        },
+    ];
+
+    #[test]
+    fn rolls_over_to_a_new_sheet_and_writes_a_zip() {
+        let mut e: Box<dyn Encoder<Vec<u8>>> =
+            Box::new(XlsxEncoder::with_sheet_size(COLUMNS, Vec::new(), 2).unwrap());
+        for i in 0..5 {
+            e.row(&[Cell::Integer(i), Cell::Text(format!("=row {i}"))])
+                .unwrap();
+        }
+        let bytes = e.finish().unwrap();
+        assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip");
+        let text = String::from_utf8_lossy(&bytes);
+        // Five rows at two a sheet: three sheets.
+        for sheet in [
+            "xl/worksheets/sheet1.xml",
+            "xl/worksheets/sheet2.xml",
+            "xl/worksheets/sheet3.xml",
+        ] {
+            assert!(text.contains(sheet), "{sheet} missing");
+        }
+        assert!(!text.contains("xl/worksheets/sheet4.xml"));
+    }
+}
