@@ -47,10 +47,7 @@ pub fn App() -> impl IntoView {
 fn Layout() -> impl IntoView {
     // Loaded again on every navigation, so that logging in or out shows at once.
     let location = use_location();
-    let viewer = Resource::new(
-        move || location.pathname.get(),
-        |_| accounts::current_viewer(),
-    );
+    let viewer = Resource::new(move || location.pathname.get(), |_| accounts::current_viewer());
     provide_context(ViewerResource(viewer));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>

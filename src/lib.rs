@@ -12,8 +12,15 @@
 
 pub mod accounts;
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod cleanup;
 pub mod datasets;
+#[cfg(feature = "ssr")]
+pub mod email;
+pub mod exports;
 pub mod formats;
+#[cfg(feature = "ssr")]
+pub mod progress;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]
@@ -22,6 +29,8 @@ pub mod server;
 pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod worker;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -1,7 +1,7 @@
 //! The `egress` binary: `serve` (default), `migrate`, `seed`, `user add`.
 
 use clap::Parser;
-use egress::server::config::{Cli, Command, Config, SeedArgs, ServeArgs, UserCommand};
+use egress::server::config::{Cli, Command, Config, SeedArgs, ServeArgs, UserCommand, WorkerArgs};
 use egress::{accounts::ssr::hash_password, seed, store};
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&cli.config, args).await,
+        Command::Worker(args) => work(&cli.config, args).await,
         Command::Migrate => {
             open_store(&cli.config).await?;
             println!("migrations applied");
@@ -29,13 +30,9 @@ async fn main() -> anyhow::Result<()> {
             role,
         }) => {
             let store = open_store(&cli.config).await?;
-            let (user_id, workspace_id) = egress::accounts::ssr::add_user(
-                &store, &email, &name, &password, &workspace, &role,
-            )
-            .await?;
-            println!(
-                "user {email} (id {user_id}) is {role} of workspace `{workspace}` (id {workspace_id})"
-            );
+            let (user_id, workspace_id) =
+                egress::accounts::ssr::add_user(&store, &email, &name, &password, &workspace, &role).await?;
+            println!("user {email} (id {user_id}) is {role} of workspace `{workspace}` (id {workspace_id})");
             Ok(())
         }
     }
@@ -58,19 +55,12 @@ async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             args.demo_rows
         );
         seed::seed_demo(&store, args.demo_rows, hash_password).await?;
-        println!(
-            "Demo data ready in {:.1}s.",
-            started.elapsed().as_secs_f64()
-        );
+        println!("Demo data ready in {:.1}s.", started.elapsed().as_secs_f64());
     }
-    let server = egress::server::start(store.clone(), args).await?;
+    let server = egress::server::start(store.clone(), &config.data_dir, args).await?;
     println!();
     println!("Egress is listening on http://{}", server.addr);
-    if store
-        .user_by_email(seed::DEMO_LOGINS[0].email)
-        .await?
-        .is_some()
-    {
+    if store.user_by_email(seed::DEMO_LOGINS[0].email).await?.is_some() {
         for login in seed::DEMO_LOGINS {
             println!(
                 "  demo login: {} / {}   ({})",
@@ -80,6 +70,19 @@ async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     println!();
     server.task.await??;
+    Ok(())
+}
+
+/// `egress worker`: exports and cleanup, no web server.
+async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let runtime = egress::server::runtime::build(&args.pipeline, &config.data_dir, &args.public_url).await?;
+    runtime.spawn_background(&store, &args.pipeline, true);
+    println!(
+        "Egress worker running ({} at a time); stop it with Ctrl-C.",
+        args.pipeline.worker_concurrency
+    );
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }
 

@@ -16,8 +16,7 @@ both_backends!(
 
 async fn json_login_sets_a_safe_cookie_and_logout_ends_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "owner@acme.test", 0, 1)
-        .await;
+    app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
     let c = client();
     let response = c
         .post(app.url("/api/session"))
@@ -26,17 +25,11 @@ async fn json_login_sets_a_safe_cookie_and_logout_ends_it(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("egress_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(
-        !cookie.contains("Secure"),
-        "Secure is off unless configured: {cookie}"
-    );
+    assert!(!cookie.contains("Secure"), "Secure is off unless configured: {cookie}");
     let viewer: Value = response.json().await.unwrap();
     assert_eq!(viewer["email"], "owner@acme.test");
     assert_eq!(viewer["workspace"]["workspace_name"], "Acme");
@@ -52,14 +45,7 @@ async fn json_login_sets_a_safe_cookie_and_logout_ends_it(backend: Backend) {
         .unwrap();
     assert_eq!(me["email"], "owner@acme.test");
 
-    assert_eq!(
-        c.delete(app.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(c.delete(app.url("/api/session")).send().await.unwrap().status(), 204);
     let after = c.get(app.url("/api/session")).send().await.unwrap();
     assert_eq!(after.status(), 401);
     let body: Value = after.json().await.unwrap();
@@ -68,8 +54,7 @@ async fn json_login_sets_a_safe_cookie_and_logout_ends_it(backend: Backend) {
 
 async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "owner@acme.test", 0, 1)
-        .await;
+    app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
     let attempt = |email: &'static str, password: &'static str| {
         let url = app.url("/api/session");
         async move {
@@ -108,16 +93,9 @@ async fn signed_out_pages_redirect_to_login(backend: Backend) {
     let r = client().get(app.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
-    let r = client()
-        .get(app.url("/data/orders?status=paid"))
-        .send()
-        .await
-        .unwrap();
+    let r = client().get(app.url("/data/orders?status=paid")).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(
-        r.headers()["location"],
-        "/login?next=/data/orders%3Fstatus%3Dpaid"
-    );
+    assert_eq!(r.headers()["location"], "/login?next=/data/orders%3Fstatus%3Dpaid");
     let r = client().get(app.url("/login")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Log in to Egress"));
@@ -146,10 +124,7 @@ async fn signup_creates_a_workspace_and_validates_fields(backend: Backend) {
     ])
     .await;
     assert!(status >= 400, "{status}");
-    assert!(
-        body.contains("password: use at least 10 characters"),
-        "{body}"
-    );
+    assert!(body.contains("password: use at least 10 characters"), "{body}");
     let (_, _, body) = signup(&[
         ("workspace", "New Co"),
         ("name", "Nia"),
@@ -191,10 +166,7 @@ async fn signup_creates_a_workspace_and_validates_fields(backend: Backend) {
     ])
     .await;
     assert!(status >= 400);
-    assert!(
-        body.contains("an account with that email already exists"),
-        "{body}"
-    );
+    assert!(body.contains("an account with that email already exists"), "{body}");
     assert_eq!(
         app.store.count_workspaces().await.unwrap(),
         1,
@@ -204,11 +176,8 @@ async fn signup_creates_a_workspace_and_validates_fields(backend: Backend) {
 
 async fn switching_to_a_foreign_workspace_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "owner@acme.test", 0, 1)
-        .await;
-    let globex = app
-        .workspace_with_data("Globex", "owner@globex.test", 0, 2)
-        .await;
+    app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
+    let globex = app.workspace_with_data("Globex", "owner@globex.test", 0, 2).await;
     let c = app.logged_in("owner@acme.test").await;
     let r = c
         .post(app.url("/rpc/switch_workspace"))
@@ -234,16 +203,8 @@ async fn switching_to_a_foreign_workspace_is_refused(backend: Backend) {
     assert_eq!(me["workspace"]["workspace_name"], "Acme");
 
     // Once a member, the switch works.
-    let acme_owner = app
-        .store
-        .user_by_email("owner@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
-    app.store
-        .add_membership(globex, acme_owner.id, "member")
-        .await
-        .unwrap();
+    let acme_owner = app.store.user_by_email("owner@acme.test").await.unwrap().unwrap();
+    app.store.add_membership(globex, acme_owner.id, "member").await.unwrap();
     let r = c
         .post(app.url("/rpc/switch_workspace"))
         .form(&[("workspace_id", globex.to_string())])
@@ -266,10 +227,7 @@ async fn switching_to_a_foreign_workspace_is_refused(backend: Backend) {
 async fn health_checks_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     let r = client().get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(
-        (r.status().as_u16(), r.text().await.unwrap()),
-        (200, "ok".to_owned())
-    );
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "ok".to_owned()));
     let r = client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),

@@ -28,10 +28,8 @@ fn ids(page: &Value) -> Vec<i64> {
 
 async fn each_workspace_sees_only_its_own_rows(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
-        .await;
-    app.workspace_with_data("Globex", "b@globex.test", 90, 2)
-        .await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    app.workspace_with_data("Globex", "b@globex.test", 90, 2).await;
     let a = app.logged_in("a@acme.test").await;
     let b = app.logged_in("b@globex.test").await;
     for dataset in ["contacts", "orders", "transactions"] {
@@ -61,8 +59,7 @@ async fn each_workspace_sees_only_its_own_rows(backend: Backend) {
 
 async fn filters_match_the_generated_data(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
-        .await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
     let c = app.logged_in("a@acme.test").await;
     let rows = generated("orders", ROWS, 1);
     let status_col = 8; // in the generator's columns (no id)
@@ -73,7 +70,9 @@ async fn filters_match_the_generated_data(backend: Backend) {
             .filter(|r| status.is_none_or(|s| r[status_col] == Cell::Text(s.into())))
             .filter(|r| tag.is_none_or(|t| matches!(&r[tags_col], Cell::Tags(ts) if ts.iter().any(|x| x == t))))
             .filter(|r| {
-                from.is_none_or(|f| matches!(&r[time_col], Cell::Timestamp(ts) if ts.format("%Y-%m-%d").to_string().as_str() >= f))
+                from.is_none_or(
+                    |f| matches!(&r[time_col], Cell::Timestamp(ts) if ts.format("%Y-%m-%d").to_string().as_str() >= f),
+                )
             })
             .count() as i64
     };
@@ -102,31 +101,19 @@ async fn filters_match_the_generated_data(backend: Backend) {
     let newest = &page["rows"][0];
     let last = rows.last().unwrap();
     assert_eq!(newest[1]["Text"].as_str(), Some(last[0].display().as_str()));
-    assert_eq!(
-        newest[5]["Money"],
-        serde_json::to_value(&last[4]).unwrap()["Money"]
-    );
+    assert_eq!(newest[5]["Money"], serde_json::to_value(&last[4]).unwrap()["Money"]);
 }
 
 async fn keyset_paging_visits_every_row_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
-        .await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
     let c = app.logged_in("a@acme.test").await;
     let mut seen = Vec::new();
     let mut pages = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let query: Vec<(&str, &str)> = after
-            .as_deref()
-            .map(|a| vec![("after", a)])
-            .unwrap_or_default();
-        let page: Value = app
-            .browse(&c, "contacts", &query)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let query: Vec<(&str, &str)> = after.as_deref().map(|a| vec![("after", a)]).unwrap_or_default();
+        let page: Value = app.browse(&c, "contacts", &query).await.json().await.unwrap();
         let page_ids = ids(&page);
         assert!(page_ids.windows(2).all(|w| w[0] > w[1]), "newest first");
         seen.extend(page_ids);
@@ -187,8 +174,7 @@ async fn bad_filters_name_the_field(backend: Backend) {
 
 async fn the_page_renders_on_the_server(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1)
-        .await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
     let c = app.logged_in("a@acme.test").await;
     let html = c
         .get(app.url("/data/orders?status=paid"))

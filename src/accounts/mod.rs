@@ -34,11 +34,7 @@ pub const BAD_CREDENTIALS: &str = "That email and password do not match an accou
 
 /// Logs in and goes to `next` (a local path) or the home page.
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(
-    email: String,
-    password: String,
-    next: Option<String>,
-) -> Result<(), ServerFnError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
     let user = ssr::verify_credentials(&email, &password).await?;
     ssr::start_session(user.id, None).await?;
     leptos_axum::redirect(&ssr::local_path(next.as_deref()));
@@ -47,15 +43,9 @@ pub async fn login(
 
 /// Creates a workspace and its owner, then logs the owner in.
 #[server(prefix = "/rpc", endpoint = "signup")]
-pub async fn signup(
-    workspace: String,
-    name: String,
-    email: String,
-    password: String,
-) -> Result<(), ServerFnError> {
+pub async fn signup(workspace: String, name: String, email: String, password: String) -> Result<(), ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let (user_id, workspace_id) =
-        ssr::create_account(&state, &workspace, &name, &email, &password).await?;
+    let (user_id, workspace_id) = ssr::create_account(&state, &workspace, &name, &email, &password).await?;
     ssr::start_session(user_id, Some(workspace_id)).await?;
     leptos_axum::redirect("/");
     Ok(())

@@ -19,10 +19,7 @@ fn failure<T: Clone + Send + Sync + 'static>(
 
 /// A password field with a show/hide toggle (it works once the page is hydrated).
 #[component]
-fn PasswordField(
-    #[prop(into)] autocomplete: String,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
+fn PasswordField(#[prop(into)] autocomplete: String, #[prop(optional)] hint: Option<&'static str>) -> impl IntoView {
     let visible = RwSignal::new(false);
     view! {
         <label for="password">"Password"</label>
@@ -112,8 +109,7 @@ pub fn LogoutButton() -> impl IntoView {
 pub fn WorkspaceSwitcher(viewer: Viewer) -> impl IntoView {
     let switch = ServerAction::<SwitchWorkspace>::new();
     if viewer.workspaces.len() < 2 {
-        return view! { <span class="workspace">{viewer.workspace.workspace_name}</span> }
-            .into_any();
+        return view! { <span class="workspace">{viewer.workspace.workspace_name}</span> }.into_any();
     }
     let current = viewer.workspace.workspace_id;
     // Every page shows the workspace's data: after a switch, load the page again.

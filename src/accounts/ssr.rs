@@ -4,9 +4,7 @@ use super::{BAD_CREDENTIALS, Membership, Viewer};
 use crate::server::AppState;
 use crate::store::{NewUser, StoreError, UserRecord};
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use leptos::prelude::*;
 use std::sync::LazyLock;
 use tower_sessions::Session;
@@ -23,11 +21,7 @@ pub fn hash_password(password: &str) -> String {
 }
 
 fn password_matches(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// Checked against when the email is unknown, so both cases take the same time.
@@ -45,11 +39,7 @@ pub fn normalise_email(email: &str) -> String {
 }
 
 /// The user for these credentials, or `BAD_CREDENTIALS` whichever part is wrong.
-pub async fn check_credentials(
-    state: &AppState,
-    email: &str,
-    password: &str,
-) -> Result<UserRecord, AuthError> {
+pub async fn check_credentials(state: &AppState, email: &str, password: &str) -> Result<UserRecord, AuthError> {
     let user = state.store.user_by_email(&normalise_email(email)).await?;
     let hash = user
         .as_ref()
@@ -69,10 +59,7 @@ pub enum AuthError {
     #[error("{}", BAD_CREDENTIALS)]
     BadCredentials,
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("an account with that email already exists")]
     EmailTaken,
     #[error("you are not signed in")]
@@ -93,17 +80,9 @@ fn invalid(field: &'static str, message: &str) -> AuthError {
 }
 
 /// Checks a sign-up form; the first problem found names its field.
-pub fn validate_signup(
-    workspace: &str,
-    name: &str,
-    email: &str,
-    password: &str,
-) -> Result<(), AuthError> {
+pub fn validate_signup(workspace: &str, name: &str, email: &str, password: &str) -> Result<(), AuthError> {
     if workspace.trim().is_empty() || workspace.len() > 100 {
-        return Err(invalid(
-            "workspace",
-            "give the workspace a name of 1 to 100 characters",
-        ));
+        return Err(invalid("workspace", "give the workspace a name of 1 to 100 characters"));
     }
     if name.trim().is_empty() || name.len() > 100 {
         return Err(invalid("name", "give your name, 1 to 100 characters"));
@@ -111,17 +90,11 @@ pub fn validate_signup(
     let email = email.trim();
     let well_formed = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !email.contains(char::is_whitespace);
     if !well_formed {
-        return Err(invalid(
-            "email",
-            "enter an email address like name@example.com",
-        ));
+        return Err(invalid("email", "enter an email address like name@example.com"));
     }
     if password.chars().count() < 10 {
         return Err(invalid("password", "use at least 10 characters"));
@@ -196,10 +169,7 @@ pub struct Member {
     pub workspace_id: i64,
 }
 
-pub async fn member_of_session(
-    state: &AppState,
-    session: &Session,
-) -> Result<Option<(Member, Viewer)>, AuthError> {
+pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Option<(Member, Viewer)>, AuthError> {
     let Some(user_id) = session.get::<i64>(USER_KEY).await? else {
         return Ok(None);
     };
@@ -233,11 +203,7 @@ pub async fn member_of_session(
 }
 
 /// Starts a signed-in session with a fresh id (so a planted session id is worthless).
-pub async fn log_in(
-    session: &Session,
-    user_id: i64,
-    workspace_id: Option<i64>,
-) -> Result<(), AuthError> {
+pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) -> Result<(), AuthError> {
     session.cycle_id().await?;
     session.insert(USER_KEY, user_id).await?;
     if let Some(workspace_id) = workspace_id {
@@ -246,11 +212,7 @@ pub async fn log_in(
     Ok(())
 }
 
-pub async fn choose_workspace(
-    state: &AppState,
-    session: &Session,
-    workspace_id: i64,
-) -> Result<(), AuthError> {
+pub async fn choose_workspace(state: &AppState, session: &Session, workspace_id: i64) -> Result<(), AuthError> {
     let Some((member, _)) = member_of_session(state, session).await? else {
         return Err(AuthError::SignedOut);
     };
@@ -308,12 +270,7 @@ pub async fn require_member() -> Result<Member, ServerFnError> {
 }
 
 pub async fn switch_workspace(workspace_id: i64) -> Result<(), ServerFnError> {
-    Ok(choose_workspace(
-        &expect_context::<AppState>(),
-        &session().await?,
-        workspace_id,
-    )
-    .await?)
+    Ok(choose_workspace(&expect_context::<AppState>(), &session().await?, workspace_id).await?)
 }
 
 #[cfg(test)]
@@ -339,27 +296,15 @@ mod tests {
             field(validate_signup("", "Ann", "a@b.co", "long enough pw")),
             "workspace"
         );
-        assert_eq!(
-            field(validate_signup("W", " ", "a@b.co", "long enough pw")),
-            "name"
-        );
-        assert_eq!(
-            field(validate_signup("W", "Ann", "a@b", "long enough pw")),
-            "email"
-        );
-        assert_eq!(
-            field(validate_signup("W", "Ann", "a@b.co", "short")),
-            "password"
-        );
+        assert_eq!(field(validate_signup("W", " ", "a@b.co", "long enough pw")), "name");
+        assert_eq!(field(validate_signup("W", "Ann", "a@b", "long enough pw")), "email");
+        assert_eq!(field(validate_signup("W", "Ann", "a@b.co", "short")), "password");
         assert!(validate_signup("W", "Ann", "a@b.co", "long enough pw").is_ok());
     }
 
     #[test]
     fn only_local_paths_are_followed() {
-        assert_eq!(
-            local_path(Some("/data/orders?status=paid")),
-            "/data/orders?status=paid"
-        );
+        assert_eq!(local_path(Some("/data/orders?status=paid")), "/data/orders?status=paid");
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(None), "/");

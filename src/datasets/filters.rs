@@ -72,11 +72,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 
 /// An RFC 3339 timestamp, or a calendar date meaning midnight UTC of that day.
 /// `end_of_day` turns a date into the next midnight, so `to=2025-03-31` includes that day.
-fn parse_time(
-    field: &'static str,
-    raw: &str,
-    end_of_day: bool,
-) -> Result<DateTime<Utc>, FilterError> {
+fn parse_time(field: &'static str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, FilterError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -91,10 +87,7 @@ fn parse_time(
     } else {
         date
     };
-    Ok(date
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc())
+    Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
 }
 
 impl Filters {
@@ -158,28 +151,15 @@ mod tests {
 
     #[test]
     fn dates_and_timestamps_make_a_half_open_range() {
-        let f = Filters::parse(
-            find("contacts").unwrap(),
-            &q("2025-01-01", "2025-01-31", "", ""),
-        )
-        .unwrap();
-        assert_eq!(
-            f.created_from.unwrap().to_rfc3339(),
-            "2025-01-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            f.created_to.unwrap().to_rfc3339(),
-            "2025-02-01T00:00:00+00:00"
-        );
+        let f = Filters::parse(find("contacts").unwrap(), &q("2025-01-01", "2025-01-31", "", "")).unwrap();
+        assert_eq!(f.created_from.unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
+        assert_eq!(f.created_to.unwrap().to_rfc3339(), "2025-02-01T00:00:00+00:00");
         let f = Filters::parse(
             find("orders").unwrap(),
             &q("2025-01-01T10:00:00+02:00", "", "paid", "vip"),
         )
         .unwrap();
-        assert_eq!(
-            f.created_from.unwrap().to_rfc3339(),
-            "2025-01-01T08:00:00+00:00"
-        );
+        assert_eq!(f.created_from.unwrap().to_rfc3339(), "2025-01-01T08:00:00+00:00");
         assert_eq!(f.status.as_deref(), Some("paid"));
         assert_eq!(f.tag.as_deref(), Some("vip"));
     }

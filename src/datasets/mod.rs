@@ -135,8 +135,7 @@ mod ssr {
 
     pub async fn browse(dataset: String, query: FilterQuery) -> Result<DataPage, ServerFnError> {
         let member = require_member().await?;
-        let ds = find(&dataset)
-            .ok_or_else(|| ServerFnError::new(format!("unknown dataset `{dataset}`")))?;
+        let ds = find(&dataset).ok_or_else(|| ServerFnError::new(format!("unknown dataset `{dataset}`")))?;
         let filters = Filters::parse(ds, &query).map_err(|e| ServerFnError::new(e.to_string()))?;
         let state = expect_context::<AppState>();
         let page = state
@@ -150,10 +149,7 @@ mod ssr {
 
 /// A page of `dataset` in the caller's workspace, filtered and keyset-paginated.
 #[leptos::server(prefix = "/rpc", endpoint = "browse_dataset", input = leptos::server_fn::codec::Json)]
-pub async fn browse_dataset(
-    dataset: String,
-    query: FilterQuery,
-) -> Result<DataPage, leptos::prelude::ServerFnError> {
+pub async fn browse_dataset(dataset: String, query: FilterQuery) -> Result<DataPage, leptos::prelude::ServerFnError> {
     ssr::browse(dataset, query).await
 }
 
@@ -175,11 +171,7 @@ mod tests {
         for ds in CATALOG {
             assert_eq!(ds.columns[0].name, ds.cursor_column, "{}", ds.id);
             assert_eq!(CATALOG.iter().filter(|d| d.id == ds.id).count(), 1);
-            assert!(
-                ds.columns.iter().any(|c| c.name == "created_at"),
-                "{}",
-                ds.id
-            );
+            assert!(ds.columns.iter().any(|c| c.name == "created_at"), "{}", ds.id);
         }
     }
 }

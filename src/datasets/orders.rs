@@ -20,13 +20,6 @@ pub static ORDERS: Dataset = Dataset {
         col("tags", "Tags", Tags),
         col("created_at", "Created at", Timestamp),
     ] as &[Column],
-    statuses: &[
-        "pending",
-        "paid",
-        "shipped",
-        "delivered",
-        "refunded",
-        "cancelled",
-    ],
+    statuses: &["pending", "paid", "shipped", "delivered", "refunded", "cancelled"],
     has_tags: true,
 };

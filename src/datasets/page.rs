@@ -23,12 +23,7 @@ fn filter_query(map: &ParamsMap) -> FilterQuery {
 }
 
 /// The page's URL with the same filters and another page cursor.
-fn page_href(
-    dataset: &str,
-    query: &FilterQuery,
-    after: Option<i64>,
-    before: Option<i64>,
-) -> String {
+fn page_href(dataset: &str, query: &FilterQuery, after: Option<i64>, before: Option<i64>) -> String {
     let mut q = FilterQuery {
         after,
         before,
@@ -58,9 +53,7 @@ fn page_href(
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -84,13 +77,9 @@ pub fn DatasetPage() -> impl IntoView {
     let query = use_query_map();
     let dataset_id = move || params.read().get("dataset").unwrap_or_default();
     let filters = move || filter_query(&query.read());
-    let page = Resource::new(
-        move || (dataset_id(), filters()),
-        |(id, q)| browse_dataset(id, q),
-    );
+    let page = Resource::new(move || (dataset_id(), filters()), |(id, q)| browse_dataset(id, q));
 
-    move || {
-        match find(&dataset_id()) {
+    move || match find(&dataset_id()) {
         None => view! {
             <Title text="Not found" />
             <section class="narrow">
@@ -118,19 +107,12 @@ pub fn DatasetPage() -> impl IntoView {
         }
         .into_any(),
     }
-    }
 }
 
 /// A GET form: applying it changes the URL (client-side once hydrated), which reloads the page's data.
 #[component]
 fn FilterForm(dataset: &'static Dataset, query: FilterQuery) -> impl IntoView {
-    let date = |v: &Option<String>| {
-        v.clone()
-            .unwrap_or_default()
-            .chars()
-            .take(10)
-            .collect::<String>()
-    };
+    let date = |v: &Option<String>| v.clone().unwrap_or_default().chars().take(10).collect::<String>();
     let status = query.status.clone().unwrap_or_default();
     view! {
         <Form method="GET" action=format!("/data/{}", dataset.id) attr:class="filters" attr:aria-label="Filters">
@@ -176,9 +158,7 @@ fn DataTable(data: DataPage, query: FilterQuery) -> impl IntoView {
     let newer = data
         .prev_before
         .map(|c| page_href(&data.dataset, &query, None, Some(c)));
-    let older = data
-        .next_after
-        .map(|c| page_href(&data.dataset, &query, Some(c), None));
+    let older = data.next_after.map(|c| page_href(&data.dataset, &query, Some(c), None));
     let kinds = data.kinds.clone();
     let count = match data.total {
         1 => "1 matching row".to_owned(),
@@ -254,10 +234,7 @@ mod tests {
             page_href("orders", &q, Some(10), None),
             "/data/orders?status=paid&tag=a%20b&after=10"
         );
-        assert_eq!(
-            page_href("orders", &FilterQuery::default(), None, None),
-            "/data/orders"
-        );
+        assert_eq!(page_href("orders", &FilterQuery::default(), None, None), "/data/orders");
     }
 
     #[test]

@@ -37,9 +37,7 @@ impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     }
 
     fn finish(self: Box<Self>) -> io::Result<W> {
-        self.writer
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))
+        self.writer.into_inner().map_err(|e| io::Error::other(e.to_string()))
     }
 }
 

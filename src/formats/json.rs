@@ -57,13 +57,9 @@ impl<W: Write> JsonEncoder<W> {
 impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         let object = self.object(cells);
-        match &mut self.array {
-            Some(written) => {
-                self.out
-                    .write_all(if *written == 0 { b"\n" } else { b",\n" })?;
-                *written += 1;
-            }
-            None => {}
+        if let Some(written) = &mut self.array {
+            self.out.write_all(if *written == 0 { b"\n" } else { b",\n" })?;
+            *written += 1;
         }
         serde_json::to_writer(&mut self.out, &object)?;
         if self.array.is_none() {
@@ -136,18 +132,9 @@ mod tests {
 
     #[test]
     fn arrays_are_valid_json_even_when_empty() {
-        let empty = encode(
-            Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()),
-            &[],
-        );
-        assert_eq!(
-            serde_json::from_str::<Value>(&empty).unwrap(),
-            serde_json::json!([])
-        );
-        let full = encode(
-            Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()),
-            &rows(),
-        );
+        let empty = encode(Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()), &[]);
+        assert_eq!(serde_json::from_str::<Value>(&empty).unwrap(), serde_json::json!([]));
+        let full = encode(Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()), &rows());
         let parsed: Value = serde_json::from_str(&full).unwrap();
         assert_eq!(
             parsed,

@@ -32,11 +32,7 @@ impl<W: Write> XlsxEncoder<W> {
         Self::with_sheet_size(columns, out, ROWS_PER_SHEET)
     }
 
-    pub(crate) fn with_sheet_size(
-        columns: &'static [Column],
-        out: W,
-        rows_per_sheet: u32,
-    ) -> io::Result<Self> {
+    pub(crate) fn with_sheet_size(columns: &'static [Column], out: W, rows_per_sheet: u32) -> io::Result<Self> {
         let mut encoder = XlsxEncoder {
             columns,
             workbook: Workbook::new(),
@@ -53,13 +49,8 @@ impl<W: Write> XlsxEncoder<W> {
 
     fn add_sheet(&mut self) -> io::Result<()> {
         self.sheets += 1;
-        let sheet = self
-            .workbook
-            .add_worksheet_with_constant_memory()
-            .map_err(xlsx_error)?;
-        sheet
-            .set_name(format!("Data {}", self.sheets))
-            .map_err(xlsx_error)?;
+        let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+        sheet.set_name(format!("Data {}", self.sheets)).map_err(xlsx_error)?;
         for (col, column) in self.columns.iter().enumerate() {
             sheet
                 .write_string_with_format(0, col as u16, column.label, &self.bold)
@@ -86,9 +77,7 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
             match cell {
                 Cell::Null => {}
                 Cell::Integer(n) => {
-                    sheet
-                        .write_number(row, col, *n as f64)
-                        .map_err(xlsx_error)?;
+                    sheet.write_number(row, col, *n as f64).map_err(xlsx_error)?;
                 }
                 Cell::Money(cents) => {
                     sheet
@@ -96,15 +85,11 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
                         .map_err(xlsx_error)?;
                 }
                 Cell::Timestamp(t) => {
-                    sheet
-                        .write_string(row, col, rfc3339(t))
-                        .map_err(xlsx_error)?;
+                    sheet.write_string(row, col, rfc3339(t)).map_err(xlsx_error)?;
                 }
                 Cell::Text(_) | Cell::Tags(_) => {
                     let text = cell_text(cell).unwrap_or_default();
-                    sheet
-                        .write_string(row, col, text.as_ref())
-                        .map_err(xlsx_error)?;
+                    sheet.write_string(row, col, text.as_ref()).map_err(xlsx_error)?;
                 }
             }
         }
@@ -115,9 +100,7 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
     fn finish(mut self: Box<Self>) -> io::Result<W> {
         // The zip needs a seekable file; then it is copied out as a stream.
         let mut file = tempfile::tempfile()?;
-        self.workbook
-            .save_to_writer(&mut file)
-            .map_err(xlsx_error)?;
+        self.workbook.save_to_writer(&mut file).map_err(xlsx_error)?;
         file.seek(SeekFrom::Start(0))?;
         io::copy(&mut file, &mut self.out)?;
         Ok(self.out)
@@ -144,11 +127,9 @@ mod tests {
 
     #[test]
     fn rolls_over_to_a_new_sheet_and_writes_a_zip() {
-        let mut e: Box<dyn Encoder<Vec<u8>>> =
-            Box::new(XlsxEncoder::with_sheet_size(COLUMNS, Vec::new(), 2).unwrap());
+        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::with_sheet_size(COLUMNS, Vec::new(), 2).unwrap());
         for i in 0..5 {
-            e.row(&[Cell::Integer(i), Cell::Text(format!("=row {i}"))])
-                .unwrap();
+            e.row(&[Cell::Integer(i), Cell::Text(format!("=row {i}"))]).unwrap();
         }
         let bytes = e.finish().unwrap();
         assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip");

@@ -153,10 +153,7 @@ fn contact(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         text(last),
         maybe(rng, 5, |_| text(email(first, last, i))),
         maybe(rng, 20, |rng| {
-            text(
-                rng.pick(PHONES)
-                    .replace('#', &format!("{:04}", rng.below(10_000))),
-            )
+            text(rng.pick(PHONES).replace('#', &format!("{:04}", rng.below(10_000))))
         }),
         maybe(rng, 15, |rng| text(*rng.pick(COMPANIES))),
         text(city),
@@ -224,8 +221,7 @@ const BATCH: usize = 10_000;
 impl Generator {
     /// The `count` rows this generator makes for `seed`, lazily.
     pub fn rows(&self, count: u64, seed: u64) -> impl Iterator<Item = Vec<Cell>> + '_ {
-        let mut rng =
-            Rng::new(seed ^ (self.dataset.id.len() as u64).wrapping_mul(0x1234_5678_9ABC));
+        let mut rng = Rng::new(seed ^ (self.dataset.id.len() as u64).wrapping_mul(0x1234_5678_9ABC));
         (0..count).map(move |i| (self.row)(&mut rng, i, count))
     }
 }
@@ -275,11 +271,7 @@ pub const DEMO_LOGINS: &[DemoLogin] = &[
 
 /// Two workspaces with a demo owner each (Ada also belongs to Globex, to show switching),
 /// a few dozen members, and `rows` contacts, orders and transactions in each workspace.
-pub async fn seed_demo(
-    store: &DynStore,
-    rows: u64,
-    hash: impl Fn(&str) -> String,
-) -> anyhow::Result<()> {
+pub async fn seed_demo(store: &DynStore, rows: u64, hash: impl Fn(&str) -> String) -> anyhow::Result<()> {
     let password_hash = hash(DEMO_PASSWORD);
     let owner = |email: &str, name: &str| NewUser {
         email: email.to_owned(),
@@ -295,11 +287,7 @@ pub async fn seed_demo(
     store.add_membership(globex, ada, "member").await?;
 
     // Members who cannot log in: their hash is of a random password nobody knows.
-    let locked_hash = hash(&format!(
-        "{:x}{:x}",
-        Rng::new(rows).next_u64(),
-        std::process::id()
-    ));
+    let locked_hash = hash(&format!("{:x}{:x}", Rng::new(rows).next_u64(), std::process::id()));
     let mut rng = Rng::new(7);
     for (workspace, domain) in [(acme, "acme.example"), (globex, "globex.example")] {
         for i in 0..24u64 {
@@ -348,18 +336,11 @@ mod tests {
     #[test]
     fn the_hard_cases_occur() {
         let rows: Vec<String> = (0..5000)
-            .flat_map(|i| {
-                GENERATORS
-                    .iter()
-                    .flat_map(move |g| (g.row)(&mut Rng::new(i), i, 5000))
-            })
+            .flat_map(|i| GENERATORS.iter().flat_map(move |g| (g.row)(&mut Rng::new(i), i, 5000)))
             .map(|c| c.display())
             .collect();
         for needle in [",", "\"", "\n", "\r", "=", "+", "-", "@", "é", "李"] {
-            assert!(
-                rows.iter().any(|s| s.contains(needle)),
-                "no value contains {needle:?}"
-            );
+            assert!(rows.iter().any(|s| s.contains(needle)), "no value contains {needle:?}");
         }
         assert!(rows.iter().any(|s| s.is_empty()));
     }
@@ -368,9 +349,7 @@ mod tests {
     fn timestamps_increase_with_the_row_index() {
         let g = &GENERATORS[0];
         let mut rng = Rng::new(9);
-        let times: Vec<Cell> = (0..1000)
-            .map(|i| (g.row)(&mut rng, i, 1000).pop().unwrap())
-            .collect();
+        let times: Vec<Cell> = (0..1000).map(|i| (g.row)(&mut rng, i, 1000).pop().unwrap()).collect();
         assert!(times.windows(2).all(|w| match (&w[0], &w[1]) {
             (Cell::Timestamp(a), Cell::Timestamp(b)) => a <= b,
             _ => false,

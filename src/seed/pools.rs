@@ -172,13 +172,6 @@ pub const DESCRIPTIONS: &[&str] = &[
     "",
 ];
 
-pub const CONTACT_TAGS: &[&str] = &[
-    "vip",
-    "newsletter",
-    "partner",
-    "lead-2024",
-    "trial",
-    "enterprise",
-];
+pub const CONTACT_TAGS: &[&str] = &["vip", "newsletter", "partner", "lead-2024", "trial", "enterprise"];
 pub const ORDER_TAGS: &[&str] = &["gift", "priority", "wholesale", "repeat", "promo"];
 pub const TRANSACTION_TAGS: &[&str] = &["recurring", "manual", "disputed", "reconciled"];

@@ -15,10 +15,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route(
-            "/api/session",
-            get(whoami).post(create_session).delete(delete_session),
-        )
+        .route("/api/session", get(whoami).post(create_session).delete(delete_session))
 }
 
 /// An error as the API returns it: a status and `{"error": {"code", "message", "field"?}}`.
@@ -40,11 +37,7 @@ impl ApiError {
         }
     }
     pub fn unauthorized() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "you are not signed in",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "you are not signed in")
     }
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "request failed");
@@ -69,16 +62,10 @@ impl IntoResponse for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::BadCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string())
-            }
+            AuthError::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string()),
             AuthError::SignedOut => ApiError::unauthorized(),
-            AuthError::NotAMember => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            AuthError::EmailTaken => {
-                ApiError::new(StatusCode::CONFLICT, "email_taken", e.to_string())
-            }
+            AuthError::NotAMember => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
             AuthError::Invalid { field, message } => ApiError {
                 status: StatusCode::BAD_REQUEST,
                 code: "invalid",
@@ -119,8 +106,7 @@ async fn create_session(
     session: Session,
     body: Result<Json<Credentials>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(credentials) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let Json(credentials) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
     let user = check_credentials(&state, &credentials.email, &credentials.password).await?;
     log_in(&session, user.id, None).await?;
     let (_, viewer) = member_of_session(&state, &session)

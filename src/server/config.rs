@@ -19,8 +19,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the web UI and the JSON API (the default).
+    /// Serve the web UI and the JSON API, and run the worker (the default).
     Serve(ServeArgs),
+    /// Run only the export worker and the cleanup schedule (to scale workers apart).
+    Worker(WorkerArgs),
     /// Apply the database migrations and exit.
     Migrate,
     /// Add demo data: workspaces, users, and rows in every dataset.
@@ -77,6 +79,86 @@ pub struct ServeArgs {
     /// Folder with the compiled site (the `pkg` folder with the wasm, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+    /// Serve only; leave the exports to `egress worker` processes.
+    #[arg(long, env = "EGRESS_NO_WORKER", default_value_t = false)]
+    pub no_worker: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The address people use to reach Egress, for links in emails and local downloads.
+    #[arg(long, env = "EGRESS_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Where exports go and how they run; shared by `serve` and `worker`.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// Object storage: `file://PATH` (default: DATA_DIR/objects) or
+    /// `s3://BUCKET?endpoint=URL&region=REGION&sse=AES256|aws:kms|none`.
+    #[arg(long, env = "EGRESS_STORAGE")]
+    pub storage: Option<String>,
+    /// S3 access key (else AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "EGRESS_S3_ACCESS_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret key (else AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "EGRESS_S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// Secret for signing local-disk download links (default: made once, kept in DATA_DIR).
+    #[arg(long, env = "EGRESS_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
+    /// SMTP server: `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
+    /// `smtps://user:pass@host`. Without it, emails are written to DATA_DIR/mail.
+    #[arg(long, env = "EGRESS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of the emails.
+    #[arg(long, env = "EGRESS_MAIL_FROM", default_value = "Egress <egress@localhost>")]
+    pub mail_from: String,
+    /// Exports run at the same time by one process.
+    #[arg(long, env = "EGRESS_WORKER_CONCURRENCY", default_value_t = 3)]
+    pub worker_concurrency: usize,
+    /// Hours a finished export stays downloadable.
+    #[arg(long, env = "EGRESS_RETENTION_HOURS", default_value_t = 24.0)]
+    pub retention_hours: f64,
+    /// Attempts before an export is marked failed.
+    #[arg(long, env = "EGRESS_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: i32,
+    /// Seconds a claimed job is held without a heartbeat.
+    #[arg(long, env = "EGRESS_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+    /// Seconds before the first retry (doubling each time, with jitter).
+    #[arg(long, env = "EGRESS_RETRY_BASE_SECONDS", default_value_t = 5.0)]
+    pub retry_base_seconds: f64,
+    /// Size of an upload part in MiB (at least 5).
+    #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 8)]
+    pub part_size_mib: usize,
+    /// Seconds between cleanup passes.
+    #[arg(long, env = "EGRESS_CLEANUP_SECONDS", default_value_t = 60)]
+    pub cleanup_seconds: u64,
+}
+
+impl Default for PipelineArgs {
+    fn default() -> Self {
+        PipelineArgs {
+            storage: None,
+            s3_access_key: None,
+            s3_secret_key: None,
+            signing_secret: None,
+            smtp_url: None,
+            mail_from: "Egress <egress@localhost>".into(),
+            worker_concurrency: 3,
+            retention_hours: 24.0,
+            max_attempts: 3,
+            lease_seconds: 30,
+            retry_base_seconds: 5.0,
+            part_size_mib: 8,
+            cleanup_seconds: 60,
+        }
+    }
 }
 
 impl Default for ServeArgs {
@@ -89,6 +171,8 @@ impl Default for ServeArgs {
             no_demo: false,
             demo_rows: 20_000,
             site_root: "target/site".into(),
+            no_worker: false,
+            pipeline: PipelineArgs::default(),
         }
     }
 }

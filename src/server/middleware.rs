@@ -28,7 +28,7 @@ pub async fn log_request(req: Request, next: Next) -> Response {
 /// themselves and answer 401, which suits a program better than a redirect.
 fn is_public(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "/pkg/", "/rpc/", "/api/", "/login", "/signup", "/healthz", "/readyz",
+        "/pkg/", "/rpc/", "/api/", "/files/", "/login", "/signup", "/healthz", "/readyz",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/favicon.ico" || path.ends_with(".png")
 }
@@ -68,9 +68,7 @@ pub async fn require_login(State(state): State<AppState>, req: Request, next: Ne
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -2,7 +2,9 @@
 
 pub mod api;
 pub mod config;
+mod exports_api;
 mod middleware;
+pub mod runtime;
 pub mod sessions;
 
 use crate::app::{App, shell};
@@ -22,6 +24,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: DynStore,
     pub settings: Arc<ServeArgs>,
+    pub storage: crate::storage::DynStorage,
+    pub local_files: Option<Arc<crate::storage::LocalStorage>>,
+    pub hub: crate::progress::Hub,
+    pub wakeup: Arc<tokio::sync::Notify>,
 }
 
 pub const SESSION_COOKIE: &str = "egress_session";
@@ -51,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .merge(api::routes())
+        .merge(exports_api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
@@ -68,14 +75,22 @@ pub struct RunningServer {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `args.listen` (port 0 picks one) and serves until the task is aborted.
-pub async fn start(store: DynStore, args: ServeArgs) -> anyhow::Result<RunningServer> {
+/// Binds `args.listen` (port 0 picks one), starts the background tasks, and serves
+/// until the task is aborted.
+pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let runtime = runtime::build(&args.pipeline, data_dir, &public_url).await?;
+    runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
     let state = AppState {
         leptos_options: leptos_options(&args, addr),
         store: store.clone(),
         settings: Arc::new(args),
+        storage: runtime.storage.clone(),
+        local_files: runtime.local_files.clone(),
+        hub: runtime.hub.clone(),
+        wakeup: runtime.wakeup.clone(),
     };
     let sessions = store.sessions();
     sessions.migrate().await?;
@@ -103,8 +118,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -31,9 +31,7 @@ fn valid_key(key: &str) -> bool {
         && key
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != ".." && !part.starts_with('.'))
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
 fn signature(secret: &[u8], key: &str, expires: i64, name: &str) -> String {
@@ -45,9 +43,7 @@ fn signature(secret: &[u8], key: &str, expires: i64, name: &str) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -72,11 +68,7 @@ impl LocalStorage {
     }
 
     fn upload_path(&self, upload_id: &str) -> StorageResult<PathBuf> {
-        if upload_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !upload_id.is_empty()
-        {
+        if upload_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !upload_id.is_empty() {
             Ok(self.root.join(".uploads").join(upload_id))
         } else {
             Err(StorageError::Config(format!("bad upload id `{upload_id}`")))
@@ -97,13 +89,7 @@ impl Storage for LocalStorage {
         Ok(id)
     }
 
-    async fn upload_part(
-        &self,
-        _key: &str,
-        upload_id: &str,
-        number: i32,
-        data: Bytes,
-    ) -> StorageResult<UploadedPart> {
+    async fn upload_part(&self, _key: &str, upload_id: &str, number: i32, data: Bytes) -> StorageResult<UploadedPart> {
         let mut file = tokio::fs::OpenOptions::new()
             .append(true)
             .open(self.upload_path(upload_id)?)
@@ -116,12 +102,7 @@ impl Storage for LocalStorage {
         })
     }
 
-    async fn complete_upload(
-        &self,
-        key: &str,
-        upload_id: &str,
-        _parts: &[UploadedPart],
-    ) -> StorageResult<()> {
+    async fn complete_upload(&self, key: &str, upload_id: &str, _parts: &[UploadedPart]) -> StorageResult<()> {
         let target = self.path(key)?;
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;
@@ -202,24 +183,18 @@ pub async fn serve_signed_file(
         return refuse(StatusCode::NOT_FOUND, "This file no longer exists.");
     }
     let content_type = content_type_of(&key);
-    match tower_http::services::ServeFile::new_with_mime(
-        &path,
-        &content_type.parse().expect("valid mime"),
-    )
-    .oneshot(request)
-    .await
+    match tower_http::services::ServeFile::new_with_mime(&path, &content_type.parse().expect("valid mime"))
+        .oneshot(request)
+        .await
     {
         Ok(response) => {
             let mut response = response.map(Body::new);
             if let Ok(value) = HeaderValue::from_str(&content_disposition(&q.name)) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_DISPOSITION, value);
+                response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
             }
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             response
         }
         Err(e) => match e {},
@@ -246,15 +221,7 @@ mod tests {
     #[test]
     fn keys_cannot_escape_the_root() {
         assert!(valid_key("exports/1/0b6c.csv"));
-        for bad in [
-            "../etc/passwd",
-            "/abs",
-            "a/../b",
-            ".uploads/x",
-            "a//b",
-            "a b",
-            "",
-        ] {
+        for bad in ["../etc/passwd", "/abs", "a/../b", ".uploads/x", "a//b", "a b", ""] {
             assert!(!valid_key(bad), "{bad}");
         }
     }

@@ -4,7 +4,7 @@
 //! and read through short-lived signed URLs: S3 presigned GETs, or HMAC-signed
 //! `/files/...` URLs that Egress serves itself for the local disk.
 
-mod local;
+pub mod local;
 mod s3;
 
 pub use local::{LocalStorage, serve_signed_file};
@@ -41,31 +41,14 @@ pub trait Storage: Send + Sync + 'static {
     /// Starts a multipart upload; the id is recorded on the job so a crash can be cleaned up.
     async fn begin_upload(&self, key: &str, content_type: &str) -> StorageResult<String>;
     /// Uploads part `number` (parts come in order, numbered from 1).
-    async fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: i32,
-        data: Bytes,
-    ) -> StorageResult<UploadedPart>;
-    async fn complete_upload(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[UploadedPart],
-    ) -> StorageResult<()>;
+    async fn upload_part(&self, key: &str, upload_id: &str, number: i32, data: Bytes) -> StorageResult<UploadedPart>;
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> StorageResult<()>;
     /// Drops an unfinished upload and its parts. Aborting one that is gone is not an error.
     async fn abort_upload(&self, key: &str, upload_id: &str) -> StorageResult<()>;
     /// Deletes an object. Deleting one that is gone is not an error.
     async fn delete(&self, key: &str) -> StorageResult<()>;
     /// A URL that downloads the object as `file_name` until `ttl` has passed.
-    async fn signed_url(
-        &self,
-        key: &str,
-        file_name: &str,
-        content_type: &str,
-        ttl: Duration,
-    ) -> StorageResult<String>;
+    async fn signed_url(&self, key: &str, file_name: &str, content_type: &str, ttl: Duration) -> StorageResult<String>;
 }
 
 pub type DynStorage = Arc<dyn Storage>;
@@ -85,9 +68,7 @@ pub fn content_disposition(file_name: &str) -> String {
     let encoded: String = file_name
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -110,12 +91,7 @@ pub struct StorageSettings {
 pub async fn open(settings: &StorageSettings) -> StorageResult<DynStorage> {
     if let Some(path) = settings.url.strip_prefix("file://") {
         Ok(Arc::new(
-            LocalStorage::new(
-                path.into(),
-                settings.signing_key.clone(),
-                settings.public_url.clone(),
-            )
-            .await?,
+            LocalStorage::new(path.into(), settings.signing_key.clone(), settings.public_url.clone()).await?,
         ))
     } else if settings.url.starts_with("s3://") {
         Ok(Arc::new(S3Storage::from_url(

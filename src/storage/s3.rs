@@ -39,11 +39,7 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 impl S3Storage {
     /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|none`.
     /// Credentials come from the arguments, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
-    pub fn from_url(
-        url: &str,
-        access_key: Option<String>,
-        secret_key: Option<String>,
-    ) -> StorageResult<Self> {
+    pub fn from_url(url: &str, access_key: Option<String>, secret_key: Option<String>) -> StorageResult<Self> {
         let rest = url
             .strip_prefix("s3://")
             .ok_or_else(|| StorageError::Config("not an s3:// URL".into()))?;
@@ -51,22 +47,16 @@ impl S3Storage {
         if bucket.is_empty() {
             return Err(StorageError::Config("the s3:// URL names no bucket".into()));
         }
-        let region = query_param(query, "region")
-            .unwrap_or("us-east-1")
-            .to_owned();
+        let region = query_param(query, "region").unwrap_or("us-east-1").to_owned();
         let access_key = access_key.or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok());
         let secret_key = secret_key.or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok());
         let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
-            return Err(StorageError::Config(
-                "S3 needs an access key and a secret key".into(),
-            ));
+            return Err(StorageError::Config("S3 needs an access key and a secret key".into()));
         };
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
-            .credentials_provider(Credentials::new(
-                access_key, secret_key, None, None, "egress",
-            ))
+            .credentials_provider(Credentials::new(access_key, secret_key, None, None, "egress"))
             .force_path_style(true);
         if let Some(endpoint) = query_param(query, "endpoint") {
             config = config.endpoint_url(endpoint);
@@ -111,13 +101,7 @@ impl Storage for S3Storage {
             .ok_or_else(|| StorageError::Remote("no upload id in the answer".into()))
     }
 
-    async fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: i32,
-        data: Bytes,
-    ) -> StorageResult<UploadedPart> {
+    async fn upload_part(&self, key: &str, upload_id: &str, number: i32, data: Bytes) -> StorageResult<UploadedPart> {
         let out = self
             .client
             .upload_part()
@@ -135,31 +119,17 @@ impl Storage for S3Storage {
         })
     }
 
-    async fn complete_upload(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[UploadedPart],
-    ) -> StorageResult<()> {
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> StorageResult<()> {
         let parts = parts
             .iter()
-            .map(|p| {
-                CompletedPart::builder()
-                    .part_number(p.number)
-                    .e_tag(&p.etag)
-                    .build()
-            })
+            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build())
             .collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .map_err(remote)?;
@@ -193,15 +163,8 @@ impl Storage for S3Storage {
         Ok(())
     }
 
-    async fn signed_url(
-        &self,
-        key: &str,
-        file_name: &str,
-        content_type: &str,
-        ttl: Duration,
-    ) -> StorageResult<String> {
-        let presigning =
-            PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Config(e.to_string()))?;
+    async fn signed_url(&self, key: &str, file_name: &str, content_type: &str, ttl: Duration) -> StorageResult<String> {
+        let presigning = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Config(e.to_string()))?;
         let request = self
             .client
             .get_object()

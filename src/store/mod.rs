@@ -5,8 +5,9 @@
 //! the dataset queries that both share, asking the backend's `Dialect` for the parts that
 //! differ.
 
+pub mod jobs;
 mod postgres;
-mod query;
+pub mod query;
 mod sqlite;
 
 use crate::datasets::{Cell, DataPage, Dataset, Filters, PageRequest};
@@ -14,6 +15,7 @@ use crate::server::sessions::SessionBackend;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use jobs::{JobRecord, Lease, NewJob};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -73,11 +75,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
     /// Creates a workspace and its owner in one transaction (sign-up).
-    async fn create_account(
-        &self,
-        workspace_name: &str,
-        owner: &NewUser,
-    ) -> StoreResult<(i64, i64)>;
+    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)>;
     async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
@@ -92,6 +90,35 @@ pub trait Store: Send + Sync + 'static {
         filters: &Filters,
         page: PageRequest,
     ) -> StoreResult<DataPage>;
+    // --- Export jobs: the SQL lives in `jobs.rs`; these run it. ---------------------------
+    fn flavour(&self) -> &'static jobs::Flavour;
+    async fn execute(&self, query: &query::Query) -> StoreResult<u64>;
+    async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>>;
+    async fn fetch_i64(&self, query: &query::Query) -> StoreResult<Option<i64>>;
+    async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>>;
+    async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>>;
+    /// Inserts the job unless the workspace already has `active_limit` pending or
+    /// processing jobs; atomic, however many requests race.
+    async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>>;
+    /// Takes the oldest runnable job (pending and due, or processing with a lapsed lease),
+    /// marks it processing with a lease until `lease_until`, and counts the attempt.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<JobRecord>>;
+    /// Streams a dataset's matching rows in one consistent snapshot: first the count as
+    /// `RowBatch::Total`, then the rows in cursor order, `batch` at a time. Stops early
+    /// when the receiver is gone.
+    async fn export_rows(
+        &self,
+        dataset: &'static Dataset,
+        workspace_id: i64,
+        filters: &Filters,
+        batch: usize,
+        sender: tokio::sync::mpsc::Sender<RowBatch>,
+    ) -> StoreResult<()>;
+
     /// Bulk-loads rows into a dataset's table. `columns` are the table's columns in the
     /// order of each row's cells; `workspace_id` is added to every row.
     async fn insert_rows(
@@ -104,6 +131,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What `export_rows` sends.
+#[derive(Debug)]
+pub enum RowBatch {
+    Total(i64),
+    Rows(Vec<Vec<Cell>>),
+}
 
 /// Opens (and for SQLite creates) the database named by `url`.
 pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
@@ -134,13 +168,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Turns one page of rows (fetched with one extra row as a look-ahead) into a `DataPage`.
-fn assemble_page(
-    dataset: &Dataset,
-    mut rows: Vec<Vec<Cell>>,
-    total: i64,
-    page: PageRequest,
-    limit: i64,
-) -> DataPage {
+fn assemble_page(dataset: &Dataset, mut rows: Vec<Vec<Cell>>, total: i64, page: PageRequest, limit: i64) -> DataPage {
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     if let PageRequest::Before(_) = page {
@@ -152,10 +180,7 @@ fn assemble_page(
         _ => None,
     };
     let (next_after, prev_before) = match page {
-        PageRequest::First => (
-            has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
-            None,
-        ),
+        PageRequest::First => (has_more.then(|| rows.last().and_then(cursor_of)).flatten(), None),
         PageRequest::After(_) => (
             has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
             rows.first().and_then(cursor_of),
@@ -182,10 +207,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://data/egress.db"), "sqlite://data/egress.db");
     }

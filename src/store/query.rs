@@ -18,6 +18,10 @@ pub enum Param {
     Int(i64),
     Text(String),
     Time(DateTime<Utc>),
+    Bool(bool),
+    /// A typed NULL (Postgres wants to know which).
+    MaybeInt(Option<i64>),
+    MaybeText(Option<String>),
 }
 
 #[derive(Debug, Default)]
@@ -35,8 +39,7 @@ impl Query {
     /// `WHERE` for the workspace and the filters.
     fn push_where<D: Dialect>(&mut self, ds: &Dataset, workspace_id: i64, filters: &Filters) {
         let p = self.bind::<D>(Param::Int(workspace_id));
-        self.sql
-            .push_str(&format!(" WHERE {} = {p}", ds.tenant_column));
+        self.sql.push_str(&format!(" WHERE {} = {p}", ds.tenant_column));
         if let Some(from) = filters.created_from {
             let p = self.bind::<D>(Param::Time(from));
             self.sql.push_str(&format!(" AND created_at >= {p}"));
@@ -65,15 +68,21 @@ pub fn count<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters) -> 
     q
 }
 
+/// Every matching row in cursor order, for an export.
+pub fn export<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters) -> Query {
+    let columns: Vec<&str> = ds.columns.iter().map(|c| c.name).collect();
+    let mut q = Query {
+        sql: format!("SELECT {} FROM {}", columns.join(", "), ds.table),
+        params: vec![],
+    };
+    q.push_where::<D>(ds, workspace_id, filters);
+    q.sql.push_str(&format!(" ORDER BY {} ASC", ds.cursor_column));
+    q
+}
+
 /// One page, newest (highest cursor) first, with one row more than `limit` as a look-ahead.
 /// `Before` pages are fetched in ascending order; the caller reverses them.
-pub fn page<D: Dialect>(
-    ds: &Dataset,
-    workspace_id: i64,
-    filters: &Filters,
-    page: PageRequest,
-    limit: i64,
-) -> Query {
+pub fn page<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters, page: PageRequest, limit: i64) -> Query {
     let columns: Vec<&str> = ds.columns.iter().map(|c| c.name).collect();
     let mut q = Query {
         sql: format!("SELECT {} FROM {}", columns.join(", "), ds.table),
@@ -95,8 +104,7 @@ pub fn page<D: Dialect>(
         }
     };
     let p = q.bind::<D>(Param::Int(limit + 1));
-    q.sql
-        .push_str(&format!(" ORDER BY {cursor} {order} LIMIT {p}"));
+    q.sql.push_str(&format!(" ORDER BY {cursor} {order} LIMIT {p}"));
     q
 }
 
@@ -122,13 +130,7 @@ mod tests {
             tag: Some("x'; DROP TABLE orders; --".into()),
             ..Default::default()
         };
-        let q = page::<Numbered>(
-            find("orders").unwrap(),
-            7,
-            &filters,
-            PageRequest::After(100),
-            50,
-        );
+        let q = page::<Numbered>(find("orders").unwrap(), 7, &filters, PageRequest::After(100), 50);
         assert!(q.sql.ends_with(
             "FROM orders WHERE workspace_id = $1 AND status = $2 AND $3 = ANY(tags) AND id < $4 ORDER BY id DESC LIMIT $5"
         ), "{}", q.sql);

@@ -3,16 +3,36 @@
 //! Timestamps are TEXT in one fixed-width RFC 3339 form (see `time_text`) so that text
 //! order is time order; tags are a JSON array in TEXT.
 
+use super::jobs::{self, Flavour, decode_job};
 use super::query::{self, Dialect, Param, Query};
 use super::*;
 use crate::datasets::{ColumnKind, PAGE_SIZE};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, query::Query as SqlxQuery};
 use std::str::FromStr;
 use std::time::Duration;
+
+static FLAVOUR: Flavour = Flavour {
+    now: "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')",
+    uuid: "",
+    time: "",
+    json: "",
+    uuid_text: "{}",
+    json_text: "{}",
+    time_text: "{}",
+};
+
+/// The oldest runnable job, in one statement (SQLite has one writer at a time).
+const CLAIM: &str = "UPDATE export_jobs SET status = 'processing', attempts = attempts + 1, \
+    lease_until = $1, locked_by = $2, \
+    started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')), \
+    updated_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now') \
+    WHERE id = (SELECT id FROM export_jobs \
+        WHERE (status = 'pending' AND run_after <= strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')) \
+           OR (status = 'processing' AND lease_until < strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')) \
+        ORDER BY run_after, created_at LIMIT 1) \
+    RETURNING id";
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -54,13 +74,14 @@ fn bind_value<'q>(
 }
 
 fn bind_all(q: &Query) -> SqlxQuery<'_, Sqlite, SqliteArguments<'_>> {
-    q.params
-        .iter()
-        .fold(sqlx::query(&q.sql), |sql, param| match param {
-            Param::Int(v) => sql.bind(*v),
-            Param::Text(v) => sql.bind(v.as_str()),
-            Param::Time(v) => sql.bind(time_text(v)),
-        })
+    q.params.iter().fold(sqlx::query(&q.sql), |sql, param| match param {
+        Param::Int(v) => sql.bind(*v),
+        Param::Text(v) => sql.bind(v.as_str()),
+        Param::Bool(v) => sql.bind(*v),
+        Param::MaybeInt(v) => sql.bind(*v),
+        Param::MaybeText(v) => sql.bind(v.as_deref()),
+        Param::Time(v) => sql.bind(time_text(v)),
+    })
 }
 
 fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> {
@@ -70,24 +91,17 @@ fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Err
         .enumerate()
         .map(|(i, column)| {
             Ok(match column.kind {
-                ColumnKind::Integer => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Cell::Null, Cell::Integer),
-                ColumnKind::Money => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Cell::Null, Cell::Money),
-                ColumnKind::Text => row
-                    .try_get::<Option<String>, _>(i)?
-                    .map_or(Cell::Null, Cell::Text),
+                ColumnKind::Integer => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Integer),
+                ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
+                ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
                 ColumnKind::Timestamp => match row.try_get::<Option<String>, _>(i)? {
                     Some(text) => Cell::Timestamp(parse_time(&text)?),
                     None => Cell::Null,
                 },
                 ColumnKind::Tags => match row.try_get::<Option<String>, _>(i)? {
-                    Some(json) => Cell::Tags(
-                        serde_json::from_str(&json)
-                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    ),
+                    Some(json) => {
+                        Cell::Tags(serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+                    }
                     None => Cell::Null,
                 },
             })
@@ -141,9 +155,7 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&self) -> SessionBackend {
-        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(
-            self.pool.clone(),
-        ))
+        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -181,56 +193,46 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id",
-        )
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("email")
-            } else {
-                e.into()
-            }
-        })
+        sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("email")
+                } else {
+                    e.into()
+                }
+            })
     }
 
-    async fn create_account(
-        &self,
-        workspace_name: &str,
-        owner: &NewUser,
-    ) -> StoreResult<(i64, i64)> {
+    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
-        let workspace_id: i64 =
-            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
-                .bind(workspace_name)
+        let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
+            .bind(workspace_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let user_id: i64 =
+            sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
+                .bind(&owner.email)
+                .bind(&owner.name)
+                .bind(&owner.password_hash)
                 .fetch_one(&mut *tx)
-                .await?;
-        let user_id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id",
-        )
-        .bind(&owner.email)
-        .bind(&owner.name)
-        .bind(&owner.password_hash)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("email")
-            } else {
-                e.into()
-            }
-        })?;
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, 'owner')",
-        )
-        .bind(workspace_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("email")
+                    } else {
+                        e.into()
+                    }
+                })?;
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, 'owner')")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((user_id, workspace_id))
     }
@@ -294,11 +296,115 @@ impl Store for SqliteStore {
         let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
         let select = query::page::<Lite>(dataset, workspace_id, filters, page, PAGE_SIZE);
         let rows = bind_all(&select).fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(|r| decode_row(r, dataset))
-            .collect::<Result<_, _>>()?;
+        let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
         Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
+    }
+
+    fn flavour(&self) -> &'static Flavour {
+        &FLAVOUR
+    }
+
+    async fn execute(&self, query: &Query) -> StoreResult<u64> {
+        Ok(bind_all(query).execute(&self.pool).await?.rows_affected())
+    }
+
+    async fn fetch_jobs(&self, query: &Query) -> StoreResult<Vec<JobRecord>> {
+        let rows = bind_all(query).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(decode_job).collect::<Result<_, _>>()?)
+    }
+
+    async fn fetch_i64(&self, query: &Query) -> StoreResult<Option<i64>> {
+        let row = bind_all(query).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn fetch_bool(&self, query: &Query) -> StoreResult<Option<bool>> {
+        let row = bind_all(query).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn fetch_events(&self, query: &Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
+        let rows = bind_all(query).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>> {
+        let mut tx = self.pool.begin().await?;
+        // Take the write lock now, so that the count below and the insert are one step.
+        sqlx::query("UPDATE workspaces SET id = id WHERE id = $1")
+            .bind(new.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        let active: i64 = bind_all(&jobs::count_active(new.workspace_id))
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if active >= active_limit {
+            return Ok(None);
+        }
+        bind_all(&jobs::insert_job(self, new, chrono::Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        jobs::get(self, None, new.id).await
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<JobRecord>> {
+        let claimed: Option<String> = sqlx::query_scalar(CLAIM)
+            .bind(jobs::time_text(&lease_until))
+            .bind(worker)
+            .fetch_optional(&self.pool)
+            .await?;
+        match claimed.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
+            Some(id) => jobs::get(self, None, id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn export_rows(
+        &self,
+        dataset: &'static Dataset,
+        workspace_id: i64,
+        filters: &Filters,
+        batch: usize,
+        sender: tokio::sync::mpsc::Sender<RowBatch>,
+    ) -> StoreResult<()> {
+        use futures::TryStreamExt;
+        // The count and the rows come from one snapshot, so they agree.
+        let mut tx = self.pool.begin().await?;
+        // A read transaction in WAL mode sees one snapshot throughout.
+        let count = query::count::<Lite>(dataset, workspace_id, filters);
+        let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
+        if sender.send(RowBatch::Total(total)).await.is_err() {
+            return Ok(());
+        }
+        let select = query::export::<Lite>(dataset, workspace_id, filters);
+        let mut rows = bind_all(&select).fetch(&mut *tx);
+        let mut chunk = Vec::with_capacity(batch);
+        while let Some(row) = rows.try_next().await? {
+            chunk.push(decode_row(&row, dataset)?);
+            if chunk.len() == batch
+                && sender
+                    .send(RowBatch::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(batch))))
+                    .await
+                    .is_err()
+            {
+                return Ok(());
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = sender.send(RowBatch::Rows(chunk)).await;
+        }
+        drop(rows);
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_rows(

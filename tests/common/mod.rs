@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use egress::seed::{self, GENERATORS};
-use egress::server::config::ServeArgs;
+use egress::server::config::{PipelineArgs, ServeArgs};
 use egress::store::{self, DynStore, NewUser};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -16,8 +16,7 @@ pub enum Backend {
 
 /// Where the tests' Postgres is; they create and drop their own databases there.
 pub fn postgres_admin_url() -> String {
-    std::env::var("EGRESS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("EGRESS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 enum Database {
@@ -45,6 +44,8 @@ pub struct TestApp {
     pub base: String,
     pub store: DynStore,
     pub backend: Backend,
+    /// The data folder: `objects/` (local storage) and `mail/` (emails as files).
+    pub data: tempfile::TempDir,
     _database: Database,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -93,21 +94,39 @@ async fn database(backend: Backend) -> (String, Database) {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Fast retries and cleanup, so failure stories finish quickly.
+pub fn quick_pipeline() -> PipelineArgs {
+    PipelineArgs {
+        retry_base_seconds: 0.2,
+        cleanup_seconds: 1,
+        lease_seconds: 6,
+        ..PipelineArgs::default()
+    }
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let (url, database) = database(backend).await;
     let store = store::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let args = ServeArgs {
+    let data = tempfile::tempdir().unwrap();
+    let mut args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         no_demo: true,
+        pipeline: quick_pipeline(),
         ..ServeArgs::default()
     };
-    let server = egress::server::start(store.clone(), args)
+    configure(&mut args);
+    let server = egress::server::start(store.clone(), data.path(), args)
         .await
         .expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         store,
         backend,
+        data,
         _database: database,
         server: server.task,
     }
@@ -164,12 +183,7 @@ impl TestApp {
     }
 
     /// Calls the data page's server function, as the browser does.
-    pub async fn browse(
-        &self,
-        client: &reqwest::Client,
-        dataset: &str,
-        query: &[(&str, &str)],
-    ) -> reqwest::Response {
+    pub async fn browse(&self, client: &reqwest::Client, dataset: &str, query: &[(&str, &str)]) -> reqwest::Response {
         let mut filters = serde_json::Map::new();
         for (k, v) in query {
             let value = match *k {

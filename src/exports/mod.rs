@@ -1,0 +1,160 @@
+//! Exports: what a user asks for, the job that runs it, and the states it goes through.
+//!
+//! pending → processing → completed → expired; processing → pending again (retry with
+//! backoff) while attempts remain, else failed; pending/processing → cancelled.
+
+#[cfg(feature = "ssr")]
+pub mod service;
+
+use crate::datasets::FilterQuery;
+use crate::formats::Format;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    Expired,
+}
+
+impl JobStatus {
+    pub fn id(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Processing => "processing",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Pending,
+            JobStatus::Processing,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+            JobStatus::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.id() == s)
+    }
+
+    /// Counts against the workspace's limit of running exports.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Pending | JobStatus::Processing)
+    }
+
+    /// Nothing more will happen to the job (but a completed one can still expire).
+    pub fn is_terminal(self) -> bool {
+        !self.is_active()
+    }
+}
+
+/// Options that change the file but not its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportOptions {
+    /// Compress the file with gzip (`.gz` is added to its name).
+    #[serde(default)]
+    pub gzip: bool,
+    /// Start a CSV file with a UTF-8 byte order mark, for Excel.
+    #[serde(default)]
+    pub bom: bool,
+}
+
+/// The filters an export accepts: the data page's filters without its paging.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFilters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl ExportFilters {
+    pub fn as_query(&self) -> FilterQuery {
+        FilterQuery {
+            created_from: self.created_from.clone(),
+            created_to: self.created_to.clone(),
+            status: self.status.clone(),
+            tag: self.tag.clone(),
+            after: None,
+            before: None,
+        }
+    }
+}
+
+/// A request to export, as the API and the dialog send it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExport {
+    pub dataset: String,
+    pub format: String,
+    #[serde(default)]
+    pub filters: ExportFilters,
+    #[serde(default)]
+    pub options: ExportOptions,
+}
+
+/// An export job as users and integrations see it. There is no download URL here: one is
+/// minted per click by `/exports/{id}/download`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub id: String,
+    pub dataset: String,
+    pub format: Format,
+    pub filters: crate::datasets::Filters,
+    pub options: ExportOptions,
+    pub status: JobStatus,
+    pub total_rows: Option<i64>,
+    pub processed_rows: i64,
+    pub bytes: Option<i64>,
+    pub file_name: Option<String>,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What the progress stream sends: the job's state at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub id: String,
+    pub status: JobStatus,
+    pub processed_rows: i64,
+    pub total_rows: Option<i64>,
+    pub bytes: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl From<&ExportJob> for Progress {
+    fn from(job: &ExportJob) -> Self {
+        Progress {
+            id: job.id.clone(),
+            status: job.status,
+            processed_rows: job.processed_rows,
+            total_rows: job.total_rows,
+            bytes: job.bytes,
+            error: job.error.clone(),
+        }
+    }
+}
+
+/// At most this many pending or processing exports per workspace.
+pub const ACTIVE_LIMIT: i64 = 3;

@@ -1,0 +1,128 @@
+//! The parts every Egress process builds at start: storage, mail, the progress hub, and
+//! the background tasks (worker, cleanup, email sender).
+
+use super::config::PipelineArgs;
+use crate::email::{self, Mailer};
+use crate::progress::Hub;
+use crate::storage::{self, DynStorage, LocalStorage, StorageSettings};
+use crate::store::DynStore;
+use crate::worker::{Worker, WorkerSettings, retry::RetryPolicy};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct Runtime {
+    pub storage: DynStorage,
+    /// The same storage when it is the local disk, for the `/files` route.
+    pub local_files: Option<Arc<LocalStorage>>,
+    pub hub: Hub,
+    /// Rung when a job is created, so a worker in this process starts at once.
+    pub wakeup: Arc<Notify>,
+    pub email_wakeup: Arc<Notify>,
+    pub mailer: Arc<Mailer>,
+    pub mail_from: lettre::message::Mailbox,
+    pub public_url: String,
+}
+
+/// The local-disk signing secret: from the flag, else made once and kept in the data dir.
+fn signing_key(args: &PipelineArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &args.signing_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join("signing.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(&path, &secret)?;
+    Ok(secret.into_bytes())
+}
+
+pub async fn build(args: &PipelineArgs, data_dir: &Path, public_url: &str) -> anyhow::Result<Runtime> {
+    let url = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| format!("file://{}", data_dir.join("objects").display()));
+    let settings = StorageSettings {
+        url: url.clone(),
+        access_key: args.s3_access_key.clone(),
+        secret_key: args.s3_secret_key.clone(),
+        signing_key: signing_key(args, data_dir)?,
+        public_url: public_url.to_owned(),
+    };
+    let (storage, local_files): (DynStorage, _) = match url.strip_prefix("file://") {
+        Some(path) => {
+            let local = Arc::new(
+                LocalStorage::new(PathBuf::from(path), settings.signing_key.clone(), public_url.to_owned()).await?,
+            );
+            (local.clone(), Some(local))
+        }
+        None => (storage::open(&settings).await?, None),
+    };
+    let mailer = Mailer::new(args.smtp_url.as_deref(), data_dir.join("mail"))?;
+    let mail_from = args
+        .mail_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--mail-from `{}`: {e}", args.mail_from))?;
+    Ok(Runtime {
+        storage,
+        local_files,
+        hub: Hub::default(),
+        wakeup: Arc::new(Notify::new()),
+        email_wakeup: Arc::new(Notify::new()),
+        mailer: Arc::new(mailer),
+        mail_from,
+        public_url: public_url.to_owned(),
+    })
+}
+
+impl Runtime {
+    /// Starts the worker (unless `with_worker` is false), cleanup and the email sender.
+    pub fn spawn_background(&self, store: &DynStore, args: &PipelineArgs, with_worker: bool) {
+        if with_worker {
+            let settings = WorkerSettings {
+                concurrency: args.worker_concurrency,
+                lease: Duration::from_secs(args.lease_seconds.max(3)),
+                poll: Duration::from_secs(2),
+                part_size: args.part_size_mib.max(5) * 1024 * 1024,
+                retention: Duration::from_secs_f64(args.retention_hours.max(0.0) * 3600.0),
+                retry: RetryPolicy {
+                    base: Duration::from_secs_f64(args.retry_base_seconds.max(0.01)),
+                    ..RetryPolicy::default()
+                },
+            };
+            Worker {
+                id: format!("{}-{}", hostname(), std::process::id()),
+                store: store.clone(),
+                storage: self.storage.clone(),
+                hub: self.hub.clone(),
+                wakeup: self.wakeup.clone(),
+                completed: self.email_wakeup.clone(),
+                settings,
+            }
+            .spawn();
+        }
+        crate::cleanup::spawn(
+            store.clone(),
+            self.storage.clone(),
+            Duration::from_secs(args.cleanup_seconds.max(1)),
+        );
+        email::spawn_sender(
+            store.clone(),
+            self.mailer.clone(),
+            self.mail_from.clone(),
+            self.public_url.clone(),
+            self.email_wakeup.clone(),
+            Duration::from_secs(10),
+        );
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "egress".into())
+}

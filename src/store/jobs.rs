@@ -1,0 +1,554 @@
+//! The export-job queue and its audit trail, written once for both backends.
+//!
+//! Every statement uses `$N` placeholders (SQLite accepts them too); what differs is in
+//! `Flavour`: casts for Postgres's typed columns, how "now" and a timestamp read as text
+//! are written. Timestamps travel as fixed-width RFC 3339 text both ways, so one decoder
+//! serves both databases. Every write by a worker is fenced on (id, attempts): a worker
+//! that lost its lease changes nothing.
+
+use super::query::{Param, Query};
+use super::{Store, StoreResult};
+use crate::datasets::Filters;
+use crate::exports::{ExportJob, ExportOptions, JobStatus};
+use crate::formats::Format;
+use chrono::{DateTime, Utc};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+/// The SQL snippets that differ between Postgres and SQLite.
+pub struct Flavour {
+    /// The current time as fixed-width text.
+    pub now: &'static str,
+    /// Suffix that turns a text parameter into a uuid / timestamp / JSON value.
+    pub uuid: &'static str,
+    pub time: &'static str,
+    pub json: &'static str,
+    /// Reads a uuid / JSON column as text.
+    pub uuid_text: &'static str,
+    pub json_text: &'static str,
+    /// Reads a timestamp column as fixed-width text: `{}` is the column.
+    pub time_text: &'static str,
+}
+
+/// The one way a timestamp is written as text: `2025-01-31T09:05:00.000000Z`.
+pub fn time_text(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    text.map(|t| {
+        DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| sqlx::Error::Decode(format!("bad timestamp `{t}`: {e}").into()))
+    })
+    .transpose()
+}
+
+/// An export job with what only the server needs.
+#[derive(Clone, Debug)]
+pub struct JobRecord {
+    pub job: ExportJob,
+    pub uuid: uuid::Uuid,
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub user_email: String,
+    pub object_key: Option<String>,
+    pub upload_id: Option<String>,
+    pub content_type: Option<String>,
+    pub max_attempts: i32,
+    pub cancel_requested: bool,
+    pub email_sent_at: Option<DateTime<Utc>>,
+}
+
+impl JobRecord {
+    /// The fence for a worker's writes: this job at this attempt.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.uuid,
+            attempt: self.job.attempts,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub id: uuid::Uuid,
+    pub attempt: i32,
+}
+
+/// A job to insert.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: uuid::Uuid,
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub dataset: String,
+    pub format: Format,
+    pub filters: Filters,
+    pub options: ExportOptions,
+    pub max_attempts: i32,
+}
+
+/// The columns of a job, in the order `decode_job` reads them.
+pub fn job_columns(f: &Flavour) -> String {
+    let t = |c: &str| f.time_text.replace("{}", c);
+    format!(
+        "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
+         j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}",
+        f.uuid_text.replace("{}", "j.id"),
+        f.json_text.replace("{}", "j.filters"),
+        f.json_text.replace("{}", "j.options"),
+        t("j.email_sent_at"),
+        t("j.expires_at"),
+        t("j.started_at"),
+        t("j.completed_at"),
+        t("j.created_at"),
+    )
+}
+
+pub fn select_jobs(f: &Flavour) -> String {
+    format!(
+        "SELECT {} FROM export_jobs j JOIN users u ON u.id = j.user_id",
+        job_columns(f)
+    )
+}
+
+/// Reads a row of `job_columns`; the same code for both databases.
+pub fn decode_job<'r, R>(r: &'r R) -> Result<JobRecord, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let bad = |what: &str, value: &str| sqlx::Error::Decode(format!("bad {what} `{value}` in export_jobs").into());
+    let id: String = r.try_get(0)?;
+    let format: String = r.try_get(6)?;
+    let filters: String = r.try_get(7)?;
+    let options: String = r.try_get(8)?;
+    let status: String = r.try_get(9)?;
+    let uuid = uuid::Uuid::parse_str(&id).map_err(|_| bad("id", &id))?;
+    let job = ExportJob {
+        id: uuid.to_string(),
+        dataset: r.try_get(5)?,
+        format: Format::parse(&format).ok_or_else(|| bad("format", &format))?,
+        filters: serde_json::from_str(&filters).map_err(|_| bad("filters", &filters))?,
+        options: serde_json::from_str(&options).map_err(|_| bad("options", &options))?,
+        status: JobStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        total_rows: r.try_get(10)?,
+        processed_rows: r.try_get(11)?,
+        bytes: r.try_get(12)?,
+        file_name: r.try_get(16)?,
+        error: r.try_get(20)?,
+        created_by: r.try_get(3)?,
+        attempts: r.try_get(17)?,
+        created_at: parse_time(r.try_get(25)?)?.unwrap_or_default(),
+        started_at: parse_time(r.try_get(23)?)?,
+        completed_at: parse_time(r.try_get(24)?)?,
+        expires_at: parse_time(r.try_get(22)?)?,
+    };
+    Ok(JobRecord {
+        job,
+        uuid,
+        workspace_id: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        user_email: r.try_get(4)?,
+        object_key: r.try_get(13)?,
+        upload_id: r.try_get(14)?,
+        content_type: r.try_get(15)?,
+        max_attempts: r.try_get(18)?,
+        cancel_requested: r.try_get(19)?,
+        email_sent_at: parse_time(r.try_get(21)?)?,
+    })
+}
+
+/// A statement with `$N` placeholders, built from parts and parameters.
+struct Sql {
+    query: Query,
+}
+
+impl Sql {
+    fn new(text: impl Into<String>) -> Sql {
+        Sql {
+            query: Query {
+                sql: text.into(),
+                params: vec![],
+            },
+        }
+    }
+    /// Appends `text`, where each `?` takes the next of `params`.
+    fn push(mut self, text: &str, params: impl IntoIterator<Item = Param>) -> Sql {
+        let mut params = params.into_iter();
+        for (i, piece) in text.split('?').enumerate() {
+            if i > 0 {
+                self.query.params.push(params.next().expect("a parameter for every ?"));
+                self.query.sql.push_str(&format!("${}", self.query.params.len()));
+            }
+            self.query.sql.push_str(piece);
+        }
+        self
+    }
+    fn done(self) -> Query {
+        self.query
+    }
+}
+
+fn uuid(id: uuid::Uuid) -> Param {
+    Param::Text(id.to_string())
+}
+
+fn text(s: impl Into<String>) -> Param {
+    Param::Text(s.into())
+}
+
+fn opt_text(s: Option<impl Into<String>>) -> Param {
+    Param::MaybeText(s.map(Into::into))
+}
+
+fn time(t: DateTime<Utc>) -> Param {
+    Param::Text(time_text(&t))
+}
+
+/// `WHERE j.id = $ AND j.attempts = $ AND j.status = 'processing'`: the worker's fence.
+fn fenced(store: &dyn Store, sql: Sql, lease: Lease) -> Sql {
+    let f = store.flavour();
+    sql.push(
+        &format!(" WHERE id = ?{} AND attempts = ? AND status = 'processing'", f.uuid),
+        [uuid(lease.id), Param::Int(lease.attempt as i64)],
+    )
+}
+
+pub fn insert_job(store: &dyn Store, new: &NewJob, now: DateTime<Utc>) -> Query {
+    let f = store.flavour();
+    Sql::new("INSERT INTO export_jobs (id, workspace_id, user_id, entity_type, format, filters, options, status, max_attempts, run_after, created_at, updated_at) ")
+        .push(
+            &format!("VALUES (?{}, ?, ?, ?, ?, ?{}, ?{}, 'pending', ?, ?{t}, ?{t}, ?{t})", f.uuid, f.json, f.json, t = f.time),
+            [
+                uuid(new.id),
+                Param::Int(new.workspace_id),
+                Param::Int(new.user_id),
+                text(&new.dataset),
+                text(new.format.id()),
+                text(serde_json::to_string(&new.filters).expect("filters serialise")),
+                text(serde_json::to_string(&new.options).expect("options serialise")),
+                Param::Int(new.max_attempts as i64),
+                time(now),
+                time(now),
+                time(now),
+            ],
+        )
+        .done()
+}
+
+pub fn count_active(workspace_id: i64) -> Query {
+    Sql::new("SELECT COUNT(*) FROM export_jobs WHERE status IN ('pending', 'processing') AND ")
+        .push("workspace_id = ?", [Param::Int(workspace_id)])
+        .done()
+}
+
+/// A job by id, only if it belongs to `workspace_id` (when given).
+pub async fn get(store: &dyn Store, workspace_id: Option<i64>, id: uuid::Uuid) -> StoreResult<Option<JobRecord>> {
+    let f = store.flavour();
+    let mut sql = Sql::new(select_jobs(f)).push(&format!(" WHERE j.id = ?{}", f.uuid), [uuid(id)]);
+    if let Some(ws) = workspace_id {
+        sql = sql.push(" AND j.workspace_id = ?", [Param::Int(ws)]);
+    }
+    Ok(store.fetch_jobs(&sql.done()).await?.pop())
+}
+
+/// A workspace's jobs, newest first, and how many there are in all.
+pub async fn list(store: &dyn Store, workspace_id: i64, limit: i64, offset: i64) -> StoreResult<(Vec<JobRecord>, i64)> {
+    let f = store.flavour();
+    let jobs = Sql::new(select_jobs(f))
+        .push(
+            " WHERE j.workspace_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ? OFFSET ?",
+            [Param::Int(workspace_id), Param::Int(limit), Param::Int(offset)],
+        )
+        .done();
+    let count = Sql::new("SELECT COUNT(*) FROM export_jobs WHERE ")
+        .push("workspace_id = ?", [Param::Int(workspace_id)])
+        .done();
+    Ok((
+        store.fetch_jobs(&jobs).await?,
+        store.fetch_i64(&count).await?.unwrap_or(0),
+    ))
+}
+
+/// Cancels a pending job at once, and asks a running one to stop (the worker checks
+/// between batches). Returns the job as it is now.
+pub async fn request_cancel(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
+    let f = store.flavour();
+    let now = Utc::now();
+    let cancel_pending = Sql::new("UPDATE export_jobs")
+        .push(
+            &format!(
+                " SET status = 'cancelled', completed_at = ?{t}, updated_at = ?{t}",
+                t = f.time
+            ),
+            [time(now), time(now)],
+        )
+        .push(&format!(" WHERE id = ?{} AND status = 'pending'", f.uuid), [uuid(id)])
+        .done();
+    store.execute(&cancel_pending).await?;
+    let ask_running = Sql::new("UPDATE export_jobs")
+        .push(
+            &format!(" SET cancel_requested = ?, updated_at = ?{}", f.time),
+            [Param::Bool(true), time(now)],
+        )
+        .push(
+            &format!(" WHERE id = ?{} AND status = 'processing'", f.uuid),
+            [uuid(id)],
+        )
+        .done();
+    store.execute(&ask_running).await?;
+    Ok(())
+}
+
+pub async fn delete(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
+    let f = store.flavour();
+    store
+        .execute(
+            &Sql::new("DELETE FROM export_jobs")
+                .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+                .done(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Extends the lease. `None` when the lease was lost; else whether a cancel was asked for.
+pub async fn heartbeat(store: &dyn Store, lease: Lease, until: DateTime<Utc>) -> StoreResult<Option<bool>> {
+    let f = store.flavour();
+    let q = fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(
+            &format!(" SET lease_until = ?{t}, updated_at = ?{t}", t = f.time),
+            [time(until), time(Utc::now())],
+        ),
+        lease,
+    )
+    .push(" RETURNING cancel_requested", [])
+    .done();
+    store.fetch_bool(&q).await
+}
+
+/// Records the open upload on the job, so cleanup can abort it after a crash.
+pub async fn record_upload(
+    store: &dyn Store,
+    lease: Lease,
+    bucket: &str,
+    key: &str,
+    upload_id: Option<&str>,
+    content_type: &str,
+    file_name: &str,
+) -> StoreResult<bool> {
+    let f = store.flavour();
+    let q = fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET s3_bucket = ?, s3_key = ?, upload_id = ?, content_type = ?, file_name = ?, updated_at = ?{}",
+                f.time
+            ),
+            [
+                text(bucket),
+                text(key),
+                opt_text(upload_id),
+                text(content_type),
+                text(file_name),
+                time(Utc::now()),
+            ],
+        ),
+        lease,
+    )
+    .done();
+    Ok(store.execute(&q).await? == 1)
+}
+
+/// Persists progress. `None` when the lease was lost; else whether a cancel was asked for.
+pub async fn record_progress(
+    store: &dyn Store,
+    lease: Lease,
+    processed: i64,
+    total: Option<i64>,
+) -> StoreResult<Option<bool>> {
+    let f = store.flavour();
+    let q = fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET processed_rows = ?, total_rows = COALESCE(?, total_rows), updated_at = ?{}",
+                f.time
+            ),
+            [Param::Int(processed), Param::MaybeInt(total), time(Utc::now())],
+        ),
+        lease,
+    )
+    .push(" RETURNING cancel_requested", [])
+    .done();
+    store.fetch_bool(&q).await
+}
+
+pub async fn complete(
+    store: &dyn Store,
+    lease: Lease,
+    rows: i64,
+    bytes: i64,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let f = store.flavour();
+    let now = Utc::now();
+    let q = fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET status = 'completed', processed_rows = ?, total_rows = ?, bytes = ?, upload_id = NULL, lease_until = NULL, \
+                 error_message = NULL, expires_at = ?{t}, completed_at = ?{t}, updated_at = ?{t}",
+                t = f.time
+            ),
+            [Param::Int(rows), Param::Int(rows), Param::Int(bytes), time(expires_at), time(now), time(now)],
+        ),
+        lease,
+    )
+    .done();
+    Ok(store.execute(&q).await? == 1)
+}
+
+/// After a failed attempt: back to pending to run again at `retry_at`, or failed for good.
+pub async fn retry_or_fail(
+    store: &dyn Store,
+    lease: Lease,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> StoreResult<bool> {
+    let f = store.flavour();
+    let now = Utc::now();
+    let sql = match retry_at {
+        Some(at) => Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, upload_id = NULL, \
+                 processed_rows = 0, error_message = ?, updated_at = ?{t}",
+                t = f.time
+            ),
+            [time(at), text(error), time(now)],
+        ),
+        None => Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET status = 'failed', lease_until = NULL, upload_id = NULL, error_message = ?, completed_at = ?{t}, updated_at = ?{t}",
+                t = f.time
+            ),
+            [text(error), time(now), time(now)],
+        ),
+    };
+    Ok(store.execute(&fenced(store, sql, lease).done()).await? == 1)
+}
+
+pub async fn finish_cancelled(store: &dyn Store, lease: Lease) -> StoreResult<bool> {
+    let f = store.flavour();
+    let now = Utc::now();
+    let sql = Sql::new("UPDATE export_jobs").push(
+        &format!(
+            " SET status = 'cancelled', lease_until = NULL, upload_id = NULL, completed_at = ?{t}, updated_at = ?{t}",
+            t = f.time
+        ),
+        [time(now), time(now)],
+    );
+    Ok(store.execute(&fenced(store, sql, lease).done()).await? == 1)
+}
+
+/// Appends to the job's audit trail.
+pub async fn add_event(
+    store: &dyn Store,
+    job: uuid::Uuid,
+    kind: &str,
+    user_id: Option<i64>,
+    detail: Option<&str>,
+) -> StoreResult<()> {
+    let f = store.flavour();
+    let q = Sql::new("INSERT INTO export_events (job_id, kind, user_id, detail, created_at) ")
+        .push(
+            &format!("VALUES (?{}, ?, ?, ?, ?{})", f.uuid, f.time),
+            [
+                uuid(job),
+                text(kind),
+                Param::MaybeInt(user_id),
+                opt_text(detail),
+                time(Utc::now()),
+            ],
+        )
+        .done();
+    store.execute(&q).await?;
+    Ok(())
+}
+
+/// The kinds of a job's events, oldest first, with who and what.
+pub async fn events(store: &dyn Store, job: uuid::Uuid) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
+    let f = store.flavour();
+    let q = Sql::new("SELECT kind, user_id, detail FROM export_events")
+        .push(&format!(" WHERE job_id = ?{} ORDER BY id", f.uuid), [uuid(job)])
+        .done();
+    store.fetch_events(&q).await
+}
+
+/// Completed jobs whose email has not gone out yet (and has not failed too often).
+pub async fn unsent_emails(store: &dyn Store, limit: i64) -> StoreResult<Vec<JobRecord>> {
+    let f = store.flavour();
+    let q = Sql::new(select_jobs(f))
+        .push(" WHERE j.status = 'completed' AND j.email_sent_at IS NULL AND j.email_attempts < ? ORDER BY j.completed_at LIMIT ?", [
+            Param::Int(10),
+            Param::Int(limit),
+        ])
+        .done();
+    store.fetch_jobs(&q).await
+}
+
+pub async fn mark_emailed(store: &dyn Store, id: uuid::Uuid, sent: bool) -> StoreResult<()> {
+    let f = store.flavour();
+    let q = if sent {
+        Sql::new(format!(
+            "UPDATE export_jobs SET email_sent_at = {}, email_attempts = email_attempts + 1",
+            f.now
+        ))
+    } else {
+        Sql::new("UPDATE export_jobs SET email_attempts = email_attempts + 1")
+    }
+    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+    .done();
+    store.execute(&q).await?;
+    Ok(())
+}
+
+/// Jobs whose object should go: completed ones past expiry, failed and cancelled ones that
+/// still have one, and uploads left open by a crash (no live lease, older than `stale`).
+pub async fn due_for_cleanup(store: &dyn Store, stale: DateTime<Utc>, limit: i64) -> StoreResult<Vec<JobRecord>> {
+    let f = store.flavour();
+    let q = Sql::new(select_jobs(f))
+        .push(
+            &format!(
+                " WHERE (j.status = 'completed' AND j.expires_at < {now}) \
+                 OR (j.status IN ('failed', 'cancelled') AND (j.s3_key IS NOT NULL OR j.upload_id IS NOT NULL)) \
+                 OR (j.upload_id IS NOT NULL AND j.status = 'pending' AND j.updated_at < ?{t}) \
+                 ORDER BY j.updated_at LIMIT ?",
+                now = f.now,
+                t = f.time,
+            ),
+            [time(stale), Param::Int(limit)],
+        )
+        .done();
+    store.fetch_jobs(&q).await
+}
+
+/// After cleanup removed a job's object: expire completed jobs, forget the object.
+pub async fn forget_object(store: &dyn Store, id: uuid::Uuid, expire: bool) -> StoreResult<bool> {
+    let f = store.flavour();
+    let set_status = if expire { "status = 'expired', " } else { "" };
+    let q = Sql::new(format!(
+        "UPDATE export_jobs SET {set_status}s3_key = NULL, upload_id = NULL, updated_at = {}",
+        f.now
+    ))
+    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+    .done();
+    Ok(store.execute(&q).await? == 1)
+}

@@ -1,0 +1,211 @@
+//! The export worker: claims jobs from the database queue, runs them through the
+//! pipeline with a heartbeat on the lease, and settles each one (completed, retried with
+//! backoff, failed, or cancelled). Runs as Tokio tasks beside the web server, or alone
+//! with `egress worker`.
+
+pub mod pipeline;
+pub mod retry;
+
+use crate::exports::Progress;
+use crate::progress::Hub;
+use crate::storage::DynStorage;
+use crate::store::{DynStore, JobRecord, jobs};
+use pipeline::{Pipeline, Signals, Stop};
+use retry::RetryPolicy;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Exports run at the same time by this process.
+    pub concurrency: usize,
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for work when nothing wakes the worker.
+    pub poll: Duration,
+    pub part_size: usize,
+    /// How long a finished file stays downloadable.
+    pub retention: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 3,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(2),
+            part_size: pipeline::MIN_PART_SIZE,
+            retention: Duration::from_secs(24 * 3600),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub id: String,
+    pub store: DynStore,
+    pub storage: DynStorage,
+    pub hub: Hub,
+    pub wakeup: Arc<Notify>,
+    /// Rung when an export completes, so its email goes out soon.
+    pub completed: Arc<Notify>,
+    pub settings: WorkerSettings,
+}
+
+impl Worker {
+    /// Claims and runs jobs until the process ends.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+            loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let lease_until = chrono::Utc::now() + self.settings.lease;
+                match self.store.claim_job(&self.id, lease_until).await {
+                    Ok(Some(record)) => {
+                        let worker = self.clone();
+                        tokio::spawn(async move {
+                            worker.run(record).await;
+                            drop(slot);
+                        });
+                    }
+                    Ok(None) => {
+                        drop(slot);
+                        let _ = tokio::time::timeout(self.settings.poll, self.wakeup.notified()).await;
+                    }
+                    Err(e) => {
+                        drop(slot);
+                        tracing::warn!(error = %e, "could not claim a job; will try again");
+                        tokio::time::sleep(self.settings.poll).await;
+                    }
+                }
+            }
+        })
+    }
+
+    fn publish(&self, record: &JobRecord) {
+        self.hub.publish(Progress::from(&record.job));
+    }
+
+    async fn event(&self, record: &JobRecord, kind: &str, detail: Option<&str>) {
+        if let Err(e) = jobs::add_event(self.store.as_ref(), record.uuid, kind, None, detail).await {
+            tracing::warn!(job = %record.uuid, error = %e, "audit event not saved");
+        }
+    }
+
+    /// Publishes the job as the database has it now.
+    async fn publish_current(&self, record: &JobRecord) {
+        if let Ok(Some(now)) = jobs::get(self.store.as_ref(), None, record.uuid).await {
+            self.publish(&now);
+        }
+    }
+
+    async fn run(&self, record: JobRecord) {
+        let lease = record.lease();
+        let store = self.store.as_ref();
+        if record.cancel_requested {
+            if jobs::finish_cancelled(store, lease).await.unwrap_or(false) {
+                self.event(&record, "cancelled", None).await;
+            }
+            return self.publish_current(&record).await;
+        }
+        if record.job.attempts > record.max_attempts {
+            let message = format!("gave up after {} attempts", record.max_attempts);
+            if jobs::retry_or_fail(store, lease, &message, None).await.unwrap_or(false) {
+                self.event(&record, "failed", Some(&message)).await;
+            }
+            return self.publish_current(&record).await;
+        }
+        let attempt = record.job.attempts;
+        self.event(
+            &record,
+            if attempt > 1 { "retried" } else { "started" },
+            Some(&format!("attempt {attempt} on {}", self.id)),
+        )
+        .await;
+        self.publish(&record);
+        tracing::info!(job = %record.uuid, dataset = %record.job.dataset, format = ?record.job.format, attempt, "export started");
+
+        let signals = Signals::default();
+        let heartbeat = self.heartbeat(&record, signals.clone());
+        let pipeline = Pipeline {
+            store: self.store.clone(),
+            storage: self.storage.clone(),
+            hub: self.hub.clone(),
+            part_size: self.settings.part_size,
+        };
+        let result = pipeline.run(&record, &signals).await;
+        heartbeat.abort();
+
+        match result {
+            Ok(outcome) => {
+                let expires = chrono::Utc::now() + self.settings.retention;
+                if jobs::complete(store, lease, outcome.rows, outcome.bytes, expires)
+                    .await
+                    .unwrap_or(false)
+                {
+                    let detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
+                    self.event(&record, "completed", Some(&detail)).await;
+                    tracing::info!(job = %record.uuid, rows = outcome.rows, bytes = outcome.bytes, "export completed");
+                    self.completed.notify_one();
+                }
+            }
+            Err(Stop::Cancelled) => {
+                if jobs::finish_cancelled(store, lease).await.unwrap_or(false) {
+                    self.event(&record, "cancelled", None).await;
+                }
+            }
+            Err(Stop::LeaseLost) => {
+                tracing::warn!(job = %record.uuid, "lease lost; another worker owns the job now");
+            }
+            Err(Stop::Failed(message)) => {
+                let retry_at = (attempt < record.max_attempts).then(|| {
+                    let delay = self.settings.retry.delay(attempt, rand::random::<f64>());
+                    chrono::Utc::now() + delay
+                });
+                tracing::warn!(job = %record.uuid, attempt, error = %message, retry = retry_at.is_some(), "export attempt failed");
+                if jobs::retry_or_fail(store, lease, &message, retry_at)
+                    .await
+                    .unwrap_or(false)
+                {
+                    let kind = if retry_at.is_some() {
+                        "retry_scheduled"
+                    } else {
+                        "failed"
+                    };
+                    self.event(&record, kind, Some(&message)).await;
+                }
+            }
+        }
+        self.publish_current(&record).await;
+    }
+
+    /// Extends the lease a few times per lease period; flags a lost lease or a cancel.
+    fn heartbeat(&self, record: &JobRecord, signals: Signals) -> tokio::task::JoinHandle<()> {
+        let (store, lease, period) = (self.store.clone(), record.lease(), self.settings.lease);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match jobs::heartbeat(store.as_ref(), lease, chrono::Utc::now() + period).await {
+                    Ok(Some(cancel)) => {
+                        if cancel {
+                            signals.cancel.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(None) => {
+                        signals.lease_lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! One export, streamed: database rows → encoder (on a blocking thread) → parts →
+//! multipart upload. Every stage is joined by a small bounded channel, so memory stays
+//! near three parts whatever the row count. Any failure or a cancel aborts the upload.
+
+use crate::datasets::{self, Cell};
+use crate::exports::{JobStatus, Progress};
+use crate::formats::{self, EncodeOptions, Format};
+use crate::progress::Hub;
+use crate::storage::{DynStorage, UploadedPart};
+use crate::store::{DynStore, JobRecord, RowBatch, jobs};
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Parts start at this size (S3's minimum is 5 MiB) and double every 1,000 parts, so the
+/// 10,000-part limit is never reached.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+const ROWS_PER_BATCH: usize = 1000;
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+pub struct Outcome {
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug)]
+pub enum Stop {
+    Cancelled,
+    LeaseLost,
+    Failed(String),
+}
+
+/// Flags the heartbeat sets while the export runs.
+#[derive(Clone, Default)]
+pub struct Signals {
+    pub cancel: Arc<AtomicBool>,
+    pub lease_lost: Arc<AtomicBool>,
+}
+
+pub struct Pipeline {
+    pub store: DynStore,
+    pub storage: DynStorage,
+    pub hub: Hub,
+    pub part_size: usize,
+}
+
+/// Collects encoded bytes into parts and hands each full part to the uploader.
+struct PartWriter {
+    buffer: Vec<u8>,
+    part_size: usize,
+    parts_sent: usize,
+    parts: mpsc::Sender<Bytes>,
+}
+
+impl PartWriter {
+    fn send_part(&mut self) -> io::Result<()> {
+        self.parts_sent += 1;
+        if self.parts_sent.is_multiple_of(1000) {
+            self.part_size *= 2;
+        }
+        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.part_size));
+        self.parts
+            .blocking_send(Bytes::from(part))
+            .map_err(|_| io::Error::other("the upload stopped"))
+    }
+
+    fn close(mut self) -> io::Result<()> {
+        if !self.buffer.is_empty() || self.parts_sent == 0 {
+            self.send_part()
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Write for PartWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= self.part_size {
+            self.send_part()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The byte stream under the encoder: plain or gzip.
+enum Sink {
+    Plain(PartWriter),
+    Gzip(Box<GzEncoder<PartWriter>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(data),
+            Sink::Gzip(w) => w.write(data),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn close(self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.close(),
+            Sink::Gzip(w) => w.finish()?.close(),
+        }
+    }
+}
+
+/// Where the file goes and what it is called.
+pub fn object_names(record: &JobRecord) -> (String, String, &'static str) {
+    let job = &record.job;
+    let gz = if job.options.gzip { ".gz" } else { "" };
+    let ext = job.format.extension();
+    let key = format!("exports/{}/{}.{ext}{gz}", record.workspace_id, record.uuid);
+    let name = format!("{}-{}.{ext}{gz}", job.dataset, job.created_at.format("%Y%m%d-%H%M%S"));
+    let content_type = if job.options.gzip {
+        "application/gzip"
+    } else {
+        job.format.content_type()
+    };
+    (key, name, content_type)
+}
+
+impl Pipeline {
+    pub async fn run(&self, record: &JobRecord, signals: &Signals) -> Result<Outcome, Stop> {
+        let lease = record.lease();
+        let job = &record.job;
+        let dataset =
+            datasets::find(&job.dataset).ok_or_else(|| Stop::Failed(format!("unknown dataset `{}`", job.dataset)))?;
+        let (key, file_name, content_type) = object_names(record);
+
+        // An upload left open by a crashed attempt goes first.
+        if let (Some(old_key), Some(old_upload)) = (&record.object_key, &record.upload_id) {
+            let _ = self.storage.abort_upload(old_key, old_upload).await;
+        }
+        let upload_id = self
+            .storage
+            .begin_upload(&key, content_type)
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        let recorded = jobs::record_upload(
+            self.store.as_ref(),
+            lease,
+            self.storage.bucket(),
+            &key,
+            Some(&upload_id),
+            content_type,
+            &file_name,
+        )
+        .await
+        .map_err(|e| Stop::Failed(e.to_string()));
+        let result = match recorded {
+            Ok(true) => self.stream(record, dataset, &key, &upload_id, signals).await,
+            Ok(false) => Err(Stop::LeaseLost),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((outcome, parts)) => {
+                self.storage
+                    .complete_upload(&key, &upload_id, &parts)
+                    .await
+                    .map_err(|e| Stop::Failed(e.to_string()))?;
+                Ok(outcome)
+            }
+            Err(stop) => {
+                if let Err(e) = self.storage.abort_upload(&key, &upload_id).await {
+                    tracing::warn!(job = %record.uuid, error = %e, "could not abort the upload; cleanup will retry");
+                }
+                Err(stop)
+            }
+        }
+    }
+
+    async fn stream(
+        &self,
+        record: &JobRecord,
+        dataset: &'static datasets::Dataset,
+        key: &str,
+        upload_id: &str,
+        signals: &Signals,
+    ) -> Result<(Outcome, Vec<UploadedPart>), Stop> {
+        let lease = record.lease();
+        let job = &record.job;
+
+        let (batch_tx, mut batches) = mpsc::channel::<RowBatch>(4);
+        let reader = {
+            let store = self.store.clone();
+            let filters = job.filters.clone();
+            let workspace = record.workspace_id;
+            tokio::spawn(async move {
+                store
+                    .export_rows(dataset, workspace, &filters, ROWS_PER_BATCH, batch_tx)
+                    .await
+            })
+        };
+
+        let (parts_tx, mut parts_rx) = mpsc::channel::<Bytes>(1);
+        let uploader = {
+            let storage = self.storage.clone();
+            let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
+            tokio::spawn(async move {
+                let mut parts = Vec::new();
+                let mut bytes = 0i64;
+                while let Some(data) = parts_rx.recv().await {
+                    bytes += data.len() as i64;
+                    parts.push(
+                        storage
+                            .upload_part(&key, &upload_id, parts.len() as i32 + 1, data)
+                            .await?,
+                    );
+                }
+                Ok::<_, crate::storage::StorageError>((parts, bytes))
+            })
+        };
+
+        let (rows_tx, mut rows_rx) = mpsc::channel::<Vec<Vec<Cell>>>(4);
+        let encoder = {
+            let (format, gzip, bom, part_size) = (job.format, job.options.gzip, job.options.bom, self.part_size);
+            tokio::task::spawn_blocking(move || -> io::Result<()> {
+                let writer = PartWriter {
+                    buffer: Vec::with_capacity(part_size),
+                    part_size,
+                    parts_sent: 0,
+                    parts: parts_tx,
+                };
+                let sink = if gzip {
+                    Sink::Gzip(Box::new(GzEncoder::new(writer, flate2::Compression::new(3))))
+                } else {
+                    Sink::Plain(writer)
+                };
+                let options = EncodeOptions {
+                    bom: bom && format == Format::Csv,
+                };
+                let mut encoder = formats::encoder(format, dataset.columns, options, sink)?;
+                while let Some(rows) = rows_rx.blocking_recv() {
+                    for row in &rows {
+                        encoder.row(row)?;
+                    }
+                }
+                encoder.finish()?.close()
+            })
+        };
+
+        let mut processed = 0i64;
+        let mut total = None;
+        let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        let mut stop = None;
+        while let Some(batch) = batches.recv().await {
+            if signals.cancel.load(Ordering::Relaxed) {
+                stop = Some(Stop::Cancelled);
+            } else if signals.lease_lost.load(Ordering::Relaxed) {
+                stop = Some(Stop::LeaseLost);
+            }
+            if stop.is_some() {
+                break;
+            }
+            let persisted = match batch {
+                RowBatch::Total(n) => {
+                    total = Some(n);
+                    last_publish = Instant::now() - PUBLISH_EVERY; // the first event goes out at once
+                    jobs::record_progress(self.store.as_ref(), lease, 0, Some(n)).await
+                }
+                RowBatch::Rows(rows) => {
+                    let n = rows.len() as i64;
+                    if rows_tx.send(rows).await.is_err() {
+                        break; // the encoder stopped; its error is read below
+                    }
+                    processed += n;
+                    jobs::record_progress(self.store.as_ref(), lease, processed, None).await
+                }
+            };
+            match persisted {
+                Ok(Some(false)) => {}
+                Ok(Some(true)) => {
+                    stop = Some(Stop::Cancelled);
+                    break;
+                }
+                Ok(None) => {
+                    stop = Some(Stop::LeaseLost);
+                    break;
+                }
+                Err(e) => tracing::warn!(job = %record.uuid, error = %e, "progress not saved"),
+            }
+            if last_publish.elapsed() >= PUBLISH_EVERY {
+                last_publish = Instant::now();
+                self.hub.publish(Progress {
+                    id: job.id.clone(),
+                    status: JobStatus::Processing,
+                    processed_rows: processed,
+                    total_rows: total,
+                    bytes: None,
+                    error: None,
+                });
+            }
+        }
+        drop(rows_tx);
+        drop(batches);
+
+        if let Some(stop) = stop {
+            reader.abort();
+            uploader.abort();
+            let _ = encoder.await;
+            return Err(stop);
+        }
+        let read = reader
+            .await
+            .map_err(|e| Stop::Failed(format!("reading rows stopped: {e}")))?;
+        let encoded = encoder
+            .await
+            .map_err(|e| Stop::Failed(format!("encoding stopped: {e}")))?;
+        let uploaded = uploader
+            .await
+            .map_err(|e| Stop::Failed(format!("uploading stopped: {e}")))?;
+        // The most telling error first: a failed upload makes the encoder fail too.
+        let (parts, bytes) = uploaded.map_err(|e| Stop::Failed(e.to_string()))?;
+        read.map_err(|e| Stop::Failed(format!("reading rows failed: {e}")))?;
+        encoded.map_err(|e| Stop::Failed(format!("writing the file failed: {e}")))?;
+        if total.is_some_and(|t| t != processed) {
+            return Err(Stop::Failed(format!("counted {total:?} rows but wrote {processed}")));
+        }
+        Ok((Outcome { rows: processed, bytes }, parts))
+    }
+}

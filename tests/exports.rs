@@ -1,0 +1,520 @@
+//! Exports end to end over HTTP, on SQLite and Postgres with local-disk storage: create,
+//! follow, download through the signed URL, and compare the file with the database.
+
+mod common;
+
+use common::{Backend, TestApp, client, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use std::io::Read;
+use std::time::Duration;
+
+both_backends!(
+    csv_round_trip_matches_the_database,
+    json_ndjson_and_gzip_round_trip,
+    xlsx_is_a_workbook_with_every_row,
+    bad_requests_name_the_field_and_write_nothing,
+    three_exports_at_most_even_when_racing,
+    other_workspaces_get_404_everywhere,
+    cancel_a_pending_export_then_delete_it,
+    progress_stream_ends_on_completion,
+    email_arrives_and_expiry_cleans_up,
+);
+
+const ROWS: u64 = 180;
+
+async fn start_export(app: &TestApp, c: &reqwest::Client, body: Value) -> Value {
+    let r = c.post(app.url("/api/exports")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+async fn wait_until_done(app: &TestApp, c: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..300 {
+        let job: Value = c
+            .get(app.url(&format!("/api/exports/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match job["status"].as_str().unwrap() {
+            "pending" | "processing" => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => return job,
+        }
+    }
+    panic!("export {id} did not finish in 30 s");
+}
+
+/// Follows `/exports/{id}/download` to the signed URL and returns the file's bytes.
+async fn download(app: &TestApp, c: &reqwest::Client, id: &str) -> (Vec<u8>, reqwest::header::HeaderMap) {
+    let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let signed = r.headers()["location"].to_str().unwrap().to_owned();
+    // The signed URL works without the session: it is the link itself that grants access.
+    let file = client().get(&signed).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    let headers = file.headers().clone();
+    (file.bytes().await.unwrap().to_vec(), headers)
+}
+
+/// Every row of a dataset that the data pages show for these filters, oldest first.
+async fn rows_via_pages(app: &TestApp, c: &reqwest::Client, dataset: &str, filters: &[(&str, &str)]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = filters.to_vec();
+        if let Some(a) = &after {
+            query.push(("after", a));
+        }
+        let page: Value = app.browse(c, dataset, &query).await.json().await.unwrap();
+        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
+        match page["next_after"].as_i64() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    rows.reverse();
+    rows
+}
+
+/// A cell of the data page's JSON as the CSV file should carry it.
+fn csv_text(cell: &Value) -> String {
+    let (kind, value) = cell
+        .as_object()
+        .map(|o| o.iter().next().unwrap())
+        .map_or(("Null", &Value::Null), |(k, v)| (k.as_str(), v));
+    let neutral = |s: &str| {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) && s.parse::<f64>().is_err() {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        }
+    };
+    match kind {
+        "Integer" => value.to_string(),
+        "Text" => neutral(value.as_str().unwrap()),
+        "Money" => egress::datasets::format_cents(value.as_i64().unwrap()),
+        "Timestamp" => value.as_str().unwrap().to_owned(),
+        "Tags" => neutral(
+            &value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => String::new(),
+    }
+}
+
+async fn csv_round_trip_matches_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    app.workspace_with_data("Globex", "b@globex.test", 40, 2).await;
+    let c = app.logged_in("a@acme.test").await;
+    let filters = [("status", "paid"), ("created_from", "2024-03-01")];
+    let job = start_export(
+        &app,
+        &c,
+        json!({"dataset": "orders", "format": "csv", "filters": {"status": "paid", "created_from": "2024-03-01"}, "options": {"bom": true}}),
+    )
+    .await;
+    assert_eq!(job["status"], "pending");
+    let done = wait_until_done(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let expected = rows_via_pages(&app, &c, "orders", &filters).await;
+    assert!(!expected.is_empty());
+    assert_eq!(done["total_rows"], expected.len());
+    assert_eq!(done["processed_rows"], expected.len());
+
+    let (bytes, headers) = download(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["bytes"], bytes.len());
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"orders-") && disposition.contains(".csv"),
+        "{disposition}"
+    );
+    assert!(bytes.starts_with("\u{feff}".as_bytes()), "BOM first");
+
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let labels: Vec<&str> = egress::datasets::ORDERS.columns.iter().map(|c| c.label).collect();
+    assert_eq!(header, labels);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), expected.len());
+    for (record, row) in records.iter().zip(&expected) {
+        let want: Vec<String> = row.as_array().unwrap().iter().map(csv_text).collect();
+        let got: Vec<&str> = record.iter().collect();
+        assert_eq!(got, want);
+    }
+    // The hard cases made it through: quotes, line breaks, neutralised formulas.
+    let all = String::from_utf8(bytes).unwrap();
+    assert!(all.contains("\r\n"));
+    assert!(
+        !all.contains(",=") && !all.contains(",\"="),
+        "a formula was not neutralised"
+    );
+}
+
+async fn json_ndjson_and_gzip_round_trip(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let expected = rows_via_pages(&app, &c, "transactions", &[("tag", "manual")]).await;
+
+    let job = start_export(
+        &app,
+        &c,
+        json!({"dataset": "transactions", "format": "json", "filters": {"tag": "manual"}}),
+    )
+    .await;
+    wait_until_done(&app, &c, job["id"].as_str().unwrap()).await;
+    let (bytes, _) = download(&app, &c, job["id"].as_str().unwrap()).await;
+    let array: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(array.len(), expected.len());
+    for (object, row) in array.iter().zip(&expected) {
+        assert_eq!(object["id"], row[0]["Integer"]);
+        assert_eq!(object["reference"], row[1]["Text"]);
+        assert_eq!(
+            object["amount_cents"].as_str().unwrap(),
+            egress::datasets::format_cents(row[5]["Money"].as_i64().unwrap())
+        );
+        assert!(object["tags"].as_array().unwrap().iter().any(|t| t == "manual"));
+    }
+
+    let job = start_export(
+        &app,
+        &c,
+        json!({"dataset": "transactions", "format": "ndjson", "filters": {"tag": "manual"}, "options": {"gzip": true}}),
+    )
+    .await;
+    let done = wait_until_done(&app, &c, job["id"].as_str().unwrap()).await;
+    assert!(done["file_name"].as_str().unwrap().ends_with(".ndjson.gz"));
+    let (gz, headers) = download(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(headers["content-type"], "application/gzip");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines, array);
+
+    // An export that matches nothing is still a valid file.
+    let job = start_export(
+        &app,
+        &c,
+        json!({"dataset": "transactions", "format": "json", "filters": {"created_to": "2000-01-01"}}),
+    )
+    .await;
+    let done = wait_until_done(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["total_rows"], 0);
+    let (bytes, _) = download(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), json!([]));
+}
+
+async fn xlsx_is_a_workbook_with_every_row(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let job = start_export(&app, &c, json!({"dataset": "contacts", "format": "xlsx"})).await;
+    let done = wait_until_done(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let (bytes, headers) = download(&app, &c, job["id"].as_str().unwrap()).await;
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut sheet = String::new();
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut sheet)
+        .unwrap();
+    assert_eq!(sheet.matches("<row ").count() as u64, ROWS + 1, "header and every row");
+    assert!(sheet.contains("First name"));
+    assert!(!sheet.contains("<f>"), "no formulas in the sheet");
+}
+
+async fn bad_requests_name_the_field_and_write_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", 5, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    for (body, message) in [
+        (
+            json!({"dataset": "invoices", "format": "csv"}),
+            "dataset: unknown dataset `invoices`",
+        ),
+        (
+            json!({"dataset": "orders", "format": "pdf"}),
+            "format: unknown format `pdf`",
+        ),
+        (
+            json!({"dataset": "orders", "format": "csv", "filters": {"created_from": "soon"}}),
+            "created_from: `soon` is not a date",
+        ),
+        (
+            json!({"dataset": "orders", "format": "csv", "filters": {"created_from": "2025-02-01", "created_to": "2025-01-01"}}),
+            "created_to: the range ends before it starts",
+        ),
+        (
+            json!({"dataset": "orders", "format": "csv", "filters": {"status": "lost"}}),
+            "status: `lost` is not a status of orders",
+        ),
+        (
+            json!({"dataset": "orders", "format": "json", "options": {"bom": true}}),
+            "options.bom: only CSV files",
+        ),
+        (
+            json!({"dataset": "orders", "format": "csv", "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (
+            json!({"dataset": "orders", "format": "csv", "filters": {"stauts": "paid"}}),
+            "unknown field `stauts`",
+        ),
+    ] {
+        let r = c.post(app.url("/api/exports")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let error: Value = r.json().await.unwrap();
+        let text = error["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{text} should contain {message}");
+    }
+    let list: Value = c
+        .get(app.url("/api/exports"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0, "nothing was created");
+    let r = client()
+        .post(app.url("/api/exports"))
+        .json(&json!({"dataset": "orders", "format": "csv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+async fn three_exports_at_most_even_when_racing(backend: Backend) {
+    // No worker: the jobs stay pending, so the limit is what decides.
+    let app = spawn_app_with(backend, |a| a.no_worker = true).await;
+    app.workspace_with_data("Acme", "a@acme.test", 5, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let requests = (0..10).map(|_| {
+        let c = c.clone();
+        let url = app.url("/api/exports");
+        tokio::spawn(async move {
+            let r = c
+                .post(url)
+                .json(&json!({"dataset": "contacts", "format": "csv"}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    });
+    let answers: Vec<(u16, String)> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 202).count(), 3, "{answers:?}");
+    let refused: Vec<&String> = answers.iter().filter(|(s, _)| *s == 429).map(|(_, b)| b).collect();
+    assert_eq!(refused.len(), 7, "{answers:?}");
+    assert!(refused[0].contains("already has 3 exports running"), "{}", refused[0]);
+    let list: Value = c
+        .get(app.url("/api/exports"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 3);
+}
+
+async fn other_workspaces_get_404_everywhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", 20, 1).await;
+    app.workspace_with_data("Globex", "b@globex.test", 20, 2).await;
+    let a = app.logged_in("a@acme.test").await;
+    let b = app.logged_in("b@globex.test").await;
+    let job = start_export(&app, &a, json!({"dataset": "contacts", "format": "csv"})).await;
+    let id = job["id"].as_str().unwrap();
+    wait_until_done(&app, &a, id).await;
+    for (method, path) in [
+        ("GET", format!("/api/exports/{id}")),
+        ("GET", format!("/api/exports/{id}/events")),
+        ("GET", format!("/exports/{id}/download")),
+        ("DELETE", format!("/api/exports/{id}")),
+    ] {
+        let r = b.request(method.parse().unwrap(), app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{method} {path}");
+    }
+    let list: Value = b
+        .get(app.url("/api/exports"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0);
+    // Still there for its owner.
+    let r = a.get(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = a.get(app.url("/api/exports/not-a-uuid")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+async fn cancel_a_pending_export_then_delete_it(backend: Backend) {
+    let app = spawn_app_with(backend, |a| a.no_worker = true).await;
+    app.workspace_with_data("Acme", "a@acme.test", 5, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let job = start_export(&app, &c, json!({"dataset": "contacts", "format": "csv"})).await;
+    let id = job["id"].as_str().unwrap();
+    let r = c.delete(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cancelled: Value = r.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let r = c.delete(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c.get(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let events = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
+        .await
+        .unwrap();
+    assert!(events.is_empty(), "the deleted job's events went with it");
+}
+
+async fn progress_stream_ends_on_completion(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", ROWS, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let job = start_export(&app, &c, json!({"dataset": "orders", "format": "ndjson"})).await;
+    let id = job["id"].as_str().unwrap();
+    let r = c
+        .get(app.url(&format!("/api/exports/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    // The stream ends by itself after the terminal state.
+    let body = tokio::time::timeout(Duration::from_secs(30), r.text())
+        .await
+        .expect("stream ended")
+        .unwrap();
+    let events: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(body.contains("event: progress"));
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], "completed");
+    assert_eq!(last["processed_rows"], ROWS);
+    assert!(events.iter().all(|e| e["id"] == id));
+    // After the end, a new connection gets the final state at once and ends.
+    let again = c
+        .get(app.url(&format!("/api/exports/{id}/events")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(again.matches("event: progress").count(), 1);
+}
+
+async fn email_arrives_and_expiry_cleans_up(backend: Backend) {
+    let app = spawn_app_with(backend, |a| a.pipeline.retention_hours = 3.0 / 3600.0).await;
+    app.workspace_with_data("Acme", "a@acme.test", 30, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let job = start_export(&app, &c, json!({"dataset": "contacts", "format": "csv"})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let done = wait_until_done(&app, &c, &id).await;
+    assert_eq!(done["status"], "completed");
+
+    // The email is written to DATA_DIR/mail (the file transport).
+    let mail_dir = app.data.path().join("mail");
+    let mut email = None;
+    for _ in 0..100 {
+        if let Some(entry) = std::fs::read_dir(&mail_dir).ok().and_then(|mut d| d.next()) {
+            email = Some(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let email = email.expect("an email was written");
+    assert!(email.contains("To: a@acme.test"), "{email}");
+    assert!(email.contains("Subject: Your Contacts export is ready"), "{email}");
+    assert!(
+        email.contains(&format!("{}/exports/{id}/download", app.base)),
+        "{email}"
+    );
+    assert!(email.contains("Rows: 30"), "{email}");
+
+    // Three seconds later the export expires: the file goes and the link says so.
+    let key = format!("exports/{}", id);
+    for _ in 0..100 {
+        let job: Value = c
+            .get(app.url(&format!("/api/exports/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["status"] == "expired" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let job: Value = c
+        .get(app.url(&format!("/api/exports/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "expired");
+    let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().contains("This export has expired"));
+    let leftovers: Vec<_> = walk(&app.data.path().join("objects"))
+        .into_iter()
+        .filter(|p| p.contains(&key) || p.contains(&id))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let kinds: Vec<String> = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(&id).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    for kind in ["created", "started", "completed", "emailed", "expired"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing from {kinds:?}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
