@@ -19,6 +19,11 @@ cargo clippy --features hydrate --lib --target wasm32-unknown-unknown $WASM_BUIL
 step "postgres"
 scripts/postgres.sh
 
+step "test services (s3s-fs, SMTP)"
+scripts/services.sh start
+trap 'scripts/services.sh stop >/dev/null' EXIT
+. .tools/services/env
+
 step "unit and integration tests (SQLite and Postgres)"
 cargo test --features ssr
 

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{Backend, TestApp, client, spawn_app, spawn_app_with};
+use common::{
+    Backend, TestApp, client, csv_text, download, rows_via_pages, spawn_app, spawn_app_with, start_export,
+    wait_until_done,
+};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::time::Duration;
@@ -21,93 +24,6 @@ both_backends!(
 );
 
 const ROWS: u64 = 180;
-
-async fn start_export(app: &TestApp, c: &reqwest::Client, body: Value) -> Value {
-    let r = c.post(app.url("/api/exports")).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
-async fn wait_until_done(app: &TestApp, c: &reqwest::Client, id: &str) -> Value {
-    for _ in 0..300 {
-        let job: Value = c
-            .get(app.url(&format!("/api/exports/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        match job["status"].as_str().unwrap() {
-            "pending" | "processing" => tokio::time::sleep(Duration::from_millis(100)).await,
-            _ => return job,
-        }
-    }
-    panic!("export {id} did not finish in 30 s");
-}
-
-/// Follows `/exports/{id}/download` to the signed URL and returns the file's bytes.
-async fn download(app: &TestApp, c: &reqwest::Client, id: &str) -> (Vec<u8>, reqwest::header::HeaderMap) {
-    let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    let signed = r.headers()["location"].to_str().unwrap().to_owned();
-    // The signed URL works without the session: it is the link itself that grants access.
-    let file = client().get(&signed).send().await.unwrap();
-    assert_eq!(file.status(), 200);
-    let headers = file.headers().clone();
-    (file.bytes().await.unwrap().to_vec(), headers)
-}
-
-/// Every row of a dataset that the data pages show for these filters, oldest first.
-async fn rows_via_pages(app: &TestApp, c: &reqwest::Client, dataset: &str, filters: &[(&str, &str)]) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut query = filters.to_vec();
-        if let Some(a) = &after {
-            query.push(("after", a));
-        }
-        let page: Value = app.browse(c, dataset, &query).await.json().await.unwrap();
-        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
-        match page["next_after"].as_i64() {
-            Some(n) => after = Some(n.to_string()),
-            None => break,
-        }
-    }
-    rows.reverse();
-    rows
-}
-
-/// A cell of the data page's JSON as the CSV file should carry it.
-fn csv_text(cell: &Value) -> String {
-    let (kind, value) = cell
-        .as_object()
-        .map(|o| o.iter().next().unwrap())
-        .map_or(("Null", &Value::Null), |(k, v)| (k.as_str(), v));
-    let neutral = |s: &str| {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) && s.parse::<f64>().is_err() {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        }
-    };
-    match kind {
-        "Integer" => value.to_string(),
-        "Text" => neutral(value.as_str().unwrap()),
-        "Money" => egress::datasets::format_cents(value.as_i64().unwrap()),
-        "Timestamp" => value.as_str().unwrap().to_owned(),
-        "Tags" => neutral(
-            &value
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        _ => String::new(),
-    }
-}
 
 async fn csv_round_trip_matches_the_database(backend: Backend) {
     let app = spawn_app(backend).await;

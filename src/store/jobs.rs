@@ -417,6 +417,7 @@ pub async fn complete(
 }
 
 /// After a failed attempt: back to pending to run again at `retry_at`, or failed for good.
+/// The upload id stays on the job: the next attempt or cleanup aborts it if it is open.
 pub async fn retry_or_fail(
     store: &dyn Store,
     lease: Lease,
@@ -428,7 +429,7 @@ pub async fn retry_or_fail(
     let sql = match retry_at {
         Some(at) => Sql::new("UPDATE export_jobs").push(
             &format!(
-                " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, upload_id = NULL, \
+                " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, \
                  processed_rows = 0, error_message = ?, updated_at = ?{t}",
                 t = f.time
             ),
@@ -436,7 +437,7 @@ pub async fn retry_or_fail(
         ),
         None => Sql::new("UPDATE export_jobs").push(
             &format!(
-                " SET status = 'failed', lease_until = NULL, upload_id = NULL, error_message = ?, completed_at = ?{t}, updated_at = ?{t}",
+                " SET status = 'failed', lease_until = NULL, error_message = ?, completed_at = ?{t}, updated_at = ?{t}",
                 t = f.time
             ),
             [text(error), time(now), time(now)],
@@ -450,7 +451,7 @@ pub async fn finish_cancelled(store: &dyn Store, lease: Lease) -> StoreResult<bo
     let now = Utc::now();
     let sql = Sql::new("UPDATE export_jobs").push(
         &format!(
-            " SET status = 'cancelled', lease_until = NULL, upload_id = NULL, completed_at = ?{t}, updated_at = ?{t}",
+            " SET status = 'cancelled', lease_until = NULL, completed_at = ?{t}, updated_at = ?{t}",
             t = f.time
         ),
         [time(now), time(now)],

@@ -6,7 +6,9 @@
 use egress::seed::{self, GENERATORS};
 use egress::server::config::{PipelineArgs, ServeArgs};
 use egress::store::{self, DynStore, NewUser};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -19,7 +21,7 @@ pub fn postgres_admin_url() -> String {
     std::env::var("EGRESS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-enum Database {
+pub enum Database {
     Sqlite(tempfile::TempDir),
     Postgres { name: String },
 }
@@ -58,7 +60,7 @@ impl Drop for TestApp {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-async fn database(backend: Backend) -> (String, Database) {
+pub async fn database(backend: Backend) -> (String, Database) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -211,6 +213,93 @@ pub fn generated(dataset: &str, rows: u64, seed: u64) -> Vec<Vec<egress::dataset
         .collect()
 }
 
+pub async fn start_export(app: &TestApp, c: &reqwest::Client, body: Value) -> Value {
+    let r = c.post(app.url("/api/exports")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+pub async fn wait_until_done(app: &TestApp, c: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..300 {
+        let job: Value = c
+            .get(app.url(&format!("/api/exports/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match job["status"].as_str().unwrap() {
+            "pending" | "processing" => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => return job,
+        }
+    }
+    panic!("export {id} did not finish in 30 s");
+}
+
+/// Follows `/exports/{id}/download` to the signed URL and returns the file's bytes.
+pub async fn download(app: &TestApp, c: &reqwest::Client, id: &str) -> (Vec<u8>, reqwest::header::HeaderMap) {
+    let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let signed = r.headers()["location"].to_str().unwrap().to_owned();
+    // The signed URL works without the session: it is the link itself that grants access.
+    let file = client().get(&signed).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    let headers = file.headers().clone();
+    (file.bytes().await.unwrap().to_vec(), headers)
+}
+
+/// Every row of a dataset that the data pages show for these filters, oldest first.
+pub async fn rows_via_pages(app: &TestApp, c: &reqwest::Client, dataset: &str, filters: &[(&str, &str)]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = filters.to_vec();
+        if let Some(a) = &after {
+            query.push(("after", a));
+        }
+        let page: Value = app.browse(c, dataset, &query).await.json().await.unwrap();
+        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
+        match page["next_after"].as_i64() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    rows.reverse();
+    rows
+}
+
+/// A cell of the data page's JSON as the CSV file should carry it.
+pub fn csv_text(cell: &Value) -> String {
+    let (kind, value) = cell
+        .as_object()
+        .map(|o| o.iter().next().unwrap())
+        .map_or(("Null", &Value::Null), |(k, v)| (k.as_str(), v));
+    let neutral = |s: &str| {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) && s.parse::<f64>().is_err() {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        }
+    };
+    match kind {
+        "Integer" => value.to_string(),
+        "Text" => neutral(value.as_str().unwrap()),
+        "Money" => egress::datasets::format_cents(value.as_i64().unwrap()),
+        "Timestamp" => value.as_str().unwrap().to_owned(),
+        "Tags" => neutral(
+            &value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Defines one `#[tokio::test]` per backend for a test story `async fn(Backend)`.
 #[macro_export]
 macro_rules! both_backends {
@@ -224,4 +313,81 @@ macro_rules! both_backends {
                async fn $story() { super::$story(super::common::Backend::Postgres).await } )*
         }
     };
+}
+
+/// The test S3 server (s3s-fs) and SMTP server that `scripts/services.sh` started.
+pub struct Services {
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_root: std::path::PathBuf,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    pub smtp_url: String,
+    pub maildir: std::path::PathBuf,
+}
+
+pub fn services() -> Services {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!(
+                "{k} is not set: run the tests with `make test` (scripts/services.sh starts s3s-fs and an SMTP server)"
+            )
+        })
+    };
+    Services {
+        s3_endpoint: var("EGRESS_TEST_S3_ENDPOINT"),
+        s3_bucket: var("EGRESS_TEST_S3_BUCKET"),
+        s3_root: var("EGRESS_TEST_S3_ROOT").into(),
+        s3_access_key: var("EGRESS_TEST_S3_ACCESS_KEY"),
+        s3_secret_key: var("EGRESS_TEST_S3_SECRET_KEY"),
+        smtp_url: var("EGRESS_TEST_SMTP_URL"),
+        maildir: var("EGRESS_TEST_MAILDIR").into(),
+    }
+}
+
+impl Services {
+    pub fn storage_url(&self) -> String {
+        format!("s3://{}?endpoint={}&region=us-east-1", self.s3_bucket, self.s3_endpoint)
+    }
+
+    /// Points an app at the test S3 and SMTP servers.
+    pub fn configure(&self, args: &mut ServeArgs) {
+        args.pipeline.storage = Some(self.storage_url());
+        args.pipeline.s3_access_key = Some(self.s3_access_key.clone());
+        args.pipeline.s3_secret_key = Some(self.s3_secret_key.clone());
+        args.pipeline.smtp_url = Some(self.smtp_url.clone());
+    }
+
+    /// Files of multipart uploads that are still open (s3s-fs keeps them as `.upload-*`).
+    pub fn open_uploads(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if entry.file_name().to_string_lossy().starts_with(".upload") {
+                    out.push(path.display().to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.s3_root, &mut out);
+        out
+    }
+
+    /// The emails the SMTP server received for `to` (its Maildir), oldest first.
+    pub fn emails_to(&self, to: &str) -> Vec<String> {
+        let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(self.maildir.join("new"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let modified = e.metadata().ok()?.modified().ok()?;
+                text.contains(&format!("To: {to}")).then_some((modified, text))
+            })
+            .collect();
+        mails.sort();
+        mails.into_iter().map(|(_, t)| t).collect()
+    }
 }
