@@ -76,7 +76,7 @@ async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
 /// `egress worker`: exports and cleanup, no web server.
 async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let runtime = egress::server::runtime::build(&args.pipeline, &config.data_dir, &args.public_url).await?;
+    let runtime = egress::server::runtime::build(&store, &args.pipeline, &config.data_dir, &args.public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, true);
     println!(
         "Egress worker running ({} at a time); stop it with Ctrl-C.",

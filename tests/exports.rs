@@ -4,8 +4,7 @@
 mod common;
 
 use common::{
-    Backend, TestApp, client, csv_text, download, rows_via_pages, spawn_app, spawn_app_with, start_export,
-    wait_until_done,
+    Backend, client, csv_text, download, rows_via_pages, spawn_app, spawn_app_with, start_export, wait_until_done,
 };
 use serde_json::{Value, json};
 use std::io::Read;
@@ -433,4 +432,112 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// On Postgres, progress published in one process reaches subscribers in another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_crosses_processes_over_postgres_notify() {
+    let (url, _database) = common::database(Backend::Postgres).await;
+    let a = egress::store::connect(&url).await.unwrap();
+    let b = egress::store::connect(&url).await.unwrap();
+    a.migrate().await.unwrap();
+    let wake_a = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wake_b = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hub_a = egress::progress::Hub::connect(&a, wake_a).await;
+    let hub_b = egress::progress::Hub::connect(&b, wake_b.clone()).await;
+    let mut on_b = hub_b.subscribe();
+    let progress = egress::exports::Progress {
+        id: "0c1d".into(),
+        status: egress::exports::JobStatus::Processing,
+        processed_rows: 42,
+        total_rows: Some(100),
+        bytes: None,
+        error: None,
+    };
+    hub_a.publish(progress.clone());
+    let got = tokio::time::timeout(Duration::from_secs(5), on_b.recv())
+        .await
+        .expect("delivered")
+        .unwrap();
+    assert_eq!(got, progress);
+    // A job created anywhere wakes the workers everywhere.
+    a.notify(egress::progress::JOBS_CHANNEL, "").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), wake_b.notified())
+        .await
+        .expect("woken");
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc: Value = client()
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, methods) in [
+        ("/api/session", vec!["get", "post", "delete"]),
+        ("/api/exports", vec!["get", "post"]),
+        ("/api/exports/{id}", vec!["get", "delete"]),
+        ("/api/exports/{id}/events", vec!["get"]),
+        ("/exports/{id}/download", vec!["get"]),
+    ] {
+        for m in methods {
+            assert!(doc["paths"][path][m].is_object(), "{m} {path} is not documented");
+        }
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["NewExport"]["properties"]["dataset"]["enum"],
+        json!(["contacts", "orders", "transactions", "members"])
+    );
+}
+
+#[tokio::test]
+async fn the_ui_server_functions_create_list_and_cancel() {
+    let app = spawn_app_with(Backend::Sqlite, |a| a.no_worker = true).await;
+    app.workspace_with_data("Acme", "a@acme.test", 5, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let body = json!({"request": {"dataset": "orders", "format": "xlsx", "filters": {"status": "paid"}}});
+    let job: Value = c
+        .post(app.url("/rpc/create_export"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "pending");
+    let bad = json!({"request": {"dataset": "orders", "format": "xlsx", "filters": {"status": "lost"}}});
+    let r = c.post(app.url("/rpc/create_export")).json(&bad).send().await.unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("status: `lost` is not a status of orders")
+    );
+    let (list, total): (Vec<Value>, i64) = c
+        .post(app.url("/rpc/list_exports"))
+        .form(&[("page", "1")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((list.len(), total), (1, 1));
+    let cancelled: Value = c
+        .post(app.url("/rpc/cancel_export"))
+        .form(&[("id", job["id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
 }

@@ -158,3 +158,32 @@ impl From<&ExportJob> for Progress {
 
 /// At most this many pending or processing exports per workspace.
 pub const ACTIVE_LIMIT: i64 = 3;
+
+// --- Server functions for the UI (the JSON API in server/exports_api.rs does the same). --
+
+#[cfg(feature = "ssr")]
+async fn caller() -> Result<(crate::server::AppState, crate::accounts::ssr::Member), leptos::prelude::ServerFnError> {
+    let member = crate::accounts::ssr::require_member().await?;
+    Ok((leptos::prelude::expect_context::<crate::server::AppState>(), member))
+}
+
+/// Starts an export; a bad field comes back as `field: message`.
+#[leptos::server(prefix = "/rpc", endpoint = "create_export", input = leptos::server_fn::codec::Json)]
+pub async fn create_export(request: NewExport) -> Result<ExportJob, leptos::prelude::ServerFnError> {
+    let (state, member) = caller().await?;
+    Ok(service::create(&state, member, request).await?)
+}
+
+/// One page of the workspace's exports, newest first, and how many there are.
+#[leptos::server(prefix = "/rpc", endpoint = "list_exports")]
+pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), leptos::prelude::ServerFnError> {
+    let (state, member) = caller().await?;
+    Ok(service::list(&state, member, page, 20).await?)
+}
+
+/// Cancels a running export (returning it) or deletes an ended one (returning nothing).
+#[leptos::server(prefix = "/rpc", endpoint = "cancel_export")]
+pub async fn cancel_export(id: String) -> Result<Option<ExportJob>, leptos::prelude::ServerFnError> {
+    let (state, member) = caller().await?;
+    Ok(service::cancel_or_delete(&state, member, &id).await?)
+}

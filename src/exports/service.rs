@@ -84,6 +84,9 @@ pub async fn create(state: &AppState, member: Member, request: NewExport) -> Res
         .ok_or(ExportError::TooMany)?;
     jobs::add_event(state.store.as_ref(), new.id, "created", Some(member.user_id), None).await?;
     state.wakeup.notify_one();
+    if let Err(e) = state.store.notify(crate::progress::JOBS_CHANNEL, "").await {
+        tracing::debug!(error = %e, "could not wake other workers; they will poll");
+    }
     Ok(record.job)
 }
 

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/exports/{id}/events", get(events))
         .route("/exports/{id}/download", get(download))
         .route("/files/{*key}", get(files))
+        .route("/api/openapi.json", get(super::openapi::document))
 }
 
 impl From<ExportError> for ApiError {

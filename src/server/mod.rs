@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 mod exports_api;
 mod middleware;
+mod openapi;
 pub mod runtime;
 pub mod sessions;
 
@@ -81,7 +82,7 @@ pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs)
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let runtime = runtime::build(&args.pipeline, data_dir, &public_url).await?;
+    let runtime = runtime::build(&store, &args.pipeline, data_dir, &public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
     let state = AppState {
         leptos_options: leptos_options(&args, addr),

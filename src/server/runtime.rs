@@ -41,7 +41,12 @@ fn signing_key(args: &PipelineArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> 
     Ok(secret.into_bytes())
 }
 
-pub async fn build(args: &PipelineArgs, data_dir: &Path, public_url: &str) -> anyhow::Result<Runtime> {
+pub async fn build(
+    store: &DynStore,
+    args: &PipelineArgs,
+    data_dir: &Path,
+    public_url: &str,
+) -> anyhow::Result<Runtime> {
     let url = args
         .storage
         .clone()
@@ -67,11 +72,12 @@ pub async fn build(args: &PipelineArgs, data_dir: &Path, public_url: &str) -> an
         .mail_from
         .parse()
         .map_err(|e| anyhow::anyhow!("--mail-from `{}`: {e}", args.mail_from))?;
+    let wakeup = Arc::new(Notify::new());
     Ok(Runtime {
         storage,
         local_files,
-        hub: Hub::default(),
-        wakeup: Arc::new(Notify::new()),
+        hub: Hub::connect(store, wakeup.clone()).await,
+        wakeup,
         email_wakeup: Arc::new(Notify::new()),
         mailer: Arc::new(mailer),
         mail_from,

@@ -119,6 +119,15 @@ pub trait Store: Send + Sync + 'static {
         sender: tokio::sync::mpsc::Sender<RowBatch>,
     ) -> StoreResult<()>;
 
+    /// Sends `payload` to every process listening on `channel` (Postgres NOTIFY).
+    async fn notify(&self, channel: &str, payload: &str) -> StoreResult<()>;
+    /// Notifications on `channels`, as (channel, payload); `None` where the database has
+    /// no such thing (SQLite: one process, so nothing to hear).
+    async fn listen(
+        &self,
+        channels: &[&str],
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, (String, String)>>>;
+
     /// Bulk-loads rows into a dataset's table. `columns` are the table's columns in the
     /// order of each row's cells; `workspace_id` is added to every row.
     async fn insert_rows(

@@ -370,6 +370,30 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn notify(&self, channel: &str, payload: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn listen(
+        &self,
+        channels: &[&str],
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, (String, String)>>> {
+        use futures::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen_all(channels.iter().copied()).await?;
+        // The listener reconnects by itself when its connection drops.
+        let stream = listener
+            .into_stream()
+            .filter_map(|n| async move { n.ok().map(|n| (n.channel().to_owned(), n.payload().to_owned())) })
+            .boxed();
+        Ok(Some(stream))
+    }
+
     async fn insert_rows(
         &self,
         dataset: &Dataset,

@@ -407,6 +407,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn notify(&self, _channel: &str, _payload: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn listen(
+        &self,
+        _channels: &[&str],
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, (String, String)>>> {
+        Ok(None)
+    }
+
     async fn insert_rows(
         &self,
         dataset: &Dataset,
