@@ -187,8 +187,9 @@ pub fn spawn_sender(
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_urls_are_understood() {
+    // The SMTP transport's pool needs a runtime, even unused.
+    #[tokio::test]
+    async fn smtp_urls_are_understood() {
         assert!(matches!(
             Mailer::new(Some("smtp://127.0.0.1:2525"), "/tmp".into()),
             Ok(Mailer::Smtp(_))

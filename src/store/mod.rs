@@ -5,6 +5,8 @@
 //! the dataset queries that both share, asking the backend's `Dialect` for the parts that
 //! differ.
 
+#[macro_use]
+mod shared;
 pub mod jobs;
 mod postgres;
 pub mod query;
@@ -174,6 +176,31 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+const INSERT_USER: &str = "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id";
+
+/// A unique-index violation on insert means the email is taken.
+fn email_conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict("email"),
+        _ => e.into(),
+    }
+}
+
+fn user_record<'r, R>(r: &'r R) -> Result<UserRecord, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(UserRecord {
+        id: r.try_get(0)?,
+        email: r.try_get(1)?,
+        name: r.try_get(2)?,
+        password_hash: r.try_get(3)?,
+    })
 }
 
 /// Turns one page of rows (fetched with one extra row as a look-ahead) into a `DataPage`.

@@ -1,20 +1,23 @@
-//! The SQLite store: every SQLite-specific statement lives here.
+//! The SQLite store: what only SQLite does. The statements both backends share are in
+//! `shared.rs` and `jobs.rs`.
 //!
-//! Timestamps are TEXT in one fixed-width RFC 3339 form (see `time_text`) so that text
-//! order is time order; tags are a JSON array in TEXT.
+//! Timestamps are TEXT in one fixed-width RFC 3339 form (`jobs::time_text`) so that text
+//! order is time order; tags are a JSON array in TEXT; uuids and JSON are TEXT.
 
-use super::jobs::{self, Flavour, decode_job};
+use super::jobs::{Flavour, time_text};
 use super::query::{self, Dialect, Param, Query};
 use super::*;
 use crate::datasets::{ColumnKind, PAGE_SIZE};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, query::Query as SqlxQuery};
+use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, Transaction, query::Query as SqlxQuery};
 use std::str::FromStr;
 use std::time::Duration;
 
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')";
+
 static FLAVOUR: Flavour = Flavour {
-    now: "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')",
+    now: NOW,
     uuid: "",
     time: "",
     json: "",
@@ -42,16 +45,11 @@ struct Lite;
 
 impl Dialect for Lite {
     fn placeholder(n: usize) -> String {
-        format!("?{n}")
+        format!("${n}")
     }
     fn has_tag(p: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = {p})")
     }
-}
-
-/// The one way a timestamp is written to SQLite: `2025-01-31T09:05:00.000000Z`.
-pub fn time_text(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -109,19 +107,6 @@ fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Err
         .collect()
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-fn user_record(r: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
-    Ok(UserRecord {
-        id: r.try_get(0)?,
-        email: r.try_get(1)?,
-        name: r.try_get(2)?,
-        password_hash: r.try_get(3)?,
-    })
-}
-
 impl SqliteStore {
     /// Opens `sqlite://path` (or `sqlite::memory:`), creating the file and its folder.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
@@ -146,10 +131,24 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Takes the write lock first, so the job count and the insert are one step.
+    async fn begin_create(&self, workspace_id: i64) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE workspaces SET id = id WHERE id = $1")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A read transaction in WAL mode sees one snapshot throughout.
+    async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+impl_store!(SqliteStore, Lite, {
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
@@ -160,250 +159,6 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM workspaces WHERE name = ?1 ORDER BY id LIMIT 1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn count_workspaces(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
-    async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
-        sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(&user.password_hash)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict("email")
-                } else {
-                    e.into()
-                }
-            })
-    }
-
-    async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
-        let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES (?1) RETURNING id")
-            .bind(workspace_name)
-            .fetch_one(&mut *tx)
-            .await?;
-        let user_id: i64 =
-            sqlx::query_scalar("INSERT INTO users (email, name, password_hash) VALUES (?1, ?2, ?3) RETURNING id")
-                .bind(&owner.email)
-                .bind(&owner.name)
-                .bind(&owner.password_hash)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict("email")
-                    } else {
-                        e.into()
-                    }
-                })?;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, 'owner')")
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok((user_id, workspace_id))
-    }
-
-    async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?1, ?2, ?3)
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace_id)
-        .bind(user_id)
-        .bind(role)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = ?1")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| user_record(&r)).transpose()?)
-    }
-
-    async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| user_record(&r)).transpose()?)
-    }
-
-    async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(
-            "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-             WHERE m.user_id = ?1 AND m.status = 'active' ORDER BY m.id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Membership {
-                    workspace_id: r.try_get(0)?,
-                    workspace_name: r.try_get(1)?,
-                    role: r.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn page(
-        &self,
-        dataset: &Dataset,
-        workspace_id: i64,
-        filters: &Filters,
-        page: PageRequest,
-    ) -> StoreResult<DataPage> {
-        let count = query::count::<Lite>(dataset, workspace_id, filters);
-        let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
-        let select = query::page::<Lite>(dataset, workspace_id, filters, page, PAGE_SIZE);
-        let rows = bind_all(&select).fetch_all(&self.pool).await?;
-        let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
-        Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
-    }
-
-    fn flavour(&self) -> &'static Flavour {
-        &FLAVOUR
-    }
-
-    async fn execute(&self, query: &Query) -> StoreResult<u64> {
-        Ok(bind_all(query).execute(&self.pool).await?.rows_affected())
-    }
-
-    async fn fetch_jobs(&self, query: &Query) -> StoreResult<Vec<JobRecord>> {
-        let rows = bind_all(query).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(decode_job).collect::<Result<_, _>>()?)
-    }
-
-    async fn fetch_i64(&self, query: &Query) -> StoreResult<Option<i64>> {
-        let row = bind_all(query).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
-    }
-
-    async fn fetch_bool(&self, query: &Query) -> StoreResult<Option<bool>> {
-        let row = bind_all(query).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
-    }
-
-    async fn fetch_events(&self, query: &Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
-        let rows = bind_all(query).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()?)
-    }
-
-    async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>> {
-        let mut tx = self.pool.begin().await?;
-        // Take the write lock now, so that the count below and the insert are one step.
-        sqlx::query("UPDATE workspaces SET id = id WHERE id = $1")
-            .bind(new.workspace_id)
-            .execute(&mut *tx)
-            .await?;
-        let active: i64 = bind_all(&jobs::count_active(new.workspace_id))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if active >= active_limit {
-            return Ok(None);
-        }
-        bind_all(&jobs::insert_job(self, new, chrono::Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        jobs::get(self, None, new.id).await
-    }
-
-    async fn claim_job(
-        &self,
-        worker: &str,
-        lease_until: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<Option<JobRecord>> {
-        let claimed: Option<String> = sqlx::query_scalar(CLAIM)
-            .bind(jobs::time_text(&lease_until))
-            .bind(worker)
-            .fetch_optional(&self.pool)
-            .await?;
-        match claimed.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
-            Some(id) => jobs::get(self, None, id).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn export_rows(
-        &self,
-        dataset: &'static Dataset,
-        workspace_id: i64,
-        filters: &Filters,
-        batch: usize,
-        sender: tokio::sync::mpsc::Sender<RowBatch>,
-    ) -> StoreResult<()> {
-        use futures::TryStreamExt;
-        // The count and the rows come from one snapshot, so they agree.
-        let mut tx = self.pool.begin().await?;
-        // A read transaction in WAL mode sees one snapshot throughout.
-        let count = query::count::<Lite>(dataset, workspace_id, filters);
-        let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
-        if sender.send(RowBatch::Total(total)).await.is_err() {
-            return Ok(());
-        }
-        let select = query::export::<Lite>(dataset, workspace_id, filters);
-        let mut rows = bind_all(&select).fetch(&mut *tx);
-        let mut chunk = Vec::with_capacity(batch);
-        while let Some(row) = rows.try_next().await? {
-            chunk.push(decode_row(&row, dataset)?);
-            if chunk.len() == batch
-                && sender
-                    .send(RowBatch::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(batch))))
-                    .await
-                    .is_err()
-            {
-                return Ok(());
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = sender.send(RowBatch::Rows(chunk)).await;
-        }
-        drop(rows);
-        tx.commit().await?;
         Ok(())
     }
 
@@ -428,29 +183,27 @@ impl Store for SqliteStore {
         // Multi-row INSERTs of a fixed size in one transaction: the statement is prepared
         // once and reused (huge statements are slow to prepare and bind).
         let per_row = columns.len() + 1;
-        let chunk_rows = 64;
         let mut tx = self.pool.begin().await?;
         let workspace = Cell::Integer(workspace_id);
-        for chunk in rows.chunks(chunk_rows) {
-            let mut sql = format!(
-                "INSERT INTO {} ({}, {}) VALUES ",
+        for chunk in rows.chunks(64) {
+            let tuples: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    format!(
+                        "({})",
+                        (1..=per_row)
+                            .map(|c| format!("${}", r * per_row + c))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} ({}, {}) VALUES {}",
                 dataset.table,
                 dataset.tenant_column,
-                columns.join(", ")
+                columns.join(", "),
+                tuples.join(",")
             );
-            let mut n = 0;
-            for (i, _) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                let placeholders: Vec<String> = (0..per_row)
-                    .map(|_| {
-                        n += 1;
-                        format!("?{n}")
-                    })
-                    .collect();
-                sql.push_str(&format!("({})", placeholders.join(",")));
-            }
             let mut statement = sqlx::query(&sql);
             for row in chunk {
                 statement = bind_value(statement, &workspace);
@@ -463,4 +216,4 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
-}
+});

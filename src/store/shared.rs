@@ -1,0 +1,226 @@
+//! The parts of both `Store` implementations whose code is the same: every statement is
+//! written with `$N` placeholders (SQLite takes them too) and the backend-specific pieces
+//! are names the backend module defines — its pool, `bind_all`, `decode_row`, its
+//! `Dialect`, `FLAVOUR`, `CLAIM`, and `begin_create` / `begin_snapshot` (the
+//! transactions that lock the workspace's job count or read one snapshot).
+//!
+//! A macro rather than generic code because sqlx's executor bounds over two databases
+//! would hide the SQL under a page of trait bounds.
+
+macro_rules! impl_store {
+    ($store:ty, $dialect:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl Store for $store {
+            $($own)*
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn count_workspaces(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
+            }
+
+            async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
+                sqlx::query_scalar(INSERT_USER)
+                    .bind(&user.email)
+                    .bind(&user.name)
+                    .bind(&user.password_hash)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(email_conflict)
+            }
+
+            async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
+                let mut tx = self.pool.begin().await?;
+                let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
+                    .bind(workspace_name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let user_id: i64 = sqlx::query_scalar(INSERT_USER)
+                    .bind(&owner.email)
+                    .bind(&owner.name)
+                    .bind(&owner.password_hash)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(email_conflict)?;
+                sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')")
+                    .bind(workspace_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((user_id, workspace_id))
+            }
+
+            async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)
+                     ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+                )
+                .bind(workspace_id)
+                .bind(user_id)
+                .bind(role)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+                let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| user_record(&r)).transpose()?)
+            }
+
+            async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
+                let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| user_record(&r)).transpose()?)
+            }
+
+            async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
+                let rows = sqlx::query(
+                    "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                     WHERE m.user_id = $1 AND m.status = 'active' ORDER BY m.id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role: r.try_get(2)? })
+                    })
+                    .collect()
+            }
+
+            async fn page(
+                &self,
+                dataset: &Dataset,
+                workspace_id: i64,
+                filters: &Filters,
+                page: PageRequest,
+            ) -> StoreResult<DataPage> {
+                let count = query::count::<$dialect>(dataset, workspace_id, filters);
+                let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
+                let select = query::page::<$dialect>(dataset, workspace_id, filters, page, PAGE_SIZE);
+                let rows = bind_all(&select).fetch_all(&self.pool).await?;
+                let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
+                Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
+            }
+
+            fn flavour(&self) -> &'static jobs::Flavour {
+                &FLAVOUR
+            }
+
+            async fn execute(&self, query: &query::Query) -> StoreResult<u64> {
+                Ok(bind_all(query).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(jobs::decode_job).collect::<Result<_, _>>()?)
+            }
+
+            async fn fetch_i64(&self, query: &query::Query) -> StoreResult<Option<i64>> {
+                let row = bind_all(query).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| r.try_get(0)).transpose()?)
+            }
+
+            async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>> {
+                let row = bind_all(query).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| r.try_get(0)).transpose()?)
+            }
+
+            async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<_, sqlx::Error>>()?)
+            }
+
+            async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>> {
+                let mut tx = self.begin_create(new.workspace_id).await?;
+                let active: i64 =
+                    bind_all(&jobs::count_active(new.workspace_id)).fetch_one(&mut *tx).await?.try_get(0)?;
+                if active >= active_limit {
+                    return Ok(None);
+                }
+                bind_all(&jobs::insert_job(self, new, chrono::Utc::now())).execute(&mut *tx).await?;
+                tx.commit().await?;
+                jobs::get(self, None, new.id).await
+            }
+
+            async fn claim_job(
+                &self,
+                worker: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<Option<JobRecord>> {
+                let claimed: Option<String> = sqlx::query_scalar(CLAIM)
+                    .bind(jobs::time_text(&lease_until))
+                    .bind(worker)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match claimed.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
+                    Some(id) => jobs::get(self, None, id).await,
+                    None => Ok(None),
+                }
+            }
+
+            async fn export_rows(
+                &self,
+                dataset: &'static Dataset,
+                workspace_id: i64,
+                filters: &Filters,
+                batch: usize,
+                sender: tokio::sync::mpsc::Sender<RowBatch>,
+            ) -> StoreResult<()> {
+                use futures::TryStreamExt;
+                // The count and the rows come from one snapshot, so they agree.
+                let mut tx = self.begin_snapshot().await?;
+                let count = query::count::<$dialect>(dataset, workspace_id, filters);
+                let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
+                if sender.send(RowBatch::Total(total)).await.is_err() {
+                    return Ok(());
+                }
+                let select = query::export::<$dialect>(dataset, workspace_id, filters);
+                let mut rows = bind_all(&select).fetch(&mut *tx);
+                let mut chunk = Vec::with_capacity(batch);
+                while let Some(row) = rows.try_next().await? {
+                    chunk.push(decode_row(&row, dataset)?);
+                    if chunk.len() == batch {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
+                        if sender.send(RowBatch::Rows(full)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = sender.send(RowBatch::Rows(chunk)).await;
+                }
+                drop(rows);
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
