@@ -21,10 +21,19 @@ trap cleanup EXIT
 psql "$admin_url" -q -c "CREATE DATABASE $db" >/dev/null
 database_url="${admin_url%/*}/$db"
 
-echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db)"
+# With the test services running (make test starts them), exports go to s3s-fs and
+# email to the SMTP server; else to the local disk and mail files.
+services=()
+if [ -n "${EGRESS_TEST_S3_ENDPOINT:-}" ]; then
+  services=(--storage "s3://$EGRESS_TEST_S3_BUCKET?endpoint=$EGRESS_TEST_S3_ENDPOINT&region=us-east-1"
+            --s3-access-key "$EGRESS_TEST_S3_ACCESS_KEY" --s3-secret-key "$EGRESS_TEST_S3_SECRET_KEY"
+            --smtp-url "$EGRESS_TEST_SMTP_URL")
+fi
+
+echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
   "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
-  serve --listen "127.0.0.1:$port" --demo-rows 2000 >"$work/server.log" 2>&1 &
+  serve --listen "127.0.0.1:$port" --demo-rows 2000 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 
 for _ in $(seq 1 120); do

@@ -58,6 +58,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/data/:dataset") view=DatasetPage />
+                <Route path=path!("/exports") view=crate::exports::ExportsPage />
             </Routes>
         </main>
     }
@@ -78,6 +79,7 @@ fn Header() -> impl IntoView {
                                     .iter()
                                     .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label}</A> })
                                     .collect_view()}
+                                <A href="/exports">"Exports"</A>
                             </nav>
                             <div class="account">
                                 <WorkspaceSwitcher viewer=v.clone() />

@@ -93,6 +93,7 @@ pub fn DatasetPage() -> impl IntoView {
             <section class="dataset">
                 <div class="dataset-head">
                     <h1>{dataset.label}</h1>
+                    <crate::exports::ExportDialog dataset filters=filters() />
                 </div>
                 <FilterForm dataset=dataset query=filters() />
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -3,8 +3,13 @@
 //! pending → processing → completed → expired; processing → pending again (retry with
 //! backoff) while attempts remain, else failed; pending/processing → cancelled.
 
+mod dialog;
+mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
+
+pub use dialog::ExportDialog;
+pub use page::ExportsPage;
 
 use crate::datasets::FilterQuery;
 use crate::formats::Format;
@@ -186,4 +191,11 @@ pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), leptos::pr
 pub async fn cancel_export(id: String) -> Result<Option<ExportJob>, leptos::prelude::ServerFnError> {
     let (state, member) = caller().await?;
     Ok(service::cancel_or_delete(&state, member, &id).await?)
+}
+
+/// One export of the caller's workspace.
+#[leptos::server(prefix = "/rpc", endpoint = "get_export")]
+pub async fn get_export(id: String) -> Result<ExportJob, leptos::prelude::ServerFnError> {
+    let (state, member) = caller().await?;
+    Ok(service::get(&state, member, &id).await?.job)
 }

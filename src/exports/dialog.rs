@@ -1,0 +1,534 @@
+//! The export dialog: choose a format, filters and options, start, then watch the job
+//! over server-sent events until it can be downloaded. The job's id is kept in the URL
+//! (`?export=…`), so a reload or a dropped connection picks up where the job is.
+
+use super::{
+    ExportFilters, ExportJob, ExportOptions, JobStatus, NewExport, Progress, cancel_export, create_export, get_export,
+};
+use crate::app::error_text;
+use crate::datasets::{Dataset, FilterQuery, browse_dataset};
+use crate::formats::Format;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use std::collections::HashMap;
+
+/// Opens the dialog for the page's dataset, prefilled with the page's filters.
+#[component]
+pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let job_id = Memo::new(move |_| query.read().get("export").filter(|s| !s.is_empty()));
+    let open = RwSignal::new(false);
+    // Navigating to a job's URL (or reloading it) shows its progress.
+    Effect::new(move |_| {
+        if job_id.get().is_some() {
+            open.set(true);
+        }
+    });
+    let set_job = {
+        let navigate = navigate.clone();
+        move |id: Option<String>| {
+            let path = match &id {
+                Some(id) => with_param(&query.get_untracked(), "export", Some(id)),
+                None => with_param(&query.get_untracked(), "export", None),
+            };
+            navigate(
+                &format!("/data/{}{path}", dataset.id),
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    };
+    let close = {
+        let set_job = set_job.clone();
+        move || {
+            open.set(false);
+            if job_id.get_untracked().is_some() {
+                set_job(None);
+            }
+        }
+    };
+    let close_on_escape = close.clone();
+    view! {
+        <button type="button" class="primary" aria-haspopup="dialog" on:click=move |_| open.set(true)>
+            "Export…"
+        </button>
+        <Show when=move || open.get()>
+            {
+                let close = close.clone();
+                let close_key = close_on_escape.clone();
+                let set_job = set_job.clone();
+                let filters = filters.clone();
+                // Focus moves into the dialog when it opens, so the keyboard works in it.
+                let dialog_ref = NodeRef::<leptos::html::Div>::new();
+                Effect::new(move |_| {
+                    if let Some(dialog) = dialog_ref.get() {
+                        let _ = dialog.focus();
+                    }
+                });
+                view! {
+                    <div class="backdrop" on:click={
+                        let close = close.clone();
+                        move |_| close()
+                    }></div>
+                    <div
+                        node_ref=dialog_ref
+                        tabindex="-1"
+                        class="dialog"
+                        role="dialog"
+                        aria-modal="true"
+                        aria-labelledby="export-title"
+                        on:keydown=move |ev| {
+                            if ev.key() == "Escape" {
+                                close_key();
+                            } else if ev.key() == "Tab" {
+                                trap_focus(&ev);
+                            }
+                        }
+                    >
+                        <h2 id="export-title">{format!("Export {}", dataset.label.to_lowercase())}</h2>
+                        {move || match job_id.get() {
+                            None => view! { <ExportForm dataset filters=filters.clone() on_started=set_job.clone() /> }.into_any(),
+                            Some(id) => view! { <ExportProgress id on_new=set_job.clone() /> }.into_any(),
+                        }}
+                        <button type="button" class="ghost close" aria-label="Close" on:click={
+                            let close = close.clone();
+                            move |_| close()
+                        }>"×"</button>
+                    </div>
+                }
+            }
+        </Show>
+    }
+}
+
+/// The page's query string with one parameter set or removed.
+fn with_param(map: &leptos_router::params::ParamsMap, key: &str, value: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for k in ["created_from", "created_to", "status", "tag", "after", "before"] {
+        if let Some(v) = map.get(k) {
+            pairs.push((k.to_owned(), v));
+        }
+    }
+    if let Some(v) = value {
+        pairs.push((key.to_owned(), v.to_owned()));
+    }
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    format!(
+        "?{}",
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    )
+}
+
+/// Keeps Tab and Shift-Tab inside the dialog.
+fn trap_focus(ev: &leptos::ev::KeyboardEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(dialog) = document().query_selector(".dialog").ok().flatten() else {
+            return;
+        };
+        let Ok(nodes) = dialog.query_selector_all("button:not([disabled]), input:not([disabled]), select, a[href]")
+        else {
+            return;
+        };
+        let (Some(first), Some(last)) = (nodes.item(0), nodes.item(nodes.length().saturating_sub(1))) else {
+            return;
+        };
+        let active = document().active_element();
+        let at = |n: &web_sys::Node| active.as_ref().is_some_and(|a| a.is_same_node(Some(n)));
+        let focus = |n: web_sys::Node| {
+            if let Ok(el) = n.dyn_into::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        };
+        if ev.shift_key() && at(&first) {
+            ev.prevent_default();
+            focus(last);
+        } else if !ev.shift_key() && at(&last) {
+            ev.prevent_default();
+            focus(first);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
+fn split_error(message: &str) -> (Option<String>, String) {
+    match message.split_once(": ") {
+        Some((field, rest)) if !field.contains(' ') => (Some(field.to_owned()), rest.to_owned()),
+        _ => (None, message.to_owned()),
+    }
+}
+
+#[component]
+fn ExportForm(
+    dataset: &'static Dataset,
+    filters: FilterQuery,
+    on_started: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let format = RwSignal::new("csv".to_owned());
+    let date = |v: &Option<String>| v.clone().unwrap_or_default().chars().take(10).collect::<String>();
+    let created_from = RwSignal::new(date(&filters.created_from));
+    let created_to = RwSignal::new(date(&filters.created_to));
+    let status = RwSignal::new(filters.status.clone().unwrap_or_default());
+    let tag = RwSignal::new(filters.tag.clone().unwrap_or_default());
+    let gzip = RwSignal::new(false);
+    let bom = RwSignal::new(false);
+    let opt = |s: String| (!s.trim().is_empty()).then_some(s);
+    let export_filters = move || ExportFilters {
+        created_from: opt(created_from.get()),
+        created_to: opt(created_to.get()),
+        status: opt(status.get()),
+        tag: opt(tag.get()),
+    };
+    let count = Resource::new(export_filters, move |f| {
+        browse_dataset(dataset.id.to_owned(), f.as_query())
+    });
+    let start = Action::new(move |request: &NewExport| {
+        let request = request.clone();
+        async move { create_export(request).await }
+    });
+    let errors = Memo::new(move |_| {
+        let mut map: HashMap<String, String> = HashMap::new();
+        if let Some(Err(e)) = start.value().get() {
+            let (field, message) = split_error(&error_text(&e));
+            map.insert(field.unwrap_or_else(|| "form".into()), message);
+        }
+        map
+    });
+    let error_for = move |field: &'static str| {
+        move || {
+            errors
+                .get()
+                .get(field)
+                .map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.clone()}</p> })
+        }
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(job)) = start.value().get() {
+            on_started(Some(job.id.clone()));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        start.dispatch(NewExport {
+            dataset: dataset.id.to_owned(),
+            format: format.get_untracked(),
+            filters: export_filters(),
+            options: ExportOptions {
+                gzip: gzip.get_untracked(),
+                bom: bom.get_untracked() && format.get_untracked() == "csv",
+            },
+        });
+    };
+    view! {
+        <form class="export-form" on:submit=submit>
+            <fieldset>
+                <legend>"Format"</legend>
+                <div class="formats">
+                    {Format::ALL
+                        .iter()
+                        .map(|f| {
+                            let id = f.id();
+                            view! {
+                                <label class="format">
+                                    <input type="radio" name="format" value=id prop:checked=move || format.get() == id on:change=move |_| format.set(id.to_owned()) />
+                                    {f.label()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                {error_for("format")}
+            </fieldset>
+            <fieldset>
+                <legend>"Rows"</legend>
+                <div class="grid">
+                    <div class="field">
+                        <label for="export-from">"Created from"</label>
+                        <input id="export-from" type="date" bind:value=created_from />
+                        {error_for("created_from")}
+                    </div>
+                    <div class="field">
+                        <label for="export-to">"Created to"</label>
+                        <input id="export-to" type="date" bind:value=created_to />
+                        {error_for("created_to")}
+                    </div>
+                    <div class="field">
+                        <label for="export-status">"Status"</label>
+                        <select id="export-status" on:change=move |ev| status.set(event_target_value(&ev)) prop:value=move || status.get()>
+                            <option value="">"Any status"</option>
+                            {dataset.statuses.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                        </select>
+                        {error_for("status")}
+                    </div>
+                    {dataset.has_tags.then(|| view! {
+                        <div class="field">
+                            <label for="export-tag">"Tag"</label>
+                            <input id="export-tag" bind:value=tag />
+                            {error_for("tag")}
+                        </div>
+                    })}
+                </div>
+                <p class="match-count" aria-live="polite">
+                    <Transition fallback=|| "Counting…">
+                        {move || count.get().map(|r| match r {
+                            Ok(page) => format!("{} rows match", page.total),
+                            Err(e) => error_text(&e),
+                        })}
+                    </Transition>
+                </p>
+            </fieldset>
+            <fieldset>
+                <legend>"Options"</legend>
+                <label class="check"><input type="checkbox" bind:checked=gzip />"Compress with gzip"</label>
+                <label class="check">
+                    <input type="checkbox" bind:checked=bom disabled=move || format.get() != "csv" />
+                    "UTF-8 BOM for Excel"
+                </label>
+                <p class="hint">"Excel needs the BOM to show accents and non-Latin letters in a CSV correctly."</p>
+                {error_for("options.bom")}
+            </fieldset>
+            {move || errors.get().get("form").map(|m| {
+                let limit = m.contains("exports running");
+                view! {
+                    <p class="form-error" role="alert">
+                        {m.clone()}
+                        {limit.then(|| view! { " " <a href="/exports">"See the running exports"</a> })}
+                    </p>
+                }
+            })}
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || start.pending().get()>
+                    {move || if start.pending().get() { "Starting…" } else { "Start export" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// Follows a job: the state from the server first, then every update over SSE.
+#[component]
+fn ExportProgress(id: String, on_new: impl Fn(Option<String>) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let progress = RwSignal::new(None::<Progress>);
+    let details = Resource::new(
+        {
+            let id = id.clone();
+            move || (id.clone(), progress.get().map(|p| p.status))
+        },
+        |(id, _)| get_export(id),
+    );
+    subscribe(&id, progress);
+    let started_at = RwSignal::new(None::<(f64, i64)>);
+    let cancel = Action::new({
+        let id = id.clone();
+        move |_: &()| {
+            let id = id.clone();
+            async move { cancel_export(id).await }
+        }
+    });
+    let retry = Action::new(move |job: &ExportJob| {
+        let request = NewExport {
+            dataset: job.dataset.clone(),
+            format: job.format.id().to_owned(),
+            filters: ExportFilters {
+                created_from: job.filters.created_from.map(|t| t.to_rfc3339()),
+                created_to: job.filters.created_to.map(|t| t.to_rfc3339()),
+                status: job.filters.status.clone(),
+                tag: job.filters.tag.clone(),
+            },
+            options: job.options,
+        };
+        async move { create_export(request).await }
+    });
+    {
+        let on_new = on_new.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(job)) = retry.value().get() {
+                on_new(Some(job.id.clone()));
+            }
+        });
+    }
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || details.get().map(|r| match r {
+                Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
+                Ok(job) => {
+                    let live = progress.get().filter(|p| p.id == job.id);
+                    let status = live.as_ref().map_or(job.status, |p| p.status);
+                    let processed = live.as_ref().map_or(job.processed_rows, |p| p.processed_rows);
+                    let total = live.as_ref().and_then(|p| p.total_rows).or(job.total_rows);
+                    view! { <ProgressView job status processed total started_at cancel retry on_new=on_new.clone() /> }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProgressView(
+    job: ExportJob,
+    status: JobStatus,
+    processed: i64,
+    total: Option<i64>,
+    started_at: RwSignal<Option<(f64, i64)>>,
+    cancel: Action<(), Result<Option<ExportJob>, ServerFnError>>,
+    retry: Action<ExportJob, Result<ExportJob, ServerFnError>>,
+    on_new: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let percent = match total {
+        Some(0) => 100.0,
+        Some(t) => (processed as f64 / t as f64 * 100.0).min(100.0),
+        None => 0.0,
+    };
+    if status == JobStatus::Processing && started_at.get_untracked().is_none() {
+        started_at.set(Some((now_ms(), processed)));
+    }
+    let eta = match (status, started_at.get_untracked(), total) {
+        (JobStatus::Processing, Some((t0, r0)), Some(t)) if processed > r0 => {
+            let rate = (processed - r0) as f64 / ((now_ms() - t0) / 1000.0).max(0.001);
+            let left = ((t - processed) as f64 / rate).ceil() as i64;
+            Some(if left < 60 {
+                format!("about {left} s left")
+            } else {
+                format!("about {} min left", left / 60 + 1)
+            })
+        }
+        _ => None,
+    };
+    let headline = match status {
+        JobStatus::Pending => "Queued — waiting for a worker…".to_owned(),
+        JobStatus::Processing => "Exporting…".to_owned(),
+        JobStatus::Completed => "Your file is ready.".to_owned(),
+        JobStatus::Failed => "The export failed.".to_owned(),
+        JobStatus::Cancelled => "The export was cancelled.".to_owned(),
+        JobStatus::Expired => "This export has expired.".to_owned(),
+    };
+    let counts = match total {
+        Some(t) => format!("{} of {} rows ({:.0} %)", processed, t, percent),
+        None => format!("{processed} rows"),
+    };
+    let new_export = move |_| on_new(None);
+    let job_for_retry = job.clone();
+    view! {
+        <div class="progress-view" data-status=status.id()>
+            <p class="headline" aria-live="polite">{headline}</p>
+            {status.is_active().then(|| view! {
+                <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}") aria-label="Export progress">
+                    <div class="fill" style=format!("width: {percent:.1}%")></div>
+                </div>
+                <p class="counts" aria-live="polite">{counts.clone()} {eta.map(|e| format!(" · {e}"))}</p>
+                <button type="button" class="ghost" on:click=move |_| { cancel.dispatch(()); }>"Cancel export"</button>
+            })}
+            {(status == JobStatus::Completed).then(|| {
+                let size = job.bytes.map(human_size).unwrap_or_default();
+                view! {
+                    <dl class="summary">
+                        <dt>"Rows"</dt><dd data-testid="export-rows">{job.total_rows.unwrap_or(processed)}</dd>
+                        <dt>"Size"</dt><dd>{size}</dd>
+                        <dt>"File"</dt><dd>{job.file_name.clone()}</dd>
+                        <dt>"Available until"</dt><dd>{job.expires_at.map(|t| view! { <LocalTime t /> })}</dd>
+                    </dl>
+                    <a class="button primary" href=format!("/exports/{}/download", job.id) download="" rel="external">"Download"</a>
+                }
+            })}
+            {(status == JobStatus::Failed).then(|| view! {
+                <p class="form-error" role="alert">{job.error.clone().unwrap_or_else(|| "Something went wrong.".into())}</p>
+                <button type="button" class="primary" on:click=move |_| { retry.dispatch(job_for_retry.clone()); }>"Retry"</button>
+            })}
+            {status.is_terminal().then(|| view! { <button type="button" class="ghost" on:click=new_export>"New export"</button> })}
+        </div>
+    }
+}
+
+/// A UTC time shown in the reader's time zone once the page runs, with UTC on hover.
+#[component]
+pub fn LocalTime(t: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+    let iso = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let text = RwSignal::new(t.format("%Y-%m-%d %H:%M UTC").to_string());
+    #[cfg(feature = "hydrate")]
+    {
+        let iso = iso.clone();
+        Effect::new(move |_| {
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&iso));
+            text.set(String::from(
+                date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED),
+            ));
+        });
+    }
+    view! { <time datetime=iso.clone() title=format!("{} (UTC)", iso)>{move || text.get()}</time> }
+}
+
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < 3 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now();
+    #[cfg(not(feature = "hydrate"))]
+    0.0
+}
+
+/// Opens the job's event stream in the browser; updates land in `progress`. The stream
+/// is closed at a terminal state (else the browser would reconnect forever) and when the
+/// component goes away. A dropped connection reconnects by itself and starts again from
+/// the server's current state.
+fn subscribe(id: &str, progress: RwSignal<Option<Progress>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/exports/{id}/events")) else {
+            return;
+        };
+        let closer = source.clone();
+        let on_progress = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if let Some(update) = ev
+                .data()
+                .as_string()
+                .and_then(|t| serde_json::from_str::<Progress>(&t).ok())
+            {
+                if update.status.is_terminal() {
+                    closer.close();
+                }
+                progress.set(Some(update));
+            }
+        });
+        let _ = source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+        on_progress.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, progress);
+}

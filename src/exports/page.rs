@@ -1,0 +1,170 @@
+//! The exports page: the workspace's exports, newest first, with their state and what can
+//! be done with each. Running exports refresh every two seconds.
+
+use super::dialog::{LocalTime, human_size};
+use super::{ExportFilters, ExportJob, NewExport, cancel_export, create_export, list_exports};
+use crate::app::error_text;
+use crate::datasets;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+fn filters_in_words(job: &ExportJob) -> String {
+    let f = &job.filters;
+    let mut parts = Vec::new();
+    if let Some(s) = &f.status {
+        parts.push(format!("status {s}"));
+    }
+    if let Some(t) = &f.tag {
+        parts.push(format!("tagged {t}"));
+    }
+    match (f.created_from, f.created_to) {
+        (Some(a), Some(b)) => parts.push(format!(
+            "created {} to {}",
+            a.format("%Y-%m-%d"),
+            (b - chrono::Duration::seconds(1)).format("%Y-%m-%d")
+        )),
+        (Some(a), None) => parts.push(format!("created from {}", a.format("%Y-%m-%d"))),
+        (None, Some(b)) => parts.push(format!("created before {}", b.format("%Y-%m-%d"))),
+        (None, None) => {}
+    }
+    if parts.is_empty() {
+        "all rows".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn again(job: &ExportJob) -> NewExport {
+    NewExport {
+        dataset: job.dataset.clone(),
+        format: job.format.id().to_owned(),
+        filters: ExportFilters {
+            created_from: job.filters.created_from.map(|t| t.to_rfc3339()),
+            created_to: job.filters.created_to.map(|t| t.to_rfc3339()),
+            status: job.filters.status.clone(),
+            tag: job.filters.tag.clone(),
+        },
+        options: job.options,
+    }
+}
+
+#[component]
+pub fn ExportsPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    let tick = RwSignal::new(0u32);
+    let act = Action::new(|(id, run_again): &(String, Option<NewExport>)| {
+        let (id, run_again) = (id.clone(), run_again.clone());
+        async move {
+            match run_again {
+                Some(request) => create_export(request).await.map(|_| ()),
+                None => cancel_export(id).await.map(|_| ()),
+            }
+        }
+    });
+    let exports = Resource::new(
+        move || (page(), tick.get(), act.version().get()),
+        |(p, _, _)| list_exports(p),
+    );
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let running = exports
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .is_some_and(|(list, _)| list.iter().any(|j| j.status.is_active()));
+                if running {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(2),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    view! {
+        <Title text="Exports" />
+        <section class="exports">
+            <h1>"Exports"</h1>
+            {move || act.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{error_text(&e)}</p> })}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || exports.get().map(|r| match r {
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
+                    Ok((list, _)) if list.is_empty() => view! {
+                        <div class="empty-state">
+                            <p>"No exports yet."</p>
+                            <p>"Open a dataset, filter it down to what you need, and press " <strong>"Export…"</strong> "."</p>
+                            <a class="button primary" href="/data/contacts">"Browse contacts"</a>
+                        </div>
+                    }.into_any(),
+                    Ok((list, total)) => {
+                        let pages = (total + 19) / 20;
+                        let current = page();
+                        view! {
+                            <div class="table-wrap">
+                                <table class="data exports-table">
+                                    <thead><tr>
+                                        <th scope="col">"Dataset"</th><th scope="col">"Format"</th><th scope="col">"Filters"</th>
+                                        <th scope="col">"Started by"</th><th scope="col">"Status"</th><th scope="col">"Rows"</th>
+                                        <th scope="col">"Size"</th><th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Actions"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|job| {
+                                            let label = datasets::find(&job.dataset).map_or(job.dataset.clone(), |d| d.label.to_owned());
+                                            let rows = match (job.status.is_active(), job.total_rows) {
+                                                (true, Some(t)) => format!("{} / {}", job.processed_rows, t),
+                                                (_, Some(t)) => t.to_string(),
+                                                (_, None) => job.processed_rows.to_string(),
+                                            };
+                                            let (id, again_request) = (job.id.clone(), again(&job));
+                                            let cancel_id = id.clone();
+                                            view! {
+                                                <tr data-status=job.status.id()>
+                                                    <td>{label}</td>
+                                                    <td>{job.format.label()}{job.options.gzip.then_some(" (gzip)")}</td>
+                                                    <td>{filters_in_words(&job)}</td>
+                                                    <td>{job.created_by.clone()}</td>
+                                                    <td><span class=format!("status status-{}", job.status.id())>{job.status.id()}</span>
+                                                        {job.error.clone().map(|e| view! { <span class="hint">{e}</span> })}</td>
+                                                    <td class="num">{rows}</td>
+                                                    <td class="num">{job.bytes.map(human_size)}</td>
+                                                    <td><LocalTime t=job.created_at /></td>
+                                                    <td>{job.expires_at.filter(|_| job.status == super::JobStatus::Completed).map(|t| view! { <LocalTime t /> })}</td>
+                                                    <td class="row-actions">
+                                                        {(job.status == super::JobStatus::Completed).then(|| view! {
+                                                            <a class="button" href=format!("/exports/{id}/download") rel="external">"Download"</a>
+                                                        })}
+                                                        <button type="button" class="ghost" on:click=move |_| { act.dispatch((cancel_id.clone(), None)); }>
+                                                            {if job.status.is_active() { "Cancel" } else { "Delete" }}
+                                                        </button>
+                                                        <button type="button" class="ghost" on:click=move |_| { act.dispatch((String::new(), Some(again_request.clone()))); }>
+                                                            "Run again"
+                                                        </button>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <nav class="pager" aria-label="Pages">
+                                {(current > 1).then(|| view! { <a href=format!("/exports?page={}", current - 1) rel="prev">"← Newer"</a> })}
+                                {(current < pages).then(|| view! { <a href=format!("/exports?page={}", current + 1) rel="next">"Older →"</a> })}
+                            </nav>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
