@@ -427,12 +427,7 @@ async fn email_arrives_and_expiry_cleans_up(backend: Backend) {
         .filter(|p| p.contains(&key) || p.contains(&id))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let kinds: Vec<String> = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(&id).unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.0)
-        .collect();
+    let kinds: Vec<String> = common::event_kinds(&app, &id).await;
     for kind in ["created", "started", "completed", "emailed", "expired"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} missing from {kinds:?}");
     }

@@ -126,12 +126,7 @@ async fn s3_round_trip_presigned_urls_and_email(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again.to_vec(), bytes);
-    let kinds: Vec<String> = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(&id).unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.0)
-        .collect();
+    let kinds: Vec<String> = common::event_kinds(&app, &id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "downloaded").count(), 3, "{kinds:?}");
 
     // The other formats through S3 too, each compared with the same rows.
@@ -195,12 +190,7 @@ async fn s3_unreachable_is_retried_then_fails_cleanly(backend: Backend) {
     assert_eq!(done["attempts"], 3);
     let error = done["error"].as_str().unwrap();
     assert!(error.contains("object storage request failed"), "{error}");
-    let kinds: Vec<String> = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.0)
-        .collect();
+    let kinds: Vec<String> = common::event_kinds(&app, id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "retry_scheduled").count(), 2, "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("failed"), "{kinds:?}");
     let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
@@ -226,12 +216,7 @@ async fn smtp_down_does_not_fail_the_export(backend: Backend) {
     assert_eq!(done["status"], "completed");
     let mut kinds: Vec<String> = Vec::new();
     for _ in 0..100 {
-        kinds = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.0)
-            .collect();
+        kinds = common::event_kinds(&app, id).await;
         if kinds.iter().any(|k| k == "email_failed") {
             break;
         }

@@ -346,17 +346,7 @@ fn ExportProgress(id: String, on_new: impl Fn(Option<String>) + Clone + Send + S
         }
     });
     let retry = Action::new(move |job: &ExportJob| {
-        let request = NewExport {
-            dataset: job.dataset.clone(),
-            format: job.format.id().to_owned(),
-            filters: ExportFilters {
-                created_from: job.filters.created_from.map(|t| t.to_rfc3339()),
-                created_to: job.filters.created_to.map(|t| t.to_rfc3339()),
-                status: job.filters.status.clone(),
-                tag: job.filters.tag.clone(),
-            },
-            options: job.options,
-        };
+        let request = job.as_request();
         async move { create_export(request).await }
     });
     {

@@ -137,6 +137,23 @@ pub struct ExportJob {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl ExportJob {
+    /// The request that would run this export again.
+    pub fn as_request(&self) -> NewExport {
+        NewExport {
+            dataset: self.dataset.clone(),
+            format: self.format.id().to_owned(),
+            filters: ExportFilters {
+                created_from: self.filters.created_from.map(|t| t.to_rfc3339()),
+                created_to: self.filters.created_to.map(|t| t.to_rfc3339()),
+                status: self.filters.status.clone(),
+                tag: self.filters.tag.clone(),
+            },
+            options: self.options,
+        }
+    }
+}
+
 /// What the progress stream sends: the job's state at one moment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Progress {

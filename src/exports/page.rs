@@ -2,7 +2,7 @@
 //! be done with each. Running exports refresh every two seconds.
 
 use super::dialog::{LocalTime, human_size};
-use super::{ExportFilters, ExportJob, NewExport, cancel_export, create_export, list_exports};
+use super::{ExportJob, NewExport, cancel_export, create_export, list_exports};
 use crate::app::error_text;
 use crate::datasets;
 use leptos::prelude::*;
@@ -32,20 +32,6 @@ fn filters_in_words(job: &ExportJob) -> String {
         "all rows".into()
     } else {
         parts.join(", ")
-    }
-}
-
-fn again(job: &ExportJob) -> NewExport {
-    NewExport {
-        dataset: job.dataset.clone(),
-        format: job.format.id().to_owned(),
-        filters: ExportFilters {
-            created_from: job.filters.created_from.map(|t| t.to_rfc3339()),
-            created_to: job.filters.created_to.map(|t| t.to_rfc3339()),
-            status: job.filters.status.clone(),
-            tag: job.filters.tag.clone(),
-        },
-        options: job.options,
     }
 }
 
@@ -126,7 +112,7 @@ pub fn ExportsPage() -> impl IntoView {
                                                 (_, Some(t)) => t.to_string(),
                                                 (_, None) => job.processed_rows.to_string(),
                                             };
-                                            let (id, again_request) = (job.id.clone(), again(&job));
+                                            let (id, again_request) = (job.id.clone(), job.as_request());
                                             let cancel_id = id.clone();
                                             view! {
                                                 <tr data-status=job.status.id()>

@@ -391,3 +391,13 @@ impl Services {
         mails.into_iter().map(|(_, t)| t).collect()
     }
 }
+
+/// The kinds of a job's audit events, oldest first.
+pub async fn event_kinds(app: &TestApp, id: &str) -> Vec<String> {
+    egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.0)
+        .collect()
+}
