@@ -49,9 +49,11 @@ fn Layout() -> impl IntoView {
     let location = use_location();
     let viewer = Resource::new(move || location.pathname.get(), |_| accounts::current_viewer());
     provide_context(ViewerResource(viewer));
+    provide_context(crate::exports::FollowedExports(RwSignal::new(Vec::new())));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <Header />
+        <crate::exports::ExportToasts />
         <main id="main">
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=Home />

@@ -462,6 +462,8 @@ async fn progress_crosses_processes_over_postgres_notify() {
     let mut on_b = hub_b.subscribe();
     let progress = egress::exports::Progress {
         id: "0c1d".into(),
+        workspace_id: 1,
+        dataset: "orders".into(),
         status: egress::exports::JobStatus::Processing,
         processed_rows: 42,
         total_rows: Some(100),

@@ -71,3 +71,27 @@ test("export as JSON; bad filters are explained next to the field", async ({ pag
   await expect(page.locator("tr[data-status=completed]").first()).toBeVisible();
   await page.screenshot({ path: "test-results/screenshots/exports-page.png", fullPage: true });
 });
+
+test("an export finished in another tab shows a notice here", async ({ context, page }) => {
+  await logIn(page);
+  const other = await context.newPage();
+  await other.goto("/data/contacts");
+  await hydrated(other);
+  await other.waitForTimeout(1000); // its event stream is connected
+
+  await page.goto("/data/transactions?status=failed");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Export…" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Start export" }).click();
+  await expect(page.getByRole("dialog").getByText("Your file is ready.")).toBeVisible({ timeout: 30_000 });
+
+  const notice = other.getByRole("status").filter({ hasText: "Your transactions export is ready." });
+  await expect(notice).toBeVisible();
+  await other.screenshot({ path: "test-results/screenshots/export-notice.png" });
+  const [download] = await Promise.all([other.waitForEvent("download"), notice.getByRole("link", { name: "Download" }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^transactions-.*\.csv$/);
+  await notice.getByRole("button", { name: "Dismiss" }).click();
+  await expect(notice).toHaveCount(0);
+  // The tab that follows the job in its dialog shows no notice of its own.
+  await expect(page.getByRole("status").filter({ hasText: "export is ready" })).toHaveCount(0);
+});

@@ -222,8 +222,12 @@ fn ExportForm(
                 .map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.clone()}</p> })
         }
     };
+    let followed = use_context::<super::FollowedExports>();
     Effect::new(move |_| {
         if let Some(Ok(job)) = start.value().get() {
+            if let Some(super::FollowedExports(f)) = followed {
+                f.update(|f| f.push(job.id.clone()));
+            }
             on_started(Some(job.id.clone()));
         }
     });
@@ -328,6 +332,9 @@ fn ExportForm(
 /// Follows a job: the state from the server first, then every update over SSE.
 #[component]
 fn ExportProgress(id: String, on_new: impl Fn(Option<String>) + Clone + Send + Sync + 'static) -> impl IntoView {
+    if let Some(super::FollowedExports(followed)) = use_context() {
+        followed.update(|f| f.push(id.clone()));
+    }
     let progress = RwSignal::new(None::<Progress>);
     let details = Resource::new(
         {

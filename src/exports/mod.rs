@@ -7,9 +7,11 @@ mod dialog;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
+mod toasts;
 
 pub use dialog::ExportDialog;
 pub use page::ExportsPage;
+pub use toasts::{ExportToasts, FollowedExports};
 
 use crate::datasets::FilterQuery;
 use crate::formats::Format;
@@ -119,6 +121,7 @@ pub struct NewExport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExportJob {
     pub id: String,
+    pub workspace_id: i64,
     pub dataset: String,
     pub format: Format,
     pub filters: crate::datasets::Filters,
@@ -158,6 +161,8 @@ impl ExportJob {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub id: String,
+    pub workspace_id: i64,
+    pub dataset: String,
     pub status: JobStatus,
     pub processed_rows: i64,
     pub total_rows: Option<i64>,
@@ -169,6 +174,8 @@ impl From<&ExportJob> for Progress {
     fn from(job: &ExportJob) -> Self {
         Progress {
             id: job.id.clone(),
+            workspace_id: job.workspace_id,
+            dataset: job.dataset.clone(),
             status: job.status,
             processed_rows: job.processed_rows,
             total_rows: job.total_rows,

@@ -24,6 +24,7 @@ use tower_sessions::Session;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/exports", get(list).post(create))
+        .route("/api/exports/events", get(workspace_events))
         .route("/api/exports/{id}", get(show).delete(cancel_or_delete))
         .route("/api/exports/{id}/events", get(events))
         .route("/exports/{id}/download", get(download))
@@ -165,6 +166,34 @@ async fn events(State(state): State<AppState>, session: Session, Path(id): Path<
                 if tx.send(Ok(progress_event(&last))).await.is_err() || last.status.is_terminal() {
                     return;
                 }
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// `GET /api/exports/events`: every progress update of the caller's workspace, for the
+/// "your export is ready" notices in other tabs. Runs until the client goes.
+async fn workspace_events(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    let member = member(&state, &session).await?;
+    let mut updates = state.hub.subscribe();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                update = updates.recv() => match update {
+                    Ok(p) if p.workspace_id == member.workspace_id => {
+                        if tx.send(Ok(progress_event(&p))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                _ = tx.closed() => return,
             }
         }
     });

@@ -132,6 +132,7 @@ where
     let uuid = uuid::Uuid::parse_str(&id).map_err(|_| bad("id", &id))?;
     let job = ExportJob {
         id: uuid.to_string(),
+        workspace_id: r.try_get(1)?,
         dataset: r.try_get(5)?,
         format: Format::parse(&format).ok_or_else(|| bad("format", &format))?,
         filters: serde_json::from_str(&filters).map_err(|_| bad("filters", &filters))?,

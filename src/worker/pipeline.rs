@@ -296,6 +296,8 @@ impl Pipeline {
                 last_publish = Instant::now();
                 self.hub.publish(Progress {
                     id: job.id.clone(),
+                    workspace_id: record.workspace_id,
+                    dataset: job.dataset.clone(),
                     status: JobStatus::Processing,
                     processed_rows: processed,
                     total_rows: total,

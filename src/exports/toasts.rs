@@ -1,0 +1,109 @@
+//! "Your export is ready" notices: every page listens to the workspace's export updates,
+//! so an export started in another tab announces itself here when it completes.
+
+use super::{JobStatus, Progress};
+use crate::datasets;
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+/// The jobs a dialog on this page follows; they need no notice.
+#[derive(Clone, Copy)]
+pub struct FollowedExports(pub RwSignal<Vec<String>>);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Toast {
+    id: String,
+    label: String,
+}
+
+#[component]
+pub fn ExportToasts() -> impl IntoView {
+    let toasts = RwSignal::new(Vec::<Toast>::new());
+    let update = RwSignal::new(None::<Progress>);
+    let FollowedExports(followed) = expect_context();
+    let location = use_location();
+    Effect::new(move |_| {
+        let Some(p) = update.get() else { return };
+        if p.status != JobStatus::Completed {
+            return;
+        }
+        // A job started on this page may finish before its dialog has shown it: decide a
+        // moment later, and only for jobs no dialog here follows.
+        set_timeout(
+            move || {
+                let followed_here = followed.with_untracked(|f| f.contains(&p.id));
+                if followed_here || toasts.with_untracked(|t| t.iter().any(|x| x.id == p.id)) {
+                    return;
+                }
+                let label = datasets::find(&p.dataset).map_or(p.dataset.clone(), |d| d.label.to_owned());
+                toasts.update(|t| {
+                    t.push(Toast {
+                        id: p.id.clone(),
+                        label,
+                    });
+                    if t.len() > 3 {
+                        t.remove(0);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(1500),
+        );
+    });
+    // Connect again on every navigation: the stream needs a session, which may have just begun.
+    Effect::new(move |_| {
+        let _ = location.pathname.get();
+        listen(update);
+    });
+    view! {
+        <div class="toasts" aria-live="polite">
+            <For each=move || toasts.get() key=|t| t.id.clone() let:toast>
+                <div class="toast" role="status">
+                    <span>{format!("Your {} export is ready.", toast.label.to_lowercase())}</span>
+                    <a class="button primary" href=format!("/exports/{}/download", toast.id) rel="external">"Download"</a>
+                    <button
+                        type="button"
+                        class="ghost"
+                        aria-label="Dismiss"
+                        on:click={
+                            let id = toast.id.clone();
+                            move |_| toasts.update(|t| t.retain(|x| x.id != id))
+                        }
+                    >
+                        "×"
+                    </button>
+                </div>
+            </For>
+        </div>
+    }
+}
+
+fn listen(update: RwSignal<Option<Progress>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Ok(source) = web_sys::EventSource::new("/api/exports/events") else {
+            return;
+        };
+        let on_progress = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if let Some(p) = ev
+                .data()
+                .as_string()
+                .and_then(|t| serde_json::from_str::<Progress>(&t).ok())
+            {
+                update.set(Some(p));
+            }
+        });
+        // Signed out (401) or gone: stop instead of retrying every few seconds.
+        let closer = source.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| closer.close());
+        let _ = source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+        on_progress.forget();
+        on_error.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = update;
+}
