@@ -33,7 +33,7 @@ fi
 echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
   "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
-  serve --listen "127.0.0.1:$port" --demo-rows 2000 "${services[@]}" >"$work/server.log" 2>&1 &
+  serve --listen "127.0.0.1:$port" --demo-rows 2000 --max-rows-per-second 400 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 
 for _ in $(seq 1 120); do

@@ -136,6 +136,9 @@ pub struct PipelineArgs {
     /// Size of an upload part in MiB (at least 5).
     #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 8)]
     pub part_size_mib: usize,
+    /// Read at most this many rows a second per export, to spare a busy database (0: no limit).
+    #[arg(long, env = "EGRESS_MAX_ROWS_PER_SECOND", default_value_t = 0)]
+    pub max_rows_per_second: u64,
     /// Seconds between cleanup passes.
     #[arg(long, env = "EGRESS_CLEANUP_SECONDS", default_value_t = 60)]
     pub cleanup_seconds: u64,
@@ -156,6 +159,7 @@ impl Default for PipelineArgs {
             lease_seconds: 30,
             retry_base_seconds: 5.0,
             part_size_mib: 8,
+            max_rows_per_second: 0,
             cleanup_seconds: 60,
         }
     }

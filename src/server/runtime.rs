@@ -94,6 +94,7 @@ impl Runtime {
                 lease: Duration::from_secs(args.lease_seconds.max(3)),
                 poll: Duration::from_secs(2),
                 part_size: args.part_size_mib.max(5) * 1024 * 1024,
+                max_rows_per_second: args.max_rows_per_second,
                 retention: Duration::from_secs_f64(args.retention_hours.max(0.0) * 3600.0),
                 retry: RetryPolicy {
                     base: Duration::from_secs_f64(args.retry_base_seconds.max(0.01)),

@@ -26,6 +26,8 @@ pub struct WorkerSettings {
     /// How often to look for work when nothing wakes the worker.
     pub poll: Duration,
     pub part_size: usize,
+    /// Rows a second per export at most (0: no limit).
+    pub max_rows_per_second: u64,
     /// How long a finished file stays downloadable.
     pub retention: Duration,
     pub retry: RetryPolicy,
@@ -38,6 +40,7 @@ impl Default for WorkerSettings {
             lease: Duration::from_secs(30),
             poll: Duration::from_secs(2),
             part_size: pipeline::MIN_PART_SIZE,
+            max_rows_per_second: 0,
             retention: Duration::from_secs(24 * 3600),
             retry: RetryPolicy::default(),
         }
@@ -138,6 +141,7 @@ impl Worker {
             storage: self.storage.clone(),
             hub: self.hub.clone(),
             part_size: self.settings.part_size,
+            max_rows_per_second: self.settings.max_rows_per_second,
         };
         let result = pipeline.run(&record, &signals).await;
         heartbeat.abort();

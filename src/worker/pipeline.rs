@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 /// Parts start at this size (S3's minimum is 5 MiB) and double every 1,000 parts, so the
 /// 10,000-part limit is never reached.
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-const ROWS_PER_BATCH: usize = 1000;
+const ROWS_PER_BATCH: usize = 500;
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 pub struct Outcome {
@@ -46,6 +46,7 @@ pub struct Pipeline {
     pub storage: DynStorage,
     pub hub: Hub,
     pub part_size: usize,
+    pub max_rows_per_second: u64,
 }
 
 /// Collects encoded bytes into parts and hands each full part to the uploader.
@@ -254,6 +255,7 @@ impl Pipeline {
 
         let mut processed = 0i64;
         let mut total = None;
+        let started = Instant::now();
         let mut last_publish = Instant::now() - PUBLISH_EVERY;
         let mut stop = None;
         while let Some(batch) = batches.recv().await {
@@ -277,6 +279,10 @@ impl Pipeline {
                         break; // the encoder stopped; its error is read below
                     }
                     processed += n;
+                    if self.max_rows_per_second > 0 {
+                        let due = Duration::from_secs_f64(processed as f64 / self.max_rows_per_second as f64);
+                        tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+                    }
                     jobs::record_progress(self.store.as_ref(), lease, processed, None).await
                 }
             };
