@@ -32,13 +32,14 @@ pub struct Viewer {
 /// The message for a wrong email or password. It never says which one was wrong.
 pub const BAD_CREDENTIALS: &str = "That email and password do not match an account.";
 
-/// Logs in and goes to `next` (a local path) or the home page.
+/// Logs in; answers where to go next (`next` when it is a local path, else the home page).
+/// The page goes there with a full load: the signed-in state changed everywhere, and the
+/// target may be a server route such as an export's download link.
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<String, ServerFnError> {
     let user = ssr::verify_credentials(&email, &password).await?;
     ssr::start_session(user.id, None).await?;
-    leptos_axum::redirect(&ssr::local_path(next.as_deref()));
-    Ok(())
+    Ok(ssr::local_path(next.as_deref()))
 }
 
 /// Creates a workspace and its owner, then logs the owner in.

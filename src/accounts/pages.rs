@@ -50,6 +50,11 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    Effect::new(move |_| {
+        if let Some(Ok(target)) = login.value().get() {
+            let _ = window().location().set_href(&target);
+        }
+    });
     view! {
         <Title text="Log in" />
         <section class="auth">
