@@ -500,6 +500,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/exports", vec!["get", "post"]),
         ("/api/exports/{id}", vec!["get", "delete"]),
         ("/api/exports/{id}/events", vec!["get"]),
+        ("/api/exports/events", vec!["get"]),
         ("/exports/{id}/download", vec!["get"]),
     ] {
         for m in methods {

@@ -70,6 +70,11 @@ pub async fn document() -> Json<Value> {
                         "400": error_response("Bad paging", "invalid", "Failed to deserialize query string"), "401": unauthorized}
                 }
             },
+            "/api/exports/events": {
+                "get": {"summary": "Progress of every export of the workspace, as server-sent events",
+                    "description": "Each update as `event: progress` with a Progress object; runs until the client disconnects. The pages use it for \"your export is ready\" notices.",
+                    "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized}}
+            },
             "/api/exports/{id}": {
                 "parameters": [id_param],
                 "get": {"summary": "One export", "responses": {"200": {"description": "The export", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}}, "401": unauthorized, "404": not_found}},
@@ -109,7 +114,7 @@ pub async fn document() -> Json<Value> {
                 "options": {"type": "object", "additionalProperties": false, "properties": {
                     "gzip": {"type": "boolean", "default": false}, "bom": {"type": "boolean", "default": false, "description": "CSV only: start with a UTF-8 byte order mark for Excel"}}}}},
             "Export": {"type": "object", "properties": {
-                "id": {"type": "string", "format": "uuid"}, "dataset": {"type": "string"}, "format": {"type": "string"},
+                "id": {"type": "string", "format": "uuid"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "format": {"type": "string"},
                 "filters": {"type": "object"}, "options": {"type": "object"},
                 "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "expired"]},
                 "total_rows": {"type": ["integer", "null"]}, "processed_rows": {"type": "integer"}, "bytes": {"type": ["integer", "null"]},
@@ -117,7 +122,7 @@ pub async fn document() -> Json<Value> {
                 "attempts": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
                 "started_at": {"type": ["string", "null"], "format": "date-time"}, "completed_at": {"type": ["string", "null"], "format": "date-time"},
                 "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
-            "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
+            "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
                 "total_rows": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}
         }}
     }))

@@ -35,13 +35,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Which database a store talks to; tests and the seeder sometimes need to know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
 #[derive(Clone, Debug)]
 pub struct UserRecord {
     pub id: i64,
@@ -62,7 +55,6 @@ pub struct NewUser {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    fn backend(&self) -> Backend;
     /// The session store over the same database.
     fn sessions(&self) -> SessionBackend;
     /// Applies the migrations under `migrations/<backend>`.

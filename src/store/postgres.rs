@@ -124,10 +124,6 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Pg, {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
     fn sessions(&self) -> SessionBackend {
         SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
     }

@@ -149,10 +149,6 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Lite, {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
     fn sessions(&self) -> SessionBackend {
         SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
     }
