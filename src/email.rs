@@ -91,21 +91,6 @@ impl Mailer {
     }
 }
 
-fn human_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["bytes", "KB", "MB", "GB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -119,7 +104,7 @@ pub fn ready_email(record: &JobRecord, from: &Mailbox, public_url: &str) -> Resu
     let label = datasets::find(&job.dataset).map_or(job.dataset.as_str(), |d| d.label);
     let link = format!("{}/exports/{}/download", public_url.trim_end_matches('/'), job.id);
     let rows = job.total_rows.unwrap_or(job.processed_rows);
-    let size = human_bytes(job.bytes.unwrap_or(0));
+    let size = crate::text::human_size(job.bytes.unwrap_or(0));
     let expires = job
         .expires_at
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -200,11 +185,5 @@ mod tests {
         ));
         assert!(Mailer::new(Some("http://x"), "/tmp".into()).is_err());
         assert!(Mailer::new(Some("smtp://host:notaport"), "/tmp".into()).is_err());
-    }
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_bytes(999), "999 bytes");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
     }
 }

@@ -29,6 +29,7 @@ pub mod server;
 pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod store;
+pub mod text;
 #[cfg(feature = "ssr")]
 pub mod worker;
 

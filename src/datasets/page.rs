@@ -41,22 +41,13 @@ fn page_href(dataset: &str, query: &FilterQuery, after: Option<i64>, before: Opt
         ("before", q.before.map(|v| v.to_string())),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", crate::text::percent_encode(&v, b""))))
     .collect();
     if pairs.is_empty() {
         format!("/data/{dataset}")
     } else {
         format!("/data/{dataset}?{}", pairs.join("&"))
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn with_thousands(n: i64) -> String {

@@ -119,19 +119,11 @@ fn with_param(map: &leptos_router::params::ParamsMap, key: &str, value: Option<&
     if pairs.is_empty() {
         return String::new();
     }
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
     format!(
         "?{}",
         pairs
             .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .map(|(k, v)| format!("{k}={}", crate::text::percent_encode(v, b":")))
             .collect::<Vec<_>>()
             .join("&")
     )
@@ -436,7 +428,7 @@ fn ProgressView(
                 <button type="button" class="ghost" on:click=move |_| { cancel.dispatch(()); }>"Cancel export"</button>
             })}
             {(status == JobStatus::Completed).then(|| {
-                let size = job.bytes.map(human_size).unwrap_or_default();
+                let size = job.bytes.map(crate::text::human_size).unwrap_or_default();
                 view! {
                     <dl class="summary">
                         <dt>"Rows"</dt><dd data-testid="export-rows">{job.total_rows.unwrap_or(processed)}</dd>
@@ -472,21 +464,6 @@ pub fn LocalTime(t: chrono::DateTime<chrono::Utc>) -> impl IntoView {
         });
     }
     view! { <time datetime=iso.clone() title=format!("{} (UTC)", iso)>{move || text.get()}</time> }
-}
-
-pub fn human_size(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < 3 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn now_ms() -> f64 {

@@ -1,10 +1,11 @@
 //! The exports page: the workspace's exports, newest first, with their state and what can
 //! be done with each. Running exports refresh every two seconds.
 
-use super::dialog::{LocalTime, human_size};
+use super::dialog::LocalTime;
 use super::{ExportJob, NewExport, cancel_export, create_export, list_exports};
 use crate::app::error_text;
 use crate::datasets;
+use crate::text::human_size;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

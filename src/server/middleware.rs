@@ -55,23 +55,13 @@ pub async fn require_login(State(state): State<AppState>, req: Request, next: Ne
     let location = if wanted == "/" {
         "/login".to_owned()
     } else {
-        format!("/login?next={}", percent_encode(wanted))
+        format!("/login?next={}", crate::text::percent_encode(wanted, b"/"))
     };
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     response
-}
-
-/// Percent-encodes all but unreserved characters and `/`, for a path inside a query value.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -81,7 +71,7 @@ mod tests {
     #[test]
     fn next_is_encoded() {
         assert_eq!(
-            percent_encode("/data/orders?status=paid&tag=a b"),
+            crate::text::percent_encode("/data/orders?status=paid&tag=a b", b"/"),
             "/data/orders%3Fstatus%3Dpaid%26tag%3Da%20b"
         );
     }

@@ -40,15 +40,6 @@ fn signature(secret: &[u8], key: &str, expires: i64, name: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl LocalStorage {
     pub async fn new(root: PathBuf, key: Vec<u8>, public_url: String) -> StorageResult<Self> {
         tokio::fs::create_dir_all(root.join(".uploads")).await?;
@@ -132,7 +123,7 @@ impl Storage for LocalStorage {
         Ok(format!(
             "{}/files/{key}?expires={expires}&name={}&sig={sig}",
             self.public_url,
-            encode(file_name)
+            crate::text::percent_encode(file_name, b"")
         ))
     }
 }

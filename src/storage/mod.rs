@@ -65,13 +65,7 @@ pub fn content_disposition(file_name: &str) -> String {
             }
         })
         .collect();
-    let encoded: String = file_name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = crate::text::percent_encode(file_name, b"");
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 

@@ -34,13 +34,15 @@ pub fn time_text(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Reads a timestamp written as text (`time_text`, or any RFC 3339).
+pub fn parse_time_text(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| sqlx::Error::Decode(format!("bad timestamp `{text}`: {e}").into()))
+}
+
 fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    text.map(|t| {
-        DateTime::parse_from_rfc3339(&t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| sqlx::Error::Decode(format!("bad timestamp `{t}`: {e}").into()))
-    })
-    .transpose()
+    text.as_deref().map(parse_time_text).transpose()
 }
 
 /// An export job with what only the server needs.

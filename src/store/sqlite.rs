@@ -4,11 +4,10 @@
 //! Timestamps are TEXT in one fixed-width RFC 3339 form (`jobs::time_text`) so that text
 //! order is time order; tags are a JSON array in TEXT; uuids and JSON are TEXT.
 
-use super::jobs::{Flavour, time_text};
+use super::jobs::{Flavour, parse_time_text, time_text};
 use super::query::{self, Dialect, Param, Query};
 use super::*;
 use crate::datasets::{ColumnKind, PAGE_SIZE};
-use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, Transaction, query::Query as SqlxQuery};
 use std::str::FromStr;
@@ -52,12 +51,6 @@ impl Dialect for Lite {
     }
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| sqlx::Error::Decode(format!("bad timestamp `{text}`: {e}").into()))
-}
-
 fn bind_value<'q>(
     sql: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>,
     cell: &'q Cell,
@@ -93,7 +86,7 @@ fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Err
                 ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
                 ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
                 ColumnKind::Timestamp => match row.try_get::<Option<String>, _>(i)? {
-                    Some(text) => Cell::Timestamp(parse_time(&text)?),
+                    Some(text) => Cell::Timestamp(parse_time_text(&text)?),
                     None => Cell::Null,
                 },
                 ColumnKind::Tags => match row.try_get::<Option<String>, _>(i)? {
