@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/egress/target
 ENV := source .tools/env &&
 
-.PHONY: run test build bootstrap e2e fmt clean
+.PHONY: run test bench build bootstrap e2e fmt clean
 
 ## Build and start Egress on the embedded defaults (SQLite, local disk, mail to files).
 run: build
@@ -14,6 +14,12 @@ run: build
 test:
 	scripts/bootstrap.sh test
 	scripts/test.sh
+
+## Export throughput vs Postgres COPY at 100k and 1M rows, and latency under load
+## (release build; tables in docs/benchmark.md and docs/load.md).
+bench:
+	scripts/bootstrap.sh test
+	scripts/bench.sh
 
 build:
 	scripts/bootstrap.sh build

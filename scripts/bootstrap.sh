@@ -44,7 +44,7 @@ fast_install() {
   choose_tool_cargo
   PATH=$(dirname "$(command -v "$tool_cargo")"):$PATH \
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=${TOOL_OPT_LEVEL:-1} CARGO_PROFILE_RELEASE_DEBUG=false \
     "$tool_cargo" install --quiet --root "$TOOLS" "$@"
 }
 
@@ -119,7 +119,8 @@ if [ -x "$TOOLS/bin/s3s-fs" ]; then
   say "s3s-fs: present"
 else
   say "s3s-fs: building the S3-compatible test server (a few minutes, once)"
-  fast_install s3s-fs --features binary
+  # Optimised fully: the benchmark's uploads go through it.
+  TOOL_OPT_LEVEL=3 fast_install s3s-fs --features binary
 fi
 
 if python3 -c 'import aiosmtpd' 2>/dev/null; then

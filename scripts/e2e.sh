@@ -22,7 +22,8 @@ psql "$admin_url" -q -c "CREATE DATABASE $db" >/dev/null
 database_url="${admin_url%/*}/$db"
 
 # With the test services running (make test starts them), exports go to s3s-fs and
-# email to the SMTP server; else to the local disk and mail files.
+# email to the SMTP server; else to the local disk and mail files. Two quick attempts, so
+# the storage-outage test sees a failure in seconds.
 services=()
 if [ -n "${EGRESS_TEST_S3_ENDPOINT:-}" ]; then
   services=(--storage "s3://$EGRESS_TEST_S3_BUCKET?endpoint=$EGRESS_TEST_S3_ENDPOINT&region=us-east-1"
@@ -33,7 +34,8 @@ fi
 echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
   "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
-  serve --listen "127.0.0.1:$port" --demo-rows 2000 --max-rows-per-second 400 "${services[@]}" >"$work/server.log" 2>&1 &
+  serve --listen "127.0.0.1:$port" --demo-rows 2000 --max-rows-per-second 400 \
+  --max-attempts 2 --retry-base-seconds 0.5 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 
 for _ in $(seq 1 120); do

@@ -2,6 +2,8 @@
 # Starts the real services the tests talk to, on free loopback ports, and stops them.
 #   scripts/services.sh start   writes .tools/services.env (source it) and PID files
 #   scripts/services.sh stop    stops exactly the processes it started, by PID
+#   scripts/services.sh stop-s3 | start-s3   takes s3s-fs away and brings it back on the
+#                               same port and folder (the browser tests' storage outage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .tools/env
@@ -18,6 +20,12 @@ wait_port() {
   return 1
 }
 
+start_s3() {
+  s3s-fs --host 127.0.0.1 --port "$1" --access-key egress-test-key --secret-key egress-test-secret \
+    "$PWD/$state/s3" >>"$state/s3s-fs.log" 2>&1 &
+  echo $! >"$state/s3s-fs.pid"
+}
+
 stop() {
   for pidfile in "$state"/*.pid; do
     [ -e "$pidfile" ] || continue
@@ -32,9 +40,7 @@ case "${1:-start}" in
     rm -rf "$state/s3" "$state/maildir"
     mkdir -p "$state/s3/egress-test" "$state/maildir/tmp" "$state/maildir/new" "$state/maildir/cur"
     s3_port=$(free_port)
-    s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key egress-test-key --secret-key egress-test-secret \
-      "$PWD/$state/s3" >"$state/s3s-fs.log" 2>&1 &
-    echo $! >"$state/s3s-fs.pid"
+    start_s3 "$s3_port"
     smtp_port=$(free_port)
     python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$PWD/$state/maildir" \
       >"$state/smtp.log" 2>&1 &
@@ -55,5 +61,15 @@ ENV
   stop)
     stop
     echo "services: stopped"
+    ;;
+  stop-s3)
+    kill "$(cat "$state/s3s-fs.pid")" 2>/dev/null || true
+    rm -f "$state/s3s-fs.pid"
+    ;;
+  start-s3)
+    . "$state/env"
+    s3_port=${EGRESS_TEST_S3_ENDPOINT##*:}
+    start_s3 "$s3_port"
+    wait_port "$s3_port" || { echo "services: s3s-fs did not start again"; exit 1; }
     ;;
 esac

@@ -1,4 +1,5 @@
 import { APIRequestContext, expect, Page, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { hydrated, logIn } from "./helpers";
 
 // The e2e server reads at most 400 rows a second per export, so a 2,000-row export takes
@@ -77,4 +78,24 @@ test("a fourth export at once explains the limit", async ({ page }) => {
   await alert.getByRole("link", { name: "See the running exports" }).click();
   await expect(page).toHaveURL(/\/exports$/);
   await expect(page.locator("tr[data-status=processing], tr[data-status=pending]")).toHaveCount(3);
+});
+
+test("a failed export says why, and Retry runs it again", async ({ page }) => {
+  test.skip(!process.env.EGRESS_TEST_S3_ENDPOINT, "needs the test S3 server that `make test` starts");
+  const services = (action: string) => execFileSync("../scripts/services.sh", [action], { stdio: "inherit" });
+  const dialog = page.getByRole("dialog");
+  services("stop-s3");
+  try {
+    await startFromDialog(page, "/data/members");
+    await expect(dialog.getByText("The export failed.")).toBeVisible({ timeout: 45_000 });
+    await expect(dialog.getByRole("alert")).toContainText("object storage request failed");
+    await page.screenshot({ path: "test-results/screenshots/export-dialog-failed.png" });
+  } finally {
+    services("start-s3");
+  }
+  const failedUrl = page.url();
+  await dialog.getByRole("button", { name: "Retry" }).click();
+  await expect(page).not.toHaveURL(failedUrl);
+  await expect(dialog.getByText("Your file is ready.")).toBeVisible({ timeout: 30_000 });
+  await expect(dialog.getByTestId("export-rows")).not.toHaveText("0");
 });

@@ -27,13 +27,12 @@ impl<W: Write> CsvEncoder<W> {
 
 impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        self.writer
-            .write_record(
-                cells
-                    .iter()
-                    .map(|c| cell_text(c).unwrap_or_default().into_owned().into_bytes()),
-            )
-            .map_err(io::Error::other)
+        // Field by field, so text cells are written straight from the row, not copied.
+        for cell in cells {
+            let text = cell_text(cell).unwrap_or_default();
+            self.writer.write_field(text.as_bytes()).map_err(io::Error::other)?;
+        }
+        self.writer.write_record(None::<&[u8]>).map_err(io::Error::other)
     }
 
     fn finish(self: Box<Self>) -> io::Result<W> {

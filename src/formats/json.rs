@@ -4,7 +4,7 @@
 use super::Encoder;
 use super::safety::rfc3339;
 use crate::datasets::{Cell, Column, format_cents};
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
 
 pub struct JsonEncoder<W: Write> {
@@ -14,14 +14,34 @@ pub struct JsonEncoder<W: Write> {
     array: Option<u64>,
 }
 
-fn value(cell: &Cell) -> Value {
-    match cell {
-        Cell::Null => Value::Null,
-        Cell::Integer(n) => Value::from(*n),
-        Cell::Text(s) => Value::String(s.clone()),
-        Cell::Money(cents) => Value::String(format_cents(*cents)),
-        Cell::Timestamp(t) => Value::String(rfc3339(t)),
-        Cell::Tags(tags) => Value::Array(tags.iter().cloned().map(Value::String).collect()),
+/// One row as a JSON object, keys in column order, serialised straight from the cells.
+struct Row<'a> {
+    columns: &'static [Column],
+    cells: &'a [Cell],
+}
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
+        for (column, cell) in self.columns.iter().zip(self.cells) {
+            map.serialize_entry(column.name, &CellValue(cell))?;
+        }
+        map.end()
+    }
+}
+
+struct CellValue<'a>(&'a Cell);
+
+impl Serialize for CellValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Cell::Null => serializer.serialize_unit(),
+            Cell::Integer(n) => serializer.serialize_i64(*n),
+            Cell::Text(s) => serializer.serialize_str(s),
+            Cell::Money(cents) => serializer.serialize_str(&format_cents(*cents)),
+            Cell::Timestamp(t) => serializer.serialize_str(&rfc3339(t)),
+            Cell::Tags(tags) => tags.serialize(serializer),
+        }
     }
 }
 
@@ -42,21 +62,14 @@ impl<W: Write> JsonEncoder<W> {
             array: None,
         }
     }
-
-    fn object(&self, cells: &[Cell]) -> Value {
-        let map: Map<String, Value> = self
-            .columns
-            .iter()
-            .zip(cells)
-            .map(|(c, cell)| (c.name.to_owned(), value(cell)))
-            .collect();
-        Value::Object(map)
-    }
 }
 
 impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        let object = self.object(cells);
+        let object = Row {
+            columns: self.columns,
+            cells,
+        };
         if let Some(written) = &mut self.array {
             self.out.write_all(if *written == 0 { b"\n" } else { b",\n" })?;
             *written += 1;
@@ -82,6 +95,7 @@ impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
 mod tests {
     use super::*;
     use crate::datasets::ColumnKind;
+    use serde_json::Value;
 
     static COLUMNS: &[Column] = &[
         Column {

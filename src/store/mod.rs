@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use jobs::{JobRecord, Lease, NewJob};
-pub use postgres::PgStore;
+pub use postgres::{PgDialect, PgStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -32,9 +32,10 @@ pub struct PgStore {
     pool: PgPool,
 }
 
-struct Pg;
+/// Postgres SQL for the shared queries (public so the benchmark can print the exact SELECT).
+pub struct PgDialect;
 
-impl Dialect for Pg {
+impl Dialect for PgDialect {
     fn placeholder(n: usize) -> String {
         format!("${n}")
     }
@@ -123,7 +124,7 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, Pg, {
+impl_store!(PgStore, PgDialect, {
     fn sessions(&self) -> SessionBackend {
         SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
     }

@@ -3,6 +3,9 @@
 //! on a free port, and talks to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod nodes;
+pub mod own_services;
+
 use egress::seed::{self, GENERATORS};
 use egress::server::config::{PipelineArgs, ServeArgs};
 use egress::store::{self, DynStore, NewUser};
@@ -145,6 +148,24 @@ pub fn client() -> reqwest::Client {
 
 pub const PASSWORD: &str = "a long test password";
 
+/// A client logged in to the server at `base` through `POST /api/session`.
+pub async fn log_in(base: &str, email: &str) -> reqwest::Client {
+    let client = client();
+    let response = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "login of {email}: {}",
+        response.text().await.unwrap()
+    );
+    client
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -168,20 +189,7 @@ impl TestApp {
 
     /// A client logged in through `POST /api/session`.
     pub async fn logged_in(&self, email: &str) -> reqwest::Client {
-        let client = client();
-        let response = client
-            .post(self.url("/api/session"))
-            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "login of {email}: {}",
-            response.text().await.unwrap()
-        );
-        client
+        log_in(&self.base, email).await
     }
 
     /// Calls the data page's server function, as the browser does.
@@ -358,21 +366,9 @@ impl Services {
         args.pipeline.smtp_url = Some(self.smtp_url.clone());
     }
 
-    /// Files of multipart uploads that are still open (s3s-fs keeps them as `.upload-*`).
+    /// Files of multipart uploads that are still open.
     pub fn open_uploads(&self) -> Vec<String> {
-        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else if entry.file_name().to_string_lossy().starts_with(".upload") {
-                    out.push(path.display().to_string());
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.s3_root, &mut out);
-        out
+        open_uploads(&self.s3_root)
     }
 
     /// The emails the SMTP server received for `to` (its Maildir), oldest first.
@@ -390,6 +386,32 @@ impl Services {
         mails.sort();
         mails.into_iter().map(|(_, t)| t).collect()
     }
+}
+
+/// Files of multipart uploads still open under an s3s-fs root (it keeps them as `.upload-*`).
+pub fn open_uploads(root: &std::path::Path) -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if entry.file_name().to_string_lossy().starts_with(".upload") {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out
+}
+
+/// A loopback port that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The kinds of a job's audit events, oldest first.

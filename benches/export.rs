@@ -1,0 +1,299 @@
+//! `make bench` (export throughput): contacts exported Postgres → S3 (s3s-fs) in every
+//! format through the real worker path, one fresh `egress worker` process per export so
+//! its peak RSS belongs to that export alone, compared with the fastest Postgres can hand
+//! the same rows out: `psql \copy (<the same SELECT>) to '/dev/null'`.
+//!
+//! The data is seeded once into the database `egress_bench` and reused. The table is
+//! printed and written to `docs/benchmark.md`.
+
+use anyhow::{Context, bail};
+use egress::datasets::{CONTACTS, Filters};
+use egress::exports::{ExportOptions, JobStatus, Progress};
+use egress::formats::Format;
+use egress::progress::PROGRESS_CHANNEL;
+use egress::storage::{S3Storage, Storage};
+use egress::store::{self, DynStore, NewJob, NewUser, PgStore, jobs, query};
+use futures::StreamExt;
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SIZES: [u64; 2] = [100_000, 1_000_000];
+const VARIANTS: [(Format, bool); 5] = [
+    (Format::Csv, false),
+    (Format::Csv, true),
+    (Format::Ndjson, false),
+    (Format::Json, false),
+    (Format::Xlsx, false),
+];
+const RESULTS_FILE: &str = "docs/benchmark.md";
+
+struct S3 {
+    url: String,
+    access_key: String,
+    secret_key: String,
+}
+
+struct Measured {
+    rows: i64,
+    label: String,
+    wall: f64,
+    bytes: i64,
+    peak_rss_kib: u64,
+    /// From the claim to the first progress event that counts rows.
+    first_progress: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let admin_url = std::env::var("EGRESS_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let env = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set: run `make bench`"));
+    let s3 = S3 {
+        url: format!(
+            "s3://{}?endpoint={}&region=us-east-1",
+            env("EGRESS_TEST_S3_BUCKET")?,
+            env("EGRESS_TEST_S3_ENDPOINT")?
+        ),
+        access_key: env("EGRESS_TEST_S3_ACCESS_KEY")?,
+        secret_key: env("EGRESS_TEST_S3_SECRET_KEY")?,
+    };
+    let url = bench_database(&admin_url).await?;
+    let pg = PgStore::connect(&url).await?;
+    let store: DynStore = store::connect(&url).await?;
+    store.migrate().await?;
+
+    let mut results = Vec::new();
+    let mut copy_rates = Vec::new();
+    for rows in SIZES {
+        let (user_id, workspace_id) = seeded_workspace(&pg, &store, rows).await?;
+        let select = query::export::<store::PgDialect>(&CONTACTS, workspace_id, &Filters::default());
+        let select = select.sql.replace("$1", &workspace_id.to_string());
+        let copy_seconds = (0..3)
+            .map(|_| copy_to_null(&url, &select))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        let copy_rate = rows as f64 / copy_seconds.iter().cloned().fold(f64::MAX, f64::min);
+        println!("{rows} rows: psql \\copy to /dev/null at {copy_rate:.0} rows/s (best of 3)");
+        copy_rates.push((rows, copy_rate));
+        for (format, gzip) in VARIANTS {
+            let measured = export_once(&url, &store, &s3, user_id, workspace_id, format, gzip).await?;
+            println!(
+                "  {:<8} {:>6.2} s  {:>9.0} rows/s  {:>6.1} MiB peak RSS",
+                measured.label,
+                measured.wall,
+                measured.rows as f64 / measured.wall,
+                measured.peak_rss_kib as f64 / 1024.0
+            );
+            results.push(measured);
+        }
+    }
+    let table = report(&results, &copy_rates);
+    println!("\n{table}");
+    std::fs::create_dir_all("docs")?;
+    std::fs::write(RESULTS_FILE, &table)?;
+    println!("written to {RESULTS_FILE}");
+    Ok(())
+}
+
+/// The bench database, created on first use.
+async fn bench_database(admin_url: &str) -> anyhow::Result<String> {
+    let admin = PgStore::connect(admin_url).await.context("Postgres for the bench")?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'egress_bench'")
+        .fetch_optional(admin.pool())
+        .await?;
+    if exists.is_none() {
+        sqlx::query("CREATE DATABASE egress_bench")
+            .execute(admin.pool())
+            .await?;
+    }
+    admin.pool().close().await;
+    let slash = admin_url.rfind('/').context("a database URL ends in /<database>")?;
+    Ok(format!("{}/egress_bench", &admin_url[..slash]))
+}
+
+/// A workspace with exactly `rows` contacts and its owner, seeded on first use.
+async fn seeded_workspace(pg: &PgStore, store: &DynStore, rows: u64) -> anyhow::Result<(i64, i64)> {
+    let email = format!("bench-{rows}@egress.test");
+    if let Some(user) = store.user_by_email(&email).await? {
+        let workspace_id = store.memberships(user.id).await?[0].workspace_id;
+        let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(pg.pool())
+            .await?;
+        if have as u64 == rows {
+            return Ok((user.id, workspace_id));
+        }
+        bail!("workspace of {email} has {have} contacts, not {rows}: DROP DATABASE egress_bench and run again");
+    }
+    let owner = NewUser {
+        email,
+        name: "Bench".into(),
+        password_hash: "not used".into(),
+    };
+    let (user_id, workspace_id) = store.create_account(&format!("Bench {rows}"), &owner).await?;
+    let started = Instant::now();
+    egress::seed::seed_dataset(store, &egress::seed::GENERATORS[0], workspace_id, rows, 42).await?;
+    sqlx::query("ANALYZE contacts").execute(pg.pool()).await?;
+    println!("seeded {rows} contacts in {:.1} s", started.elapsed().as_secs_f64());
+    Ok((user_id, workspace_id))
+}
+
+/// Seconds `psql \copy` takes to write the rows of `select` as CSV to /dev/null.
+fn copy_to_null(url: &str, select: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let status = Command::new("psql")
+        .args([url, "-q", "-c"])
+        .arg(format!("\\copy ({select}) to '/dev/null' with (format csv, header)"))
+        .status()
+        .context("psql")?;
+    if !status.success() {
+        bail!("psql \\copy failed");
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn export_once(
+    url: &str,
+    store: &DynStore,
+    s3: &S3,
+    user_id: i64,
+    workspace_id: i64,
+    format: Format,
+    gzip: bool,
+) -> anyhow::Result<Measured> {
+    let id = uuid::Uuid::new_v4();
+    // Progress events for this job, as any web node would see them.
+    let first_progress = Arc::new(Mutex::new(None::<chrono::DateTime<chrono::Utc>>));
+    let mut events = store.listen(&[PROGRESS_CHANNEL]).await?.context("Postgres LISTEN")?;
+    let listener = {
+        let (first, id) = (first_progress.clone(), id.to_string());
+        tokio::spawn(async move {
+            while let Some((_, payload)) = events.next().await {
+                let Ok(p) = serde_json::from_str::<Progress>(&payload) else {
+                    continue;
+                };
+                if p.id == id && p.processed_rows > 0 {
+                    first.lock().unwrap().get_or_insert_with(chrono::Utc::now);
+                }
+            }
+        })
+    };
+    let new = NewJob {
+        id,
+        workspace_id,
+        user_id,
+        dataset: CONTACTS.id.into(),
+        format,
+        filters: Filters::default(),
+        options: ExportOptions { gzip, bom: false },
+        max_attempts: 1,
+    };
+    store.create_job(&new, 100).await?.context("job created")?;
+
+    let data = tempfile::tempdir()?;
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_egress"))
+        .args(["--database-url", url, "--data-dir"])
+        .arg(data.path())
+        .args(["--log", "warn", "worker", "--worker-concurrency", "1"])
+        .args([
+            "--storage",
+            &s3.url,
+            "--s3-access-key",
+            &s3.access_key,
+            "--s3-secret-key",
+            &s3.secret_key,
+        ])
+        .stdout(Stdio::null())
+        .spawn()?;
+    let pid = worker.id();
+    let done = loop {
+        let record = jobs::get(store.as_ref(), None, id).await?.context("job exists")?;
+        if record.job.status.is_terminal() {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let peak_rss_kib = peak_rss_kib(pid)?;
+    Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
+    worker.wait()?;
+    listener.abort();
+    let job = &done.job;
+    if job.status != JobStatus::Completed {
+        bail!("{id} ended {:?}: {:?}", job.status, job.error);
+    }
+    let (started, completed) = (job.started_at.unwrap(), job.completed_at.unwrap());
+    let first = first_progress.lock().unwrap().context("no progress event arrived")?;
+    let storage = S3Storage::from_url(&s3.url, Some(s3.access_key.clone()), Some(s3.secret_key.clone()))?;
+    storage.delete(done.object_key.as_deref().unwrap()).await?;
+    Ok(Measured {
+        rows: job.processed_rows,
+        label: format!("{}{}", format.id().to_uppercase(), if gzip { "+gzip" } else { "" }),
+        wall: (completed - started).as_seconds_f64(),
+        bytes: job.bytes.unwrap_or(0),
+        peak_rss_kib,
+        first_progress: (first - started).as_seconds_f64(),
+    })
+}
+
+/// The highest resident set size the process has had (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("VmHWM in /proc/<pid>/status")?;
+    Ok(line.split_whitespace().nth(1).context("a number")?.parse()?)
+}
+
+fn report(results: &[Measured], copy_rates: &[(u64, f64)]) -> String {
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    let mut out = String::new();
+    let _ = writeln!(out, "# Export benchmark\n");
+    let _ = writeln!(
+        out,
+        "`make bench` on {} ({} cores), {}. Contacts (12 columns) from Postgres to s3s-fs, \
+         each export in a fresh `egress worker` process (release build).\n",
+        hostname(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    let _ = writeln!(
+        out,
+        "| Rows | Format | Wall s | Rows/s | MB/s | × COPY | Peak RSS MiB | RSS × 100k | Bytes | First progress s |"
+    );
+    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (rows, rate) in copy_rates {
+        let _ = writeln!(
+            out,
+            "| {rows} | psql \\copy → /dev/null | {:.2} | {rate:.0} | | 1.00 | | | | |",
+            *rows as f64 / rate
+        );
+        for m in results.iter().filter(|m| m.rows as u64 == *rows) {
+            let rows_per_s = m.rows as f64 / m.wall;
+            let small = results
+                .iter()
+                .find(|s| s.label == m.label && s.rows as u64 == SIZES[0])
+                .map_or(1, |s| s.peak_rss_kib);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {rows_per_s:.0} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {:.2} |",
+                m.rows,
+                m.label,
+                m.wall,
+                m.bytes as f64 / 1e6 / m.wall,
+                rows_per_s / rate,
+                mib(m.peak_rss_kib as f64 * 1024.0),
+                m.peak_rss_kib as f64 / small as f64,
+                m.bytes,
+                m.first_progress
+            );
+        }
+    }
+    out
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map_or_else(|_| "this machine".into(), |h| h.trim().to_owned())
+}

@@ -1,0 +1,92 @@
+//! Egress as separate processes (the `egress` binary), for stories about many nodes and
+//! crashes. Each process is stopped by its PID when its `Node` is dropped.
+
+use super::{free_port, services};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Node {
+    /// `http://127.0.0.1:<port>` for `serve`; empty for `worker`.
+    pub base: String,
+    child: Child,
+}
+
+/// The S3 and SMTP settings for the test services, as command-line flags.
+pub fn service_flags() -> Vec<String> {
+    let s = services();
+    [
+        "--storage",
+        &s.storage_url(),
+        "--s3-access-key",
+        &s.s3_access_key,
+        "--s3-secret-key",
+        &s.s3_secret_key,
+        "--smtp-url",
+        &s.smtp_url,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn spawn(database_url: &str, data: &Path, command: &[&str], flags: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_egress"))
+        .args(["--database-url", database_url, "--data-dir"])
+        .arg(data)
+        .args(["--log", "warn"])
+        .args(command)
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the egress binary starts")
+}
+
+impl Node {
+    /// `egress serve` (web and worker) on a free port, ready to answer.
+    pub async fn serve(database_url: &str, data: &Path, flags: &[String]) -> Node {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let child = spawn(database_url, data, &["serve", "--no-demo", "--listen", &listen], flags);
+        let node = Node {
+            base: format!("http://{listen}"),
+            child,
+        };
+        let started = Instant::now();
+        while reqwest::get(node.url("/healthz")).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "egress serve did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        node
+    }
+
+    /// `egress worker`: exports and cleanup, no web server.
+    pub fn worker(database_url: &str, data: &Path, flags: &[String]) -> Node {
+        Node {
+            base: String::new(),
+            child: spawn(database_url, data, &["worker"], flags),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Ends the process at once (SIGKILL), as a crash or an OOM kill would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

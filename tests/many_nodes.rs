@@ -1,0 +1,153 @@
+//! Many nodes on one Postgres and one bucket: two `egress serve` processes and one
+//! `egress worker` process share the queue. Twenty exports from seven workspaces are
+//! submitted to both web nodes; each runs exactly once, the work spreads over all three
+//! processes, and a progress stream on node A follows jobs that other processes run.
+
+mod common;
+
+use common::nodes::{Node, service_flags};
+use common::{Backend, PASSWORD, database, log_in};
+use egress::store::{self, NewUser, jobs};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const WORKSPACES: u64 = 7;
+const EXPORTS: usize = 20;
+/// Slow enough that every export spans several progress reports.
+const ROWS_PER_SECOND: &str = "3000";
+
+/// The events of one progress stream, read until it ends.
+async fn follow(client: reqwest::Client, url: String) -> Vec<Value> {
+    let body = client.get(url).send().await.unwrap().text().await.unwrap();
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_exports_on_three_processes() {
+    let (url, _database) = database(Backend::Postgres).await;
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    // Each workspace has its own number of contacts, so a file's row count says whose it is.
+    let mut owners = Vec::new();
+    for w in 0..WORKSPACES {
+        let rows = 4_000 + 500 * w;
+        let owner = NewUser {
+            email: format!("owner{w}@nodes.test"),
+            name: format!("Owner {w}"),
+            password_hash: egress::accounts::ssr::hash_password(PASSWORD),
+        };
+        let (_, workspace_id) = store.create_account(&format!("Workspace {w}"), &owner).await.unwrap();
+        egress::seed::seed_dataset(&store, &egress::seed::GENERATORS[0], workspace_id, rows, w)
+            .await
+            .unwrap();
+        owners.push((owner.email, rows));
+    }
+
+    let data = tempfile::tempdir().unwrap();
+    let mut flags = service_flags();
+    flags.extend(["--worker-concurrency", "2", "--max-rows-per-second", ROWS_PER_SECOND].map(String::from));
+    let a = Node::serve(&url, data.path(), &flags).await;
+    let b = Node::serve(&url, data.path(), &flags).await;
+    let c = Node::worker(&url, data.path(), &flags);
+    let names = HashMap::from([(a.pid(), "serve A"), (b.pid(), "serve B"), (c.pid(), "worker C")]);
+
+    // Submitted in turn to A and B; every one is followed on A.
+    let mut sessions = HashMap::new();
+    for (email, _) in &owners {
+        sessions.insert(
+            email.clone(),
+            (log_in(&a.base, email).await, log_in(&b.base, email).await),
+        );
+    }
+    let mut submitted = Vec::new();
+    let mut streams = Vec::new();
+    for i in 0..EXPORTS {
+        let (email, rows) = &owners[i % owners.len()];
+        let (on_a, on_b) = &sessions[email];
+        let (node, client) = if i % 2 == 0 { (&a, on_a) } else { (&b, on_b) };
+        let format = if i % 3 == 0 { "ndjson" } else { "csv" };
+        let r = client
+            .post(node.url("/api/exports"))
+            .json(&json!({"dataset": "contacts", "format": format}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+        let job: Value = r.json().await.unwrap();
+        let id = job["id"].as_str().unwrap().to_owned();
+        streams.push(tokio::spawn(follow(
+            on_a.clone(),
+            a.url(&format!("/api/exports/{id}/events")),
+        )));
+        submitted.push((id, email.clone(), *rows, format));
+    }
+
+    let started = Instant::now();
+    let mut ran_on = HashMap::<&str, usize>::new();
+    for ((id, email, rows, format), stream) in submitted.iter().zip(streams) {
+        let uuid = uuid::Uuid::parse_str(id).unwrap();
+        let record = loop {
+            let record = jobs::get(store.as_ref(), None, uuid).await.unwrap().unwrap();
+            if record.job.status.is_terminal() {
+                break record;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{id} still {:?}",
+                record.job.status
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+
+        // Exactly once: one attempt, one start, one completion, the workspace's row count.
+        assert_eq!(record.job.status.id(), "completed", "{id}: {:?}", record.job.error);
+        assert_eq!(record.job.attempts, 1, "{id}");
+        assert_eq!(record.job.processed_rows, *rows as i64);
+        let events = jobs::events(store.as_ref(), uuid).await.unwrap();
+        let count = |kind: &str| events.iter().filter(|e| e.0 == kind).count();
+        assert_eq!((count("started"), count("completed")), (1, 1), "{id}: {events:?}");
+        let detail = events.iter().find(|e| e.0 == "started").unwrap().2.clone().unwrap();
+        let pid: u32 = detail.rsplit('-').next().unwrap().parse().unwrap();
+        let runner = names[&pid];
+        *ran_on.entry(runner).or_default() += 1;
+
+        // The file, fetched through the other web node, has every row once.
+        let (_, on_b) = &sessions[email];
+        let r = on_b
+            .get(b.url(&format!("/exports/{id}/download")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let signed = r.headers()["location"].to_str().unwrap().to_owned();
+        let file = reqwest::get(&signed).await.unwrap().bytes().await.unwrap();
+        let lines = file.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        let header = usize::from(*format == "csv");
+        assert_eq!(lines - header, *rows as usize, "{id} ({format})");
+
+        // Node A's stream followed the job wherever it ran: several counts, then the end.
+        let seen = tokio::time::timeout(Duration::from_secs(10), stream)
+            .await
+            .expect("the stream ends after the job")
+            .unwrap();
+        let last = seen.last().unwrap();
+        assert_eq!(last["status"], "completed");
+        assert_eq!(last["processed_rows"], *rows);
+        let counts: Vec<i64> = seen
+            .iter()
+            .filter(|e| e["status"] == "processing")
+            .map(|e| e["processed_rows"].as_i64().unwrap())
+            .filter(|n| *n > 0 && *n < *rows as i64)
+            .collect();
+        assert!(
+            counts.len() >= 2 && counts.windows(2).all(|w| w[0] < w[1]),
+            "{id} ran on {runner}; A saw {counts:?}"
+        );
+    }
+    println!("jobs per process: {ran_on:?}");
+    assert_eq!(ran_on.len(), 3, "every process ran exports: {ran_on:?}");
+}
