@@ -42,7 +42,9 @@ choose_tool_cargo() {
 # Tools are built with a quick release profile: they are run, not shipped.
 fast_install() {
   choose_tool_cargo
-  PATH=$(dirname "$(command -v "$tool_cargo")"):$PATH \
+  # Without the shared CARGO_TARGET_DIR: cargo install then builds in a folder of its own
+  # and does not hold the project's build lock.
+  env -u CARGO_TARGET_DIR PATH="$(dirname "$(command -v "$tool_cargo")"):$PATH" \
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=${TOOL_OPT_LEVEL:-1} CARGO_PROFILE_RELEASE_DEBUG=false \
     "$tool_cargo" install --quiet --root "$TOOLS" "$@"

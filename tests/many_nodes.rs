@@ -125,9 +125,12 @@ async fn twenty_exports_on_three_processes() {
         assert_eq!(r.status(), 303);
         let signed = r.headers()["location"].to_str().unwrap().to_owned();
         let file = reqwest::get(&signed).await.unwrap().bytes().await.unwrap();
-        let lines = file.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
-        let header = usize::from(*format == "csv");
-        assert_eq!(lines - header, *rows as usize, "{id} ({format})");
+        let records = if *format == "csv" {
+            csv::Reader::from_reader(&file[..]).records().count() // text has line breaks in it
+        } else {
+            file.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+        };
+        assert_eq!(records, *rows as usize, "{id} ({format})");
 
         // Node A's stream followed the job wherever it ran: several counts, then the end.
         let seen = tokio::time::timeout(Duration::from_secs(10), stream)
