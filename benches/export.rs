@@ -28,6 +28,7 @@ const VARIANTS: [(Format, bool); 5] = [
     (Format::Xlsx, false),
 ];
 const RESULTS_FILE: &str = "docs/benchmark.md";
+const RUNS: usize = 3;
 
 struct S3 {
     url: String,
@@ -41,6 +42,8 @@ struct Measured {
     wall: f64,
     bytes: i64,
     peak_rss_kib: u64,
+    /// CPU time of the worker process (user + system).
+    cpu: f64,
     /// From the claim to the first progress event that counts rows.
     first_progress: f64,
 }
@@ -59,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         access_key: env("EGRESS_TEST_S3_ACCESS_KEY")?,
         secret_key: env("EGRESS_TEST_S3_SECRET_KEY")?,
     };
+    // `cargo bench --bench export -- xlsx` runs one format (as labelled in the table).
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let url = bench_database(&admin_url).await?;
     let pg = PgStore::connect(&url).await?;
     let store: DynStore = store::connect(&url).await?;
@@ -77,7 +82,24 @@ async fn main() -> anyhow::Result<()> {
         println!("{rows} rows: psql \\copy to /dev/null at {copy_rate:.0} rows/s (best of 3)");
         copy_rates.push((rows, copy_rate));
         for (format, gzip) in VARIANTS {
-            let measured = export_once(&url, &store, &s3, user_id, workspace_id, format, gzip).await?;
+            if !only
+                .as_ref()
+                .is_none_or(|o| label(format, gzip).eq_ignore_ascii_case(o))
+            {
+                continue;
+            }
+            // Best of three, as for COPY; memory and first progress are the worst of the three.
+            let mut runs = Vec::new();
+            for _ in 0..RUNS {
+                runs.push(export_once(&url, &store, &s3, user_id, workspace_id, format, gzip).await?);
+            }
+            let peak_rss_kib = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
+            let first_progress = runs.iter().map(|r| r.first_progress).fold(0.0, f64::max);
+            let mut measured = runs
+                .into_iter()
+                .min_by(|a, b| a.wall.total_cmp(&b.wall))
+                .context("three runs")?;
+            (measured.peak_rss_kib, measured.first_progress) = (peak_rss_kib, first_progress);
             println!(
                 "  {:<8} {:>6.2} s  {:>9.0} rows/s  {:>6.1} MiB peak RSS",
                 measured.label,
@@ -90,9 +112,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let table = report(&results, &copy_rates);
     println!("\n{table}");
-    std::fs::create_dir_all("docs")?;
-    std::fs::write(RESULTS_FILE, &table)?;
-    println!("written to {RESULTS_FILE}");
+    if only.is_none() {
+        std::fs::create_dir_all("docs")?;
+        std::fs::write(RESULTS_FILE, &table)?;
+        println!("written to {RESULTS_FILE}");
+    }
     Ok(())
 }
 
@@ -216,6 +240,7 @@ async fn export_once(
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let peak_rss_kib = peak_rss_kib(pid)?;
+    let cpu = cpu_seconds(pid)?;
     Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
     worker.wait()?;
     listener.abort();
@@ -229,12 +254,17 @@ async fn export_once(
     storage.delete(done.object_key.as_deref().unwrap()).await?;
     Ok(Measured {
         rows: job.processed_rows,
-        label: format!("{}{}", format.id().to_uppercase(), if gzip { "+gzip" } else { "" }),
+        label: label(format, gzip),
         wall: (completed - started).as_seconds_f64(),
         bytes: job.bytes.unwrap_or(0),
         peak_rss_kib,
+        cpu,
         first_progress: (first - started).as_seconds_f64(),
     })
+}
+
+fn label(format: Format, gzip: bool) -> String {
+    format!("{}{}", format.id().to_uppercase(), if gzip { "+gzip" } else { "" })
 }
 
 /// The highest resident set size the process has had (`VmHWM`), in KiB.
@@ -247,6 +277,15 @@ fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     Ok(line.split_whitespace().nth(1).context("a number")?.parse()?)
 }
 
+/// User plus system CPU time of a process so far (`/proc/<pid>/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').context("stat")? + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(ticks as f64 / 100.0)
+}
+
 fn report(results: &[Measured], copy_rates: &[(u64, f64)]) -> String {
     let mib = |b: f64| b / (1024.0 * 1024.0);
     let mut out = String::new();
@@ -254,20 +293,21 @@ fn report(results: &[Measured], copy_rates: &[(u64, f64)]) -> String {
     let _ = writeln!(
         out,
         "`make bench` on {} ({} cores), {}. Contacts (12 columns) from Postgres to s3s-fs, \
-         each export in a fresh `egress worker` process (release build).\n",
+         each export in a fresh `egress worker` process (release build), best of {RUNS} runs \
+         (peak RSS and first progress: the worst of them). CSV comes from Postgres COPY (the fast path).\n",
         hostname(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
     let _ = writeln!(
         out,
-        "| Rows | Format | Wall s | Rows/s | MB/s | × COPY | Peak RSS MiB | RSS × 100k | Bytes | First progress s |"
+        "| Rows | Format | Wall s | Rows/s | MB/s | × COPY | Peak RSS MiB | RSS × 100k | Bytes | First progress s | Egress CPU s |"
     );
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (rows, rate) in copy_rates {
         let _ = writeln!(
             out,
-            "| {rows} | psql \\copy → /dev/null | {:.2} | {rate:.0} | | 1.00 | | | | |",
+            "| {rows} | psql \\copy → /dev/null | {:.2} | {rate:.0} | | 1.00 | | | | | |",
             *rows as f64 / rate
         );
         for m in results.iter().filter(|m| m.rows as u64 == *rows) {
@@ -278,7 +318,7 @@ fn report(results: &[Measured], copy_rates: &[(u64, f64)]) -> String {
                 .map_or(1, |s| s.peak_rss_kib);
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.2} | {rows_per_s:.0} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {:.2} |",
+                "| {} | {} | {:.2} | {rows_per_s:.0} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {:.2} | {:.2} |",
                 m.rows,
                 m.label,
                 m.wall,
@@ -287,7 +327,8 @@ fn report(results: &[Measured], copy_rates: &[(u64, f64)]) -> String {
                 mib(m.peak_rss_kib as f64 * 1024.0),
                 m.peak_rss_kib as f64 / small as f64,
                 m.bytes,
-                m.first_progress
+                m.first_progress,
+                m.cpu
             );
         }
     }

@@ -7,7 +7,18 @@ use crate::datasets::{Cell, Column};
 use std::io::{self, Write};
 
 pub struct CsvEncoder<W: Write> {
-    writer: csv::Writer<W>,
+    /// `None` only for a moment, while pre-encoded records go past the CSV writer.
+    writer: Option<csv::Writer<W>>,
+}
+
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out)
+}
+
+fn unwrap<W: Write>(writer: csv::Writer<W>) -> io::Result<W> {
+    writer.into_inner().map_err(|e| io::Error::other(e.to_string()))
 }
 
 impl<W: Write> CsvEncoder<W> {
@@ -15,28 +26,39 @@ impl<W: Write> CsvEncoder<W> {
         if options.bom {
             out.write_all("\u{feff}".as_bytes())?;
         }
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
+        let mut writer = csv_writer(out);
         writer
             .write_record(columns.iter().map(|c| c.label))
             .map_err(io::Error::other)?;
-        Ok(CsvEncoder { writer })
+        Ok(CsvEncoder { writer: Some(writer) })
+    }
+
+    fn writer(&mut self) -> &mut csv::Writer<W> {
+        self.writer.as_mut().expect("the CSV writer is back after each batch")
     }
 }
 
 impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+        let writer = self.writer();
         // Field by field, so text cells are written straight from the row, not copied.
         for cell in cells {
             let text = cell_text(cell).unwrap_or_default();
-            self.writer.write_field(text.as_bytes()).map_err(io::Error::other)?;
+            writer.write_field(text.as_bytes()).map_err(io::Error::other)?;
         }
-        self.writer.write_record(None::<&[u8]>).map_err(io::Error::other)
+        writer.write_record(None::<&[u8]>).map_err(io::Error::other)
     }
 
-    fn finish(self: Box<Self>) -> io::Result<W> {
-        self.writer.into_inner().map_err(|e| io::Error::other(e.to_string()))
+    fn encoded(&mut self, records: &[u8]) -> io::Result<()> {
+        let writer = self.writer.take().expect("the CSV writer is back after each batch");
+        let mut out = unwrap(writer)?;
+        let written = out.write_all(records);
+        self.writer = Some(csv_writer(out));
+        written
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<W> {
+        unwrap(self.writer.take().expect("the CSV writer is back after each batch"))
     }
 }
 

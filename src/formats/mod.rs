@@ -82,6 +82,10 @@ mod encoder {
     /// Writes rows of one dataset into `W`, in one format.
     pub trait Encoder<W: Write>: Send {
         fn row(&mut self, cells: &[Cell]) -> io::Result<()>;
+        /// Records the database already encoded in this format (the CSV fast path).
+        fn encoded(&mut self, _records: &[u8]) -> io::Result<()> {
+            Err(io::Error::other("this format does not take pre-encoded records"))
+        }
         /// Writes what closes the file and gives the writer back.
         fn finish(self: Box<Self>) -> io::Result<W>;
     }

@@ -133,8 +133,8 @@ pub struct PipelineArgs {
     /// Seconds before the first retry (doubling each time, with jitter).
     #[arg(long, env = "EGRESS_RETRY_BASE_SECONDS", default_value_t = 5.0)]
     pub retry_base_seconds: f64,
-    /// Size of an upload part in MiB (at least 5).
-    #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 8)]
+    /// Size of an upload part in MiB (at least 5). Two parts' worth is the export's buffer.
+    #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 5)]
     pub part_size_mib: usize,
     /// Read at most this many rows a second per export, to spare a busy database (0: no limit).
     #[arg(long, env = "EGRESS_MAX_ROWS_PER_SECOND", default_value_t = 0)]
@@ -158,7 +158,7 @@ impl Default for PipelineArgs {
             max_attempts: 3,
             lease_seconds: 30,
             retry_base_seconds: 5.0,
-            part_size_mib: 8,
+            part_size_mib: 5,
             max_rows_per_second: 0,
             cleanup_seconds: 60,
         }

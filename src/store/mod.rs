@@ -113,6 +113,19 @@ pub trait Store: Send + Sync + 'static {
         sender: tokio::sync::mpsc::Sender<RowBatch>,
     ) -> StoreResult<()>;
 
+    /// Like `export_rows`, but the database writes the CSV records itself (Postgres
+    /// `COPY`), with every rule of the CSV encoder, so they come as `RowBatch::Csv`.
+    /// `Ok(false)`, having sent nothing, where the backend cannot.
+    async fn export_csv(
+        &self,
+        _dataset: &'static Dataset,
+        _workspace_id: i64,
+        _filters: &Filters,
+        _sender: tokio::sync::mpsc::Sender<RowBatch>,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
+
     /// Sends `payload` to every process listening on `channel` (Postgres NOTIFY).
     async fn notify(&self, channel: &str, payload: &str) -> StoreResult<()>;
     /// Notifications on `channels`, as (channel, payload); `None` where the database has
@@ -140,6 +153,12 @@ pub type DynStore = Arc<dyn Store>;
 pub enum RowBatch {
     Total(i64),
     Rows(Vec<Vec<Cell>>),
+    /// Rows the database wrote as CSV itself: CRLF-terminated records, exactly what the
+    /// CSV encoder writes for them (see `Store::export_csv`).
+    Csv {
+        bytes: Vec<u8>,
+        rows: usize,
+    },
 }
 
 /// Opens (and for SQLite creates) the database named by `url`.

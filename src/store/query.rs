@@ -71,8 +71,13 @@ pub fn count<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters) -> 
 /// Every matching row in cursor order, for an export.
 pub fn export<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters) -> Query {
     let columns: Vec<&str> = ds.columns.iter().map(|c| c.name).collect();
+    export_of::<D>(ds, workspace_id, filters, &columns.join(", "))
+}
+
+/// Like `export`, selecting `select_list` (expressions over the dataset's columns).
+pub fn export_of<D: Dialect>(ds: &Dataset, workspace_id: i64, filters: &Filters, select_list: &str) -> Query {
     let mut q = Query {
-        sql: format!("SELECT {} FROM {}", columns.join(", "), ds.table),
+        sql: format!("SELECT {select_list} FROM {}", ds.table),
         params: vec![],
     };
     q.push_where::<D>(ds, workspace_id, filters);

@@ -1,6 +1,7 @@
 //! One export, streamed: database rows → encoder (on a blocking thread) → parts →
-//! multipart upload. Every stage is joined by a small bounded channel, so memory stays
-//! near three parts whatever the row count. Any failure or a cancel aborts the upload.
+//! multipart upload. Every stage is joined by a small bounded channel, and two part
+//! buffers take turns, so memory stays flat whatever the row count. Any failure or a
+//! cancel aborts the upload.
 
 use crate::datasets::{self, Cell};
 use crate::exports::{JobStatus, Progress};
@@ -49,29 +50,43 @@ pub struct Pipeline {
     pub max_rows_per_second: u64,
 }
 
-/// Collects encoded bytes into parts and hands each full part to the uploader.
+/// Collects encoded bytes into parts and hands each full part to the uploader. Only two
+/// part buffers ever exist: the one being filled and the one being uploaded; the uploader
+/// hands each buffer back when its part is stored, so memory does not depend on how fast
+/// storage is, and no large buffer is allocated and freed per part.
 struct PartWriter {
     buffer: Vec<u8>,
     part_size: usize,
     parts_sent: usize,
     parts: mpsc::Sender<Bytes>,
+    spare: mpsc::Receiver<Vec<u8>>,
 }
 
 impl PartWriter {
-    fn send_part(&mut self) -> io::Result<()> {
+    fn send_part(&mut self, more_to_come: bool) -> io::Result<()> {
+        let stopped = || io::Error::other("the upload stopped");
         self.parts_sent += 1;
         if self.parts_sent.is_multiple_of(1000) {
             self.part_size *= 2;
         }
-        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.part_size));
-        self.parts
-            .blocking_send(Bytes::from(part))
-            .map_err(|_| io::Error::other("the upload stopped"))
+        let part = std::mem::take(&mut self.buffer);
+        self.parts.blocking_send(Bytes::from(part)).map_err(|_| stopped())?;
+        if more_to_come {
+            self.buffer = if self.parts_sent == 1 {
+                Vec::with_capacity(self.part_size)
+            } else {
+                // The previous part's buffer, once it is uploaded.
+                self.spare.blocking_recv().ok_or_else(stopped)?
+            };
+            self.buffer.clear();
+            self.buffer.reserve_exact(self.part_size);
+        }
+        Ok(())
     }
 
     fn close(mut self) -> io::Result<()> {
         if !self.buffer.is_empty() || self.parts_sent == 0 {
-            self.send_part()
+            self.send_part(false)
         } else {
             Ok(())
         }
@@ -79,16 +94,28 @@ impl PartWriter {
 }
 
 impl Write for PartWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= self.part_size {
-            self.send_part()?;
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let written = data.len();
+        // Parts are filled exactly, so a buffer never grows past its part size.
+        while !data.is_empty() {
+            let take = (self.part_size - self.buffer.len()).min(data.len());
+            self.buffer.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buffer.len() >= self.part_size {
+                self.send_part(true)?;
+            }
         }
-        Ok(data.len())
+        Ok(written)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// What the encoder thread is given: rows, or records the database already encoded.
+enum ToEncode {
+    Rows(Vec<Vec<Cell>>),
+    Encoded(Vec<u8>),
 }
 
 /// The byte stream under the encoder: plain or gzip.
@@ -199,7 +226,12 @@ impl Pipeline {
             let store = self.store.clone();
             let filters = job.filters.clone();
             let workspace = record.workspace_id;
+            let csv = job.format == Format::Csv;
             tokio::spawn(async move {
+                // CSV straight from the database where it can write it; else rows.
+                if csv && store.export_csv(dataset, workspace, &filters, batch_tx.clone()).await? {
+                    return Ok(());
+                }
                 store
                     .export_rows(dataset, workspace, &filters, ROWS_PER_BATCH, batch_tx)
                     .await
@@ -207,6 +239,7 @@ impl Pipeline {
         };
 
         let (parts_tx, mut parts_rx) = mpsc::channel::<Bytes>(1);
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>(1);
         let uploader = {
             let storage = self.storage.clone();
             let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
@@ -215,17 +248,17 @@ impl Pipeline {
                 let mut bytes = 0i64;
                 while let Some(data) = parts_rx.recv().await {
                     bytes += data.len() as i64;
-                    parts.push(
-                        storage
-                            .upload_part(&key, &upload_id, parts.len() as i32 + 1, data)
-                            .await?,
-                    );
+                    let number = parts.len() as i32 + 1;
+                    parts.push(storage.upload_part(&key, &upload_id, number, data.clone()).await?);
+                    // The buffer goes back to the encoder (a new one if storage kept a copy).
+                    let buffer = data.try_into_mut().map_or_else(|_| Vec::new(), Vec::from);
+                    let _ = spare_tx.send(buffer).await;
                 }
                 Ok::<_, crate::storage::StorageError>((parts, bytes))
             })
         };
 
-        let (rows_tx, mut rows_rx) = mpsc::channel::<Vec<Vec<Cell>>>(4);
+        let (rows_tx, mut rows_rx) = mpsc::channel::<ToEncode>(4);
         let encoder = {
             let (format, gzip, bom, part_size) = (job.format, job.options.gzip, job.options.bom, self.part_size);
             tokio::task::spawn_blocking(move || -> io::Result<()> {
@@ -234,6 +267,7 @@ impl Pipeline {
                     part_size,
                     parts_sent: 0,
                     parts: parts_tx,
+                    spare: spare_rx,
                 };
                 let sink = if gzip {
                     Sink::Gzip(Box::new(GzEncoder::new(writer, flate2::Compression::new(3))))
@@ -244,9 +278,14 @@ impl Pipeline {
                     bom: bom && format == Format::Csv,
                 };
                 let mut encoder = formats::encoder(format, dataset.columns, options, sink)?;
-                while let Some(rows) = rows_rx.blocking_recv() {
-                    for row in &rows {
-                        encoder.row(row)?;
+                while let Some(work) = rows_rx.blocking_recv() {
+                    match work {
+                        ToEncode::Rows(rows) => {
+                            for row in &rows {
+                                encoder.row(row)?;
+                            }
+                        }
+                        ToEncode::Encoded(records) => encoder.encoded(&records)?,
                     }
                 }
                 encoder.finish()?.close()
@@ -274,12 +313,16 @@ impl Pipeline {
                     total = Some(n);
                     last_report = None; // the total goes out at once
                 }
-                RowBatch::Rows(rows) => {
-                    let n = rows.len() as i64;
-                    if rows_tx.send(rows).await.is_err() {
+                RowBatch::Rows(_) | RowBatch::Csv { .. } => {
+                    let (n, work) = match batch {
+                        RowBatch::Rows(rows) => (rows.len(), ToEncode::Rows(rows)),
+                        RowBatch::Csv { bytes, rows } => (rows, ToEncode::Encoded(bytes)),
+                        RowBatch::Total(_) => unreachable!(),
+                    };
+                    if rows_tx.send(work).await.is_err() {
                         break; // the encoder stopped; its error is read below
                     }
-                    processed += n;
+                    processed += n as i64;
                     if self.max_rows_per_second > 0 {
                         let due = Duration::from_secs_f64(processed as f64 / self.max_rows_per_second as f64);
                         tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
