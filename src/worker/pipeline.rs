@@ -168,9 +168,13 @@ impl Pipeline {
             datasets::find(&job.dataset).ok_or_else(|| Stop::Failed(format!("unknown dataset `{}`", job.dataset)))?;
         let (key, file_name, content_type) = object_names(record);
 
-        // An upload left open by a crashed attempt goes first.
+        // An upload left open by an earlier attempt goes first. If storage cannot take it
+        // now, this attempt fails rather than start another upload and forget that one.
         if let (Some(old_key), Some(old_upload)) = (&record.object_key, &record.upload_id) {
-            let _ = self.storage.abort_upload(old_key, old_upload).await;
+            self.storage
+                .abort_upload(old_key, old_upload)
+                .await
+                .map_err(|e| Stop::Failed(format!("could not abort the previous attempt's upload: {e}")))?;
         }
         let upload_id = self
             .storage
