@@ -107,7 +107,15 @@ async fn twenty_exports_on_three_processes() {
         assert_eq!(record.job.status.id(), "completed", "{id}: {:?}", record.job.error);
         assert_eq!(record.job.attempts, 1, "{id}");
         assert_eq!(record.job.processed_rows, *rows as i64);
-        let events = jobs::events(store.as_ref(), uuid).await.unwrap();
+        // The audit event follows the state change by a moment.
+        let mut events = jobs::events(store.as_ref(), uuid).await.unwrap();
+        for _ in 0..50 {
+            if events.iter().any(|e| e.0 == "completed") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            events = jobs::events(store.as_ref(), uuid).await.unwrap();
+        }
         let count = |kind: &str| events.iter().filter(|e| e.0 == kind).count();
         assert_eq!((count("started"), count("completed")), (1, 1), "{id}: {events:?}");
         let detail = events.iter().find(|e| e.0 == "started").unwrap().2.clone().unwrap();

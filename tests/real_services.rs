@@ -189,7 +189,7 @@ async fn s3_unreachable_is_retried_then_fails_cleanly(backend: Backend) {
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["attempts"], 3);
     let error = done["error"].as_str().unwrap();
-    assert!(error.contains("object storage request failed"), "{error}");
+    assert!(error.contains("object storage is unreachable"), "{error}");
     let kinds: Vec<String> = common::event_kinds(&app, id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "retry_scheduled").count(), 2, "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("failed"), "{kinds:?}");

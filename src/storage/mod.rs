@@ -21,6 +21,9 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("object storage request failed: {0}")]
     Remote(String),
+    /// No answer at all (refused, reset, timed out): worth trying again later.
+    #[error("object storage is unreachable: {0}")]
+    Unreachable(String),
     #[error("bad storage configuration: {0}")]
     Config(String),
 }

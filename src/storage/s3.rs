@@ -25,7 +25,12 @@ fn remote<E: std::error::Error + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> 
         message.push_str(&s.to_string());
         source = s.source();
     }
-    StorageError::Remote(message)
+    use aws_sdk_s3::error::SdkError;
+    if matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        StorageError::Unreachable(message)
+    } else {
+        StorageError::Remote(message)
+    }
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {

@@ -7,7 +7,7 @@ use crate::datasets::{self, Cell};
 use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, Format};
 use crate::progress::Hub;
-use crate::storage::{DynStorage, UploadedPart};
+use crate::storage::{DynStorage, StorageError, UploadedPart};
 use crate::store::{DynStore, JobRecord, RowBatch, jobs};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
@@ -168,13 +168,21 @@ impl Pipeline {
             datasets::find(&job.dataset).ok_or_else(|| Stop::Failed(format!("unknown dataset `{}`", job.dataset)))?;
         let (key, file_name, content_type) = object_names(record);
 
-        // An upload left open by an earlier attempt goes first. If storage cannot take it
-        // now, this attempt fails rather than start another upload and forget that one.
+        // An upload left open by an earlier attempt goes first. If storage cannot be
+        // reached now, this attempt fails rather than start another upload and forget that
+        // one; if it answers no, the attempt goes on (cleanup and bucket rules remain).
         if let (Some(old_key), Some(old_upload)) = (&record.object_key, &record.upload_id) {
-            self.storage
-                .abort_upload(old_key, old_upload)
-                .await
-                .map_err(|e| Stop::Failed(format!("could not abort the previous attempt's upload: {e}")))?;
+            match self.storage.abort_upload(old_key, old_upload).await {
+                Ok(()) => {}
+                Err(e @ StorageError::Unreachable(_)) => {
+                    return Err(Stop::Failed(format!(
+                        "could not abort the previous attempt's upload: {e}"
+                    )));
+                }
+                Err(e) => {
+                    tracing::warn!(job = %record.uuid, error = %e, "the previous attempt's upload was not aborted")
+                }
+            }
         }
         let upload_id = self
             .storage
@@ -206,8 +214,16 @@ impl Pipeline {
                 Ok(outcome)
             }
             Err(stop) => {
-                if let Err(e) = self.storage.abort_upload(&key, &upload_id).await {
-                    tracing::warn!(job = %record.uuid, error = %e, "could not abort the upload; cleanup will retry");
+                match self.storage.abort_upload(&key, &upload_id).await {
+                    // Off the record, so the next attempt has nothing left to abort.
+                    Ok(()) => {
+                        let store = self.store.as_ref();
+                        let bucket = self.storage.bucket();
+                        let _ = jobs::record_upload(store, lease, bucket, &key, None, content_type, &file_name).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %record.uuid, error = %e, "could not abort the upload; the next attempt or cleanup will")
+                    }
                 }
                 Err(stop)
             }

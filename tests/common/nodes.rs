@@ -10,6 +10,8 @@ pub struct Node {
     /// `http://127.0.0.1:<port>` for `serve`; empty for `worker`.
     pub base: String,
     child: Child,
+    /// The process's log, shown when a test fails.
+    log: tempfile::NamedTempFile,
 }
 
 /// The S3 and SMTP settings for the test services, as command-line flags.
@@ -29,27 +31,30 @@ pub fn service_flags() -> Vec<String> {
     .to_vec()
 }
 
-fn spawn(database_url: &str, data: &Path, command: &[&str], flags: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_egress"))
+fn spawn(database_url: &str, data: &Path, command: &[&str], flags: &[String]) -> (Child, tempfile::NamedTempFile) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_egress"))
         .args(["--database-url", database_url, "--data-dir"])
         .arg(data)
-        .args(["--log", "warn"])
+        .args(["--log", "info"])
         .args(command)
         .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::from(log.reopen().unwrap()))
+        .stderr(Stdio::from(log.reopen().unwrap()))
         .spawn()
-        .expect("the egress binary starts")
+        .expect("the egress binary starts");
+    (child, log)
 }
 
 impl Node {
     /// `egress serve` (web and worker) on a free port, ready to answer.
     pub async fn serve(database_url: &str, data: &Path, flags: &[String]) -> Node {
         let listen = format!("127.0.0.1:{}", free_port());
-        let child = spawn(database_url, data, &["serve", "--no-demo", "--listen", &listen], flags);
+        let (child, log) = spawn(database_url, data, &["serve", "--no-demo", "--listen", &listen], flags);
         let node = Node {
             base: format!("http://{listen}"),
             child,
+            log,
         };
         let started = Instant::now();
         while reqwest::get(node.url("/healthz")).await.is_err() {
@@ -64,9 +69,11 @@ impl Node {
 
     /// `egress worker`: exports and cleanup, no web server.
     pub fn worker(database_url: &str, data: &Path, flags: &[String]) -> Node {
+        let (child, log) = spawn(database_url, data, &["worker"], flags);
         Node {
             base: String::new(),
-            child: spawn(database_url, data, &["worker"], flags),
+            child,
+            log,
         }
     }
 
@@ -88,5 +95,13 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- last lines of egress (pid {}):", self.child.id());
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }

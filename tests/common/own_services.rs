@@ -22,13 +22,16 @@ pub struct OwnPostgres {
 /// Postgres refuses to run as root, so as root the server runs as the `postgres` user.
 fn as_server_user(program: &Path) -> Command {
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n");
-    if root {
+    let mut command = if root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
         c
     } else {
         Command::new(program)
-    }
+    };
+    // Somewhere the server user may be (the checkout may be private to root).
+    command.current_dir("/");
+    command
 }
 
 impl OwnPostgres {
