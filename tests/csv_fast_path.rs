@@ -83,7 +83,7 @@ async fn csv_file(
         let (store, filters) = (store.clone(), filters.clone());
         tokio::spawn(async move {
             if copy {
-                assert!(store.export_csv(dataset, workspace, &filters, tx).await.unwrap());
+                assert!(store.export_csv(dataset, workspace, &filters, 100, tx).await.unwrap());
             } else {
                 store.export_rows(dataset, workspace, &filters, 100, tx).await.unwrap();
             }

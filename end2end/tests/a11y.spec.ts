@@ -19,6 +19,8 @@ test("the login and sign-up pages pass the audit", async ({ page }) => {
   await page.goto("/login");
   await hydrated(page);
   await audit(page, "login");
+  await page.getByLabel("Email").fill("nobody@example.com");
+  await page.getByLabel("Password", { exact: true }).fill("not the password");
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByRole("alert")).toBeVisible();
   await audit(page, "login with an error");

@@ -6,12 +6,15 @@ import { hydrated, logIn } from "./helpers";
 // about five seconds: long enough to watch, cancel and reload.
 
 async function cancelRunning(request: APIRequestContext) {
-  const list = await (await request.get("/api/exports?per_page=100")).json();
-  for (const job of list.exports) {
-    if (job.status === "pending" || job.status === "processing") {
-      await request.delete(`/api/exports/${job.id}`);
-    }
+  const active = async () =>
+    (await (await request.get("/api/exports?per_page=100")).json()).exports.filter(
+      (job: { status: string }) => job.status === "pending" || job.status === "processing",
+    );
+  for (const job of await active()) {
+    await request.delete(`/api/exports/${job.id}`);
   }
+  // A cancel takes effect at the worker's next batch; the next test needs free slots.
+  await expect.poll(async () => (await active()).length, { timeout: 15_000 }).toBe(0);
 }
 
 async function startFromDialog(page: Page, path: string) {

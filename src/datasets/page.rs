@@ -162,7 +162,8 @@ fn DataTable(data: DataPage, query: FilterQuery) -> impl IntoView {
             view! { <p class="empty">"No rows match these filters."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
+                // Scrolls sideways on narrow screens, so keyboard users must be able to reach it.
+                <div class="table-wrap" tabindex="0" role="region" aria-label=format!("{} rows", data.dataset)>
                     <table class="data">
                         <thead>
                             <tr>{data.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}</tr>

@@ -98,7 +98,7 @@ pub fn ExportsPage() -> impl IntoView {
                         let pages = (total + 19) / 20;
                         let current = page();
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Exports">
                                 <table class="data exports-table">
                                     <thead><tr>
                                         <th scope="col">"Dataset"</th><th scope="col">"Format"</th><th scope="col">"Filters"</th>

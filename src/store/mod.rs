@@ -121,6 +121,7 @@ pub trait Store: Send + Sync + 'static {
         _dataset: &'static Dataset,
         _workspace_id: i64,
         _filters: &Filters,
+        _batch: usize,
         _sender: tokio::sync::mpsc::Sender<RowBatch>,
     ) -> StoreResult<bool> {
         Ok(false)

@@ -209,7 +209,7 @@ fn setting_text(param: &Param) -> Option<String> {
     }
 }
 
-/// CSV bytes per batch sent to the encoder.
+/// CSV bytes per batch sent to the encoder at most (batches also end at `batch` rows).
 const CSV_BATCH_BYTES: usize = 256 * 1024;
 
 impl PgStore {
@@ -284,6 +284,7 @@ impl_store!(PgStore, PgDialect, {
         dataset: &'static Dataset,
         workspace_id: i64,
         filters: &Filters,
+        batch: usize,
         sender: tokio::sync::mpsc::Sender<RowBatch>,
     ) -> StoreResult<bool> {
         use futures::TryStreamExt;
@@ -334,14 +335,14 @@ impl_store!(PgStore, PgDialect, {
         }
         let copying = async {
             let mut records = tx.copy_out_raw(&copy_statement(&select)).await?;
-            let mut bytes = Vec::with_capacity(CSV_BATCH_BYTES + 4096);
+            let mut bytes = Vec::with_capacity(64 * 1024);
             let mut rows = 0;
             while let Some(record) = records.try_next().await? {
                 // COPY sends each row as one message.
                 append_record(&mut bytes, &record, &times)?;
                 rows += 1;
-                if bytes.len() >= CSV_BATCH_BYTES {
-                    let full = std::mem::replace(&mut bytes, Vec::with_capacity(CSV_BATCH_BYTES + 4096));
+                if rows == batch || bytes.len() >= CSV_BATCH_BYTES {
+                    let full = std::mem::replace(&mut bytes, Vec::with_capacity(64 * 1024));
                     if sender.send(RowBatch::Csv { bytes: full, rows }).await.is_err() {
                         return Ok(());
                     }

@@ -249,7 +249,11 @@ impl Pipeline {
             let csv = job.format == Format::Csv;
             tokio::spawn(async move {
                 // CSV straight from the database where it can write it; else rows.
-                if csv && store.export_csv(dataset, workspace, &filters, batch_tx.clone()).await? {
+                if csv
+                    && store
+                        .export_csv(dataset, workspace, &filters, ROWS_PER_BATCH, batch_tx.clone())
+                        .await?
+                {
                     return Ok(());
                 }
                 store
