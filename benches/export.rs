@@ -6,6 +6,8 @@
 //! The data is seeded once into the database `egress_bench` and reused. The table is
 //! printed and written to `docs/benchmark.md`.
 
+mod support;
+
 use anyhow::{Context, bail};
 use egress::datasets::{CONTACTS, Filters};
 use egress::exports::{ExportOptions, JobStatus, Progress};
@@ -18,6 +20,7 @@ use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::S3;
 
 const SIZES: [u64; 2] = [100_000, 1_000_000];
 const VARIANTS: [(Format, bool); 5] = [
@@ -29,12 +32,6 @@ const VARIANTS: [(Format, bool); 5] = [
 ];
 const RESULTS_FILE: &str = "docs/benchmark.md";
 const RUNS: usize = 3;
-
-struct S3 {
-    url: String,
-    access_key: String,
-    secret_key: String,
-}
 
 struct Measured {
     rows: i64,
@@ -50,18 +47,8 @@ struct Measured {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let admin_url = std::env::var("EGRESS_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let env = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set: run `make bench`"));
-    let s3 = S3 {
-        url: format!(
-            "s3://{}?endpoint={}&region=us-east-1",
-            env("EGRESS_TEST_S3_BUCKET")?,
-            env("EGRESS_TEST_S3_ENDPOINT")?
-        ),
-        access_key: env("EGRESS_TEST_S3_ACCESS_KEY")?,
-        secret_key: env("EGRESS_TEST_S3_SECRET_KEY")?,
-    };
+    let admin_url = support::admin_url();
+    let s3 = S3::from_env()?;
     // `cargo bench --bench export -- xlsx` runs one format (as labelled in the table).
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let url = bench_database(&admin_url).await?;
@@ -132,8 +119,7 @@ async fn bench_database(admin_url: &str) -> anyhow::Result<String> {
             .await?;
     }
     admin.pool().close().await;
-    let slash = admin_url.rfind('/').context("a database URL ends in /<database>")?;
-    Ok(format!("{}/egress_bench", &admin_url[..slash]))
+    support::database_url(admin_url, "egress_bench")
 }
 
 /// A workspace with exactly `rows` contacts and its owner, seeded on first use.
@@ -221,14 +207,7 @@ async fn export_once(
         .args(["--database-url", url, "--data-dir"])
         .arg(data.path())
         .args(["--log", "warn", "worker", "--worker-concurrency", "1"])
-        .args([
-            "--storage",
-            &s3.url,
-            "--s3-access-key",
-            &s3.access_key,
-            "--s3-secret-key",
-            &s3.secret_key,
-        ])
+        .args(s3.flags())
         .stdout(Stdio::null())
         .spawn()?;
     let pid = worker.id();
@@ -239,7 +218,7 @@ async fn export_once(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let peak_rss_kib = peak_rss_kib(pid)?;
+    let peak_rss_kib = support::status_kib(pid, "VmHWM")?;
     let cpu = cpu_seconds(pid)?;
     Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
     worker.wait()?;
@@ -265,16 +244,6 @@ async fn export_once(
 
 fn label(format: Format, gzip: bool) -> String {
     format!("{}{}", format.id().to_uppercase(), if gzip { "+gzip" } else { "" })
-}
-
-/// The highest resident set size the process has had (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("VmHWM in /proc/<pid>/status")?;
-    Ok(line.split_whitespace().nth(1).context("a number")?.parse()?)
 }
 
 /// User plus system CPU time of a process so far (`/proc/<pid>/stat`, in clock ticks of 1/100 s).

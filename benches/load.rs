@@ -7,6 +7,8 @@
 //!
 //! The table is printed and written to `docs/load.md`.
 
+mod support;
+
 use anyhow::{Context, bail};
 use egress::store::{NewUser, PgStore};
 use futures::StreamExt;
@@ -33,13 +35,6 @@ impl Drop for Server {
     }
 }
 
-/// Resident memory (`VmRSS`) of a process, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("a number")?.parse()?)
-}
-
 struct Latencies {
     name: &'static str,
     statuses: std::collections::BTreeMap<u16, usize>,
@@ -56,14 +51,8 @@ impl Latencies {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let admin_url = std::env::var("EGRESS_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let env = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set: run `make bench`"));
-    let storage = format!(
-        "s3://{}?endpoint={}&region=us-east-1",
-        env("EGRESS_TEST_S3_BUCKET")?,
-        env("EGRESS_TEST_S3_ENDPOINT")?
-    );
+    let admin_url = support::admin_url();
+    let s3 = support::S3::from_env()?;
 
     // A fresh database each run, so list pages and queues start the same.
     let admin = PgStore::connect(&admin_url).await?;
@@ -71,10 +60,7 @@ async fn main() -> anyhow::Result<()> {
         .execute(admin.pool())
         .await?;
     sqlx::query("CREATE DATABASE egress_load").execute(admin.pool()).await?;
-    let url = format!(
-        "{}/egress_load",
-        &admin_url[..admin_url.rfind('/').context("/<database>")?]
-    );
+    let url = support::database_url(&admin_url, "egress_load")?;
     let store = egress::store::connect(&url).await?;
     store.migrate().await?;
     let hash = egress::accounts::ssr::hash_password(PASSWORD);
@@ -104,9 +90,7 @@ async fn main() -> anyhow::Result<()> {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
-            .args(["--storage", &storage])
-            .args(["--s3-access-key", &env("EGRESS_TEST_S3_ACCESS_KEY")?])
-            .args(["--s3-secret-key", &env("EGRESS_TEST_S3_SECRET_KEY")?])
+            .args(s3.flags())
             .stdout(Stdio::null())
             .spawn()?,
         base: format!("http://127.0.0.1:{port}"),
@@ -244,7 +228,7 @@ async fn subscribers(server: &Server, clients: &[reqwest::Client]) -> anyhow::Re
     // Let the export queue from the create run drain first, so its work does not count.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pid = server.child.id();
-    let before = rss_kib(pid)?;
+    let before = support::status_kib(pid, "VmRSS")?;
     let (heard_tx, mut heard_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
     let mut streams = Vec::new();
     for i in 0..SUBSCRIBERS {
@@ -264,7 +248,7 @@ async fn subscribers(server: &Server, clients: &[reqwest::Client]) -> anyhow::Re
         }));
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rss_kib(pid)?;
+    let after = support::status_kib(pid, "VmRSS")?;
     let per_subscriber = (after.saturating_sub(before)) as f64 / SUBSCRIBERS as f64;
     println!("{SUBSCRIBERS} subscribers: RSS {before} KiB → {after} KiB, {per_subscriber:.1} KiB each");
 

@@ -6,11 +6,11 @@
 mod common;
 
 use common::nodes::{Node, service_flags};
-use common::{Backend, PASSWORD, database, log_in};
+use common::{Backend, PASSWORD, database, log_in, wait_until_terminal};
 use egress::store::{self, NewUser, jobs};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WORKSPACES: u64 = 7;
 const EXPORTS: usize = 20;
@@ -86,22 +86,10 @@ async fn twenty_exports_on_three_processes() {
         submitted.push((id, email.clone(), *rows, format));
     }
 
-    let started = Instant::now();
     let mut ran_on = HashMap::<&str, usize>::new();
     for ((id, email, rows, format), stream) in submitted.iter().zip(streams) {
         let uuid = uuid::Uuid::parse_str(id).unwrap();
-        let record = loop {
-            let record = jobs::get(store.as_ref(), None, uuid).await.unwrap().unwrap();
-            if record.job.status.is_terminal() {
-                break record;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{id} still {:?}",
-                record.job.status
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let record = wait_until_terminal(&store, uuid).await;
 
         // Exactly once: one attempt, one start, one completion, the workspace's row count.
         assert_eq!(record.job.status.id(), "completed", "{id}: {:?}", record.job.error);

@@ -10,7 +10,7 @@ mod common;
 
 use common::nodes::{Node, service_flags};
 use common::own_services::{OwnPostgres, OwnS3};
-use common::{Backend, database, open_uploads, services};
+use common::{Backend, database, job_event_kinds, open_uploads, services, wait_until_terminal};
 use egress::datasets::{CONTACTS, Filters};
 use egress::exports::{ExportOptions, JobStatus};
 use egress::formats::Format;
@@ -89,19 +89,6 @@ async fn wait_for_progress(store: &DynStore, id: uuid::Uuid, rows: u64) {
     }
 }
 
-async fn wait_until_terminal(store: &DynStore, id: uuid::Uuid) -> JobRecord {
-    let started = Instant::now();
-    loop {
-        if let Ok(Some(job)) = jobs::get(store.as_ref(), None, id).await
-            && job.job.status.is_terminal()
-        {
-            return job;
-        }
-        assert!(started.elapsed() < Duration::from_secs(300), "the job never finished");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The job completed with every row once, in order, in the file in S3.
 async fn assert_complete_file(done: &JobRecord, rows: u64, storage: &dyn Storage) {
     assert_eq!(done.job.status, JobStatus::Completed, "{:?}", done.job.error);
@@ -123,15 +110,6 @@ async fn assert_complete_file(done: &JobRecord, rows: u64, storage: &dyn Storage
         (last, count) = (id, count + 1);
     }
     assert_eq!(count, rows);
-}
-
-async fn event_kinds(store: &DynStore, id: uuid::Uuid) -> Vec<String> {
-    jobs::events(store.as_ref(), id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.0)
-        .collect()
 }
 
 async fn killed_worker_loses_nothing(backend: Backend) {
@@ -172,7 +150,10 @@ async fn killed_worker_loses_nothing(backend: Backend) {
         .filter(|u| u.contains(&id.to_string()))
         .collect();
     assert!(open.is_empty(), "{open:?}");
-    assert_eq!(event_kinds(&store, id).await[..3], ["started", "retried", "completed"]);
+    assert_eq!(
+        job_event_kinds(&store, id).await[..3],
+        ["started", "retried", "completed"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +208,7 @@ async fn s3_down_for_ten_seconds_mid_export() {
         "{:?}",
         open_uploads(s3.root.path())
     );
-    let kinds = event_kinds(&store, id).await;
+    let kinds = job_event_kinds(&store, id).await;
     let at = |kind: &str| kinds.iter().position(|k| k == kind);
     assert!(
         matches!((at("retry_scheduled"), at("completed")), (Some(r), Some(c)) if r < c),

@@ -162,6 +162,17 @@ pub enum RowBatch {
     },
 }
 
+impl RowBatch {
+    /// The rows this batch carries (none for `Total`).
+    pub fn rows(&self) -> usize {
+        match self {
+            RowBatch::Total(_) => 0,
+            RowBatch::Rows(rows) => rows.len(),
+            RowBatch::Csv { rows, .. } => *rows,
+        }
+    }
+}
+
 /// Opens (and for SQLite creates) the database named by `url`.
 pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

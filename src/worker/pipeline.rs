@@ -3,7 +3,7 @@
 //! buffers take turns, so memory stays flat whatever the row count. Any failure or a
 //! cancel aborts the upload.
 
-use crate::datasets::{self, Cell};
+use crate::datasets;
 use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, Format};
 use crate::progress::Hub;
@@ -110,12 +110,6 @@ impl Write for PartWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// What the encoder thread is given: rows, or records the database already encoded.
-enum ToEncode {
-    Rows(Vec<Vec<Cell>>),
-    Encoded(Vec<u8>),
 }
 
 /// The byte stream under the encoder: plain or gzip.
@@ -282,7 +276,7 @@ impl Pipeline {
             })
         };
 
-        let (rows_tx, mut rows_rx) = mpsc::channel::<ToEncode>(4);
+        let (rows_tx, mut rows_rx) = mpsc::channel::<RowBatch>(4);
         let encoder = {
             let (format, gzip, bom, part_size) = (job.format, job.options.gzip, job.options.bom, self.part_size);
             tokio::task::spawn_blocking(move || -> io::Result<()> {
@@ -302,14 +296,15 @@ impl Pipeline {
                     bom: bom && format == Format::Csv,
                 };
                 let mut encoder = formats::encoder(format, dataset.columns, options, sink)?;
-                while let Some(work) = rows_rx.blocking_recv() {
-                    match work {
-                        ToEncode::Rows(rows) => {
+                while let Some(batch) = rows_rx.blocking_recv() {
+                    match batch {
+                        RowBatch::Rows(rows) => {
                             for row in &rows {
                                 encoder.row(row)?;
                             }
                         }
-                        ToEncode::Encoded(records) => encoder.encoded(&records)?,
+                        RowBatch::Csv { bytes, .. } => encoder.encoded(&bytes)?,
+                        RowBatch::Total(_) => {}
                     }
                 }
                 encoder.finish()?.close()
@@ -337,16 +332,12 @@ impl Pipeline {
                     total = Some(n);
                     last_report = None; // the total goes out at once
                 }
-                RowBatch::Rows(_) | RowBatch::Csv { .. } => {
-                    let (n, work) = match batch {
-                        RowBatch::Rows(rows) => (rows.len(), ToEncode::Rows(rows)),
-                        RowBatch::Csv { bytes, rows } => (rows, ToEncode::Encoded(bytes)),
-                        RowBatch::Total(_) => unreachable!(),
-                    };
-                    if rows_tx.send(work).await.is_err() {
+                rows => {
+                    let n = rows.rows() as i64;
+                    if rows_tx.send(rows).await.is_err() {
                         break; // the encoder stopped; its error is read below
                     }
-                    processed += n as i64;
+                    processed += n;
                     if self.max_rows_per_second > 0 {
                         let due = Duration::from_secs_f64(processed as f64 / self.max_rows_per_second as f64);
                         tokio::time::sleep(due.saturating_sub(started.elapsed())).await;

@@ -416,10 +416,29 @@ pub fn free_port() -> u16 {
 
 /// The kinds of a job's audit events, oldest first.
 pub async fn event_kinds(app: &TestApp, id: &str) -> Vec<String> {
-    egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
+    job_event_kinds(&app.store, uuid::Uuid::parse_str(id).unwrap()).await
+}
+
+pub async fn job_event_kinds(store: &DynStore, id: uuid::Uuid) -> Vec<String> {
+    egress::store::jobs::events(store.as_ref(), id)
         .await
         .unwrap()
         .into_iter()
         .map(|e| e.0)
         .collect()
+}
+
+/// Waits (up to five minutes) until the job has ended. A database that is restarting may
+/// refuse for a moment; this keeps asking.
+pub async fn wait_until_terminal(store: &DynStore, id: uuid::Uuid) -> egress::store::JobRecord {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(Some(job)) = egress::store::jobs::get(store.as_ref(), None, id).await
+            && job.job.status.is_terminal()
+        {
+            return job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "job {id} never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
