@@ -86,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
                 "--log",
                 "warn",
                 "serve",
-                "--no-demo",
+                "--demo",
+                "off",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])

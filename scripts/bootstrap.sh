@@ -3,7 +3,7 @@
 # Each step prints one line. Safe to run again: a second run only checks.
 #
 #   scripts/bootstrap.sh build   toolchain + wasm std + cargo-leptos + wasm-bindgen-cli
-#   scripts/bootstrap.sh test    build + s3s-fs + SMTP sink + chromium + node packages
+#   scripts/bootstrap.sh test    build + s3s-fs + SMTP sink + LibreOffice Calc + chromium + node packages
 #
 # It writes .tools/env (in the clone), which the Makefile sources: PATH and the cargo-leptos flags for
 # the toolchain it chose (rustup's when it can add the wasm32 target, else Debian's
@@ -132,6 +132,13 @@ else
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
+# The judge of exported spreadsheets in the tests (tests/spreadsheets.rs).
+if have soffice; then
+  say "libreoffice-calc: present"
+else
+  say "libreoffice-calc: installing Debian's headless LibreOffice Calc (judges exported files)"
+  apt_install libreoffice-calc-nogui
+fi
 if [ -x /usr/bin/chromium ]; then
   say "chromium: present"
 else

@@ -34,7 +34,7 @@ fi
 echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
   "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
-  serve --listen "127.0.0.1:$port" --demo-rows 2000 --max-rows-per-second 400 \
+  serve --listen "127.0.0.1:$port" --demo on --signup open --demo-rows 2000 --max-rows-per-second 400 \
   --max-attempts 2 --retry-base-seconds 0.5 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 

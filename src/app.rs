@@ -1,7 +1,7 @@
 //! The page shell, the routes, and the layout around every signed-in page.
 
 use crate::accounts::{self, LoginPage, LogoutButton, SignupPage, Viewer, WorkspaceSwitcher};
-use crate::datasets::{CATALOG, DatasetPage};
+use crate::datasets::{DatasetPage, visible_to};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
@@ -9,6 +9,15 @@ use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's Content-Security-Policy names the nonce Leptos puts on its scripts.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(policy) = axum::http::HeaderValue::from_str(&crate::server::middleware::page_csp(&nonce))
+    {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -29,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// The signed-in user, loaded once per page and shared with every component.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, crate::error::AppError>>);
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -77,8 +86,7 @@ fn Header() -> impl IntoView {
                     match viewer.await {
                         Ok(Some(v)) => view! {
                             <nav class="datasets" aria-label="Datasets">
-                                {CATALOG
-                                    .iter()
+                                {visible_to(v.workspace.role)
                                     .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label}</A> })
                                     .collect_view()}
                                 <A href="/exports">"Exports"</A>
@@ -100,6 +108,7 @@ fn Header() -> impl IntoView {
 
 #[component]
 fn Home() -> impl IntoView {
+    let ViewerResource(viewer) = expect_context();
     view! {
         <Title text="Your data" />
         <section class="home">
@@ -107,9 +116,11 @@ fn Home() -> impl IntoView {
             <p class="lede">
                 "Browse a dataset, narrow it down with filters, and export exactly those rows."
             </p>
+            <Suspense fallback=|| ()>
             <ul class="cards">
-                {CATALOG
-                    .iter()
+                {move || Suspend::new(async move {
+                    let role = viewer.await.ok().flatten().map_or(crate::accounts::Role::Member, |v| v.workspace.role);
+                    visible_to(role)
                     .map(|d| {
                         view! {
                             <li class="card">
@@ -122,8 +133,10 @@ fn Home() -> impl IntoView {
                             </li>
                         }
                     })
-                    .collect_view()}
+                    .collect_view()
+                })}
             </ul>
+            </Suspense>
         </section>
     }
 }
@@ -140,13 +153,5 @@ fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. " <a href="/">"Go to your data"</a></p>
         </section>
-    }
-}
-
-/// The text of a server function's error, without the framework's prefix.
-pub fn error_text(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(message) => message.clone(),
-        other => other.to_string(),
     }
 }

@@ -91,12 +91,7 @@ impl Mailer {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::text::html_escape as escape;
 
 /// The "your export is ready" email for a completed job.
 pub fn ready_email(record: &JobRecord, from: &Mailbox, public_url: &str) -> Result<Message, MailError> {
@@ -135,7 +130,13 @@ pub fn ready_email(record: &JobRecord, from: &Mailbox, public_url: &str) -> Resu
         .map_err(|e| MailError::Build(e.to_string()))
 }
 
-/// Sends the emails of completed exports, when woken and every `interval`.
+/// How long a claimed email is the claiming sender's: far longer than a send can take
+/// (the SMTP transport gives up after 10 s), so no other sender takes it meanwhile.
+const CLAIM: Duration = Duration::from_secs(300);
+
+/// Sends the emails of completed exports, when woken and every `interval`. Each email is
+/// claimed before it is sent (`jobs::claim_emails`), so with many nodes every export
+/// sends one; a failed send is tried again after a back-off that doubles.
 pub fn spawn_sender(
     store: DynStore,
     mailer: Arc<Mailer>,
@@ -147,21 +148,28 @@ pub fn spawn_sender(
     tokio::spawn(async move {
         loop {
             let _ = tokio::time::timeout(interval, wakeup.notified()).await;
-            let Ok(pending) = jobs::unsent_emails(store.as_ref(), 50).await else {
-                continue;
+            let claimed = match jobs::claim_emails(store.as_ref(), chrono::Utc::now() + CLAIM, 20).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim export emails; will try again");
+                    continue;
+                }
             };
-            for record in pending {
+            for record in claimed {
                 let sent = match ready_email(&record, &from, &public_url) {
                     Ok(message) => mailer.send(message).await,
                     Err(e) => Err(e),
                 };
-                let ok = sent.is_ok();
-                if let Err(e) = &sent {
-                    tracing::warn!(job = %record.uuid, error = %e, "export email not sent; will try again");
+                let retry_at = sent.as_ref().err().map(|e| {
+                    let wait = 30u64 << record.email_attempts.clamp(0, 10);
+                    tracing::warn!(job = %record.uuid, error = %e, retry_in_s = wait, "export email not sent; will try again");
+                    chrono::Utc::now() + Duration::from_secs(wait)
+                });
+                if let Err(e) = jobs::mark_emailed(store.as_ref(), record.uuid, retry_at).await {
+                    tracing::warn!(job = %record.uuid, error = %e, "could not record the email");
                 }
-                let _ = jobs::mark_emailed(store.as_ref(), record.uuid, ok).await;
                 let detail = sent.err().map(|e| e.to_string());
-                let kind = if ok { "emailed" } else { "email_failed" };
+                let kind = if retry_at.is_none() { "emailed" } else { "email_failed" };
                 let _ = jobs::add_event(store.as_ref(), record.uuid, kind, None, detail.as_deref()).await;
             }
         }

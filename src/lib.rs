@@ -4,7 +4,8 @@
 //! with `hydrate` it is the browser side of the same Leptos components.
 //!
 //! - `app`: the page shell, routes and layout.
-//! - `accounts`: sign-up, log-in, sessions, workspaces.
+//! - `accounts`: sign-up, log-in, sessions, roles, workspaces.
+//! - `error`: the one error type of the server functions and the JSON API.
 //! - `datasets`: the catalog of exportable datasets, their filters and data pages.
 //! - `store` (server): the database, one interface over Postgres and SQLite.
 //! - `seed` (server): deterministic demo data.
@@ -17,6 +18,7 @@ pub mod cleanup;
 pub mod datasets;
 #[cfg(feature = "ssr")]
 pub mod email;
+pub mod error;
 pub mod exports;
 pub mod formats;
 #[cfg(feature = "ssr")]

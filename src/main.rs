@@ -1,19 +1,28 @@
 //! The `egress` binary: `serve` (default), `migrate`, `seed`, `user add`.
 
 use clap::Parser;
-use egress::server::config::{Cli, Command, Config, SeedArgs, ServeArgs, UserCommand, WorkerArgs};
-use egress::{accounts::ssr::hash_password, seed, store};
+use egress::accounts::Role;
+use egress::accounts::ssr::{WorkspaceChoice, hash_password};
+use egress::server::config::{
+    Cli, Command, Config, Demo, EMBEDDED_DATABASE, SeedArgs, ServeArgs, UserCommand, WorkerArgs,
+};
+use egress::{seed, store};
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // A bare `egress` is `egress serve`, with every serve flag and variable read.
+        let args: Vec<std::ffi::OsString> = std::env::args_os().chain(["serve".into()]).collect();
+        cli = Cli::parse_from(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.config.log)?)
         .with_target(false)
         .init();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    match cli.command.expect("a command, `serve` by default") {
         Command::Serve(args) => serve(&cli.config, args).await,
         Command::Worker(args) => work(&cli.config, args).await,
         Command::Migrate => {
@@ -27,12 +36,22 @@ async fn main() -> anyhow::Result<()> {
             name,
             password,
             workspace,
+            workspace_id,
             role,
         }) => {
             let store = open_store(&cli.config).await?;
+            let choice = match (&workspace, workspace_id) {
+                (_, Some(id)) => WorkspaceChoice::Id(id),
+                (Some(name), None) => WorkspaceChoice::Named(name),
+                (None, None) => anyhow::bail!("give --workspace NAME or --workspace-id ID"),
+            };
+            let role = Role::parse(&role).expect("clap allows only known roles");
             let (user_id, workspace_id) =
-                egress::accounts::ssr::add_user(&store, &email, &name, &password, &workspace, &role).await?;
-            println!("user {email} (id {user_id}) is {role} of workspace `{workspace}` (id {workspace_id})");
+                egress::accounts::ssr::add_user(&store, &email, &name, &password, choice, role).await?;
+            println!(
+                "user {email} (id {user_id}) is {} of workspace {workspace_id}",
+                role.id()
+            );
             Ok(())
         }
     }
@@ -45,10 +64,19 @@ async fn open_store(config: &Config) -> anyhow::Result<store::DynStore> {
     Ok(store)
 }
 
-async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(config: &Config, mut args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(database = %store::redact(&config.database_url), "starting");
     let store = open_store(config).await?;
-    if store.count_workspaces().await? == 0 && !args.no_demo {
+    // The demo (its workspaces, its printed logins, open sign-up) belongs to the embedded
+    // defaults: an Egress on a real database starts empty unless asked.
+    if args.demo == Demo::Auto {
+        args.demo = if config.database_url == EMBEDDED_DATABASE {
+            Demo::On
+        } else {
+            Demo::Off
+        };
+    }
+    if store.count_workspaces().await? == 0 && args.demo == Demo::On {
         let started = Instant::now();
         println!(
             "First start: creating demo workspaces with {} rows per dataset…",
@@ -57,10 +85,14 @@ async fn serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         seed::seed_demo(&store, args.demo_rows, hash_password).await?;
         println!("Demo data ready in {:.1}s.", started.elapsed().as_secs_f64());
     }
+    let args_demo = args.demo == Demo::On;
+    if args.signup_open() {
+        println!("Sign-up is open: anyone who reaches this server can create a workspace.");
+    }
     let server = egress::server::start(store.clone(), &config.data_dir, args).await?;
     println!();
     println!("Egress is listening on http://{}", server.addr);
-    if store.user_by_email(seed::DEMO_LOGINS[0].email).await?.is_some() {
+    if args_demo && store.user_by_email(seed::DEMO_LOGINS[0].email).await?.is_some() {
         for login in seed::DEMO_LOGINS {
             println!(
                 "  demo login: {} / {}   ({})",
@@ -88,13 +120,14 @@ async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
 
 async fn seed_rows(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let workspace_id = match store.find_workspace_by_name(&args.workspace).await? {
-        Some(id) => id,
+    let workspace_id = match store.workspaces_named(&args.workspace).await?.first() {
+        Some(id) => *id,
         None if store.count_workspaces().await? == 0 && args.workspace == "Acme Corp" => {
             seed::seed_demo(&store, 0, hash_password).await?;
-            store
-                .find_workspace_by_name(&args.workspace)
+            *store
+                .workspaces_named(&args.workspace)
                 .await?
+                .first()
                 .expect("demo creates Acme Corp")
         }
         None => store.create_workspace(&args.workspace).await?,

@@ -12,6 +12,15 @@ pub fn percent_encode(s: &str, keep: &[u8]) -> String {
         .collect()
 }
 
+/// Text made safe to put in HTML, in an element or a quoted attribute.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// A byte count as people read it: `999 B`, `1.5 MB`.
 pub fn human_size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{Backend, PASSWORD, client, spawn_app};
+use common::{Backend, PASSWORD, client, spawn_app, spawn_app_with};
+use egress::server::config::Signup;
 use serde_json::Value;
 
 both_backends!(
@@ -103,11 +104,11 @@ async fn signed_out_pages_redirect_to_login(backend: Backend) {
     let r = app.browse(&client(), "contacts", &[]).await;
     assert!(r.status().is_server_error() || r.status().is_client_error());
     let body = r.text().await.unwrap();
-    assert!(body.contains("you are not signed in"), "{body}");
+    assert!(body.contains("You are not signed in."), "{body}");
 }
 
 async fn signup_creates_a_workspace_and_validates_fields(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, |a| a.signup = Some(Signup::Open)).await;
     let signup = |form: &'static [(&'static str, &'static str)]| {
         let url = app.url("/rpc/signup");
         async move {
@@ -166,7 +167,7 @@ async fn signup_creates_a_workspace_and_validates_fields(backend: Backend) {
     ])
     .await;
     assert!(status >= 400);
-    assert!(body.contains("an account with that email already exists"), "{body}");
+    assert!(body.contains("An account with that email already exists."), "{body}");
     assert_eq!(
         app.store.count_workspaces().await.unwrap(),
         1,
@@ -190,7 +191,7 @@ async fn switching_to_a_foreign_workspace_is_refused(backend: Backend) {
         r.text()
             .await
             .unwrap()
-            .contains("you are not a member of that workspace")
+            .contains("You are not a member of that workspace.")
     );
     let me: Value = c
         .get(app.url("/api/session"))

@@ -1,8 +1,9 @@
 //! On Postgres a CSV export is written by the database itself (COPY) instead of row by
 //! row. Both roads must give the same bytes: every dataset, with and without filters, over
 //! seeded data plus rows made of the hard cases (formula triggers, numbers that look like
-//! them, quotes, commas, line breaks, empty text, NULLs, non-ASCII, negative cents,
-//! sub-second times, tags with commas).
+//! them, formulas after white space or after a `;`, tab or line break inside the text,
+//! quotes, commas, semicolons, line breaks, empty text, NULLs, non-ASCII, cents across the
+//! whole i64 range, sub-second times, tags with commas).
 
 mod common;
 
@@ -11,7 +12,7 @@ use common::{Backend, database};
 use egress::datasets::{CATALOG, Cell, ColumnKind, Dataset, Filters};
 use egress::formats::{self, EncodeOptions, Format};
 use egress::seed::{GENERATORS, span_start};
-use egress::store::{self, DynStore, NewUser, RowBatch};
+use egress::store::{self, DynStore, NewUser, RowBatch, RowSink};
 
 const TEXTS: &[&str] = &[
     "",
@@ -32,12 +33,40 @@ const TEXTS: &[&str] = &[
     "+",
     "-0.50",
     "=",
+    "x;=1+1;",
+    " =1+1",
+    "\u{a0}@x",
+    "a\n=2+2",
+    "a\r\n+3",
+    "x\t=4",
+    "x;-5;y",
+    "\"q\";=a,\"b\"",
+    "a;b",
+    "tab\tonly",
 ];
-const CENTS: &[i64] = &[-50, -1, 0, 5, -100, 12_345_678_901, -12_345_678_901, 99];
+const CENTS: &[i64] = &[
+    -50,
+    -1,
+    0,
+    5,
+    -100,
+    12_345_678_901,
+    -12_345_678_901,
+    99,
+    i64::MIN,
+    i64::MAX,
+];
 const MICROS: &[i64] = &[0, 500_000, 123_456, 1_000, 999_999, 10];
 
 fn tags(j: usize) -> Vec<String> {
-    let sets: &[&[&str]] = &[&[], &["=a"], &["b,c", "d\"e"], &["-1"], &["x y", "vip"]];
+    let sets: &[&[&str]] = &[
+        &[],
+        &["=a"],
+        &["b,c", "d\"e"],
+        &["-1"],
+        &["x y", "vip"],
+        &["a;=b", "c\td"],
+    ];
     sets[j % sets.len()].iter().map(|t| t.to_string()).collect()
 }
 
@@ -78,38 +107,41 @@ async fn csv_file(
     filters: &Filters,
     copy: bool,
 ) -> Vec<u8> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let (sink, mut rx, counted) = RowSink::new(4);
     let reading = {
         let (store, filters) = (store.clone(), filters.clone());
         tokio::spawn(async move {
             if copy {
-                assert!(store.export_csv(dataset, workspace, &filters, 100, tx).await.unwrap());
+                assert!(store.writes_csv());
+                store.export_csv(dataset, workspace, &filters, 100, sink).await.unwrap();
             } else {
-                store.export_rows(dataset, workspace, &filters, 100, tx).await.unwrap();
+                store
+                    .export_rows(dataset, workspace, &filters, 100, sink)
+                    .await
+                    .unwrap();
             }
         })
     };
     let mut encoder = formats::encoder(Format::Csv, dataset.columns, EncodeOptions::default(), Vec::new()).unwrap();
-    let (mut total, mut counted) = (None, 0);
+    let mut rows_seen = 0;
     while let Some(batch) = rx.recv().await {
         match batch {
-            RowBatch::Total(n) => total = Some(n),
             RowBatch::Rows(rows) => {
-                counted += rows.len();
+                rows_seen += rows.len();
                 for row in &rows {
                     encoder.row(row).unwrap();
                 }
             }
             RowBatch::Csv { bytes, rows } => {
-                counted += rows;
+                rows_seen += rows;
                 encoder.encoded(&bytes).unwrap();
             }
         }
     }
     reading.await.unwrap();
     assert_eq!(
-        total,
-        Some(counted as i64),
+        counted.await.ok(),
+        Some(rows_seen as i64),
         "{}: the count and the rows agree",
         dataset.id
     );

@@ -321,10 +321,19 @@ async fn cancel_a_pending_export_then_delete_it(backend: Backend) {
     assert_eq!(r.status(), 204);
     let r = c.get(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
     assert_eq!(r.status(), 404);
+    let r = c.get(app.url("/api/exports")).send().await.unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["total"],
+        0,
+        "a deleted export is not listed"
+    );
+    // Its audit trail outlives it, with who did what.
     let events = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
         .await
         .unwrap();
-    assert!(events.is_empty(), "the deleted job's events went with it");
+    let kinds: Vec<&str> = events.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["created", "cancel_requested", "cancelled", "deleted"]);
+    assert!(events.iter().all(|(_, user, _)| user.is_some()), "{events:?}");
 }
 
 async fn progress_stream_ends_on_completion(backend: Backend) {
@@ -463,6 +472,7 @@ async fn progress_crosses_processes_over_postgres_notify() {
     let progress = egress::exports::Progress {
         id: "0c1d".into(),
         workspace_id: 1,
+        user_id: 7,
         dataset: "orders".into(),
         status: egress::exports::JobStatus::Processing,
         processed_rows: 42,

@@ -28,7 +28,7 @@ test("another workspace gets 404 for an export's page, events and download", asy
   }
   await grace.goto(`/data/members?export=${id}`);
   await hydrated(grace);
-  await expect(grace.getByRole("dialog").getByRole("alert")).toContainText("export not found");
+  await expect(grace.getByRole("dialog").getByRole("alert")).toContainText("There is no such export");
   await other.close();
 });
 

@@ -50,7 +50,7 @@ test("export as JSON; bad filters are explained next to the field", async ({ pag
   await dialog.getByLabel("Created from").fill("2025-06-01");
   await dialog.getByLabel("Created to").fill("2025-01-01");
   await dialog.getByRole("button", { name: "Start export" }).click();
-  await expect(dialog.locator("#created_to-error")).toHaveText("the range ends before it starts");
+  await expect(dialog.locator("#filters-created_to-error")).toHaveText("the range ends before it starts");
   await page.screenshot({ path: "test-results/screenshots/export-dialog-error.png" });
 
   await dialog.getByLabel("Created to").fill("2025-06-30");

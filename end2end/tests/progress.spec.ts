@@ -91,7 +91,7 @@ test("a failed export says why, and Retry runs it again", async ({ page }) => {
   try {
     await startFromDialog(page, "/data/members");
     await expect(dialog.getByText("The export failed.")).toBeVisible({ timeout: 45_000 });
-    await expect(dialog.getByRole("alert")).toContainText("object storage is unreachable");
+    await expect(dialog.getByRole("alert")).toContainText("Egress could not reach its file storage.");
     await page.screenshot({ path: "test-results/screenshots/export-dialog-failed.png" });
   } finally {
     services("start-s3");

@@ -1,11 +1,16 @@
-//! Accounts: sign-up, log-in, log-out, who is signed in, and switching workspace.
+//! Accounts: sign-up, log-in, log-out, who is signed in, roles, and switching workspace.
 
 mod pages;
+pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
 pub use pages::{LoginPage, LogoutButton, SignupPage, WorkspaceSwitcher};
+pub use roles::Role;
 
+use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub struct Membership {
     pub workspace_id: i64,
     pub workspace_name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// The signed-in user as the pages see them.
@@ -32,43 +37,68 @@ pub struct Viewer {
 /// The message for a wrong email or password. It never says which one was wrong.
 pub const BAD_CREDENTIALS: &str = "That email and password do not match an account.";
 
-/// Logs in; answers where to go next (`next` when it is a local path, else the home page).
-/// The page goes there with a full load: the signed-in state changed everywhere, and the
-/// target may be a server route such as an export's download link.
+/// Logs in; answers where to go next (`next` when it is a path of this site, else the
+/// home page). The page goes there with a full load: the signed-in state changed
+/// everywhere, and the target may be a server route such as an export's download link.
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<String, ServerFnError> {
-    let user = ssr::verify_credentials(&email, &password).await?;
-    ssr::start_session(user.id, None).await?;
-    Ok(ssr::local_path(next.as_deref()))
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
+    crate::error::server_fn(async move {
+        let state = ssr::state();
+        let user = ssr::check_credentials(&state, &email, &password, ssr::client_ip().await?).await?;
+        ssr::log_in(&ssr::session().await?, user.id, None).await?;
+        Ok(ssr::local_path(next.as_deref()))
+    })
+    .await
+}
+
+/// Whether this Egress lets people create their own workspace.
+#[server(prefix = "/rpc", endpoint = "signup_open")]
+pub async fn signup_open() -> Result<bool, AppError> {
+    Ok(ssr::state().settings.signup_open())
 }
 
 /// Creates a workspace and its owner, then logs the owner in.
 #[server(prefix = "/rpc", endpoint = "signup")]
-pub async fn signup(workspace: String, name: String, email: String, password: String) -> Result<(), ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    let (user_id, workspace_id) = ssr::create_account(&state, &workspace, &name, &email, &password).await?;
-    ssr::start_session(user_id, Some(workspace_id)).await?;
-    leptos_axum::redirect("/");
-    Ok(())
+pub async fn signup(workspace: String, name: String, email: String, password: String) -> Result<(), AppError> {
+    crate::error::server_fn(async move {
+        let state = ssr::state();
+        let (user_id, workspace_id) = ssr::create_account(&state, &workspace, &name, &email, &password).await?;
+        ssr::log_in(&ssr::session().await?, user_id, Some(workspace_id)).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]
-pub async fn logout() -> Result<(), ServerFnError> {
-    ssr::end_session().await?;
-    leptos_axum::redirect("/login");
-    Ok(())
+pub async fn logout() -> Result<(), AppError> {
+    crate::error::server_fn(async move {
+        ssr::session().await?.flush().await?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }
 
 /// The signed-in user, or `None` when nobody is.
 #[server(prefix = "/rpc", endpoint = "viewer")]
-pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
-    ssr::viewer().await
+pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
+    crate::error::server_fn(async move {
+        let session = ssr::session().await?;
+        Ok(ssr::member_of_session(&ssr::state(), &session)
+            .await?
+            .map(|(_, viewer)| viewer))
+    })
+    .await
 }
 
 /// Makes another of the user's workspaces the current one.
 #[server(prefix = "/rpc", endpoint = "switch_workspace")]
-pub async fn switch_workspace(workspace_id: i64) -> Result<(), ServerFnError> {
-    ssr::switch_workspace(workspace_id).await?;
-    leptos_axum::redirect("/");
-    Ok(())
+pub async fn switch_workspace(workspace_id: i64) -> Result<(), AppError> {
+    crate::error::server_fn(async move {
+        ssr::choose_workspace(&ssr::state(), &ssr::session().await?, workspace_id).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
 }

@@ -1,20 +1,25 @@
 //! Log-in and sign-up pages, the workspace switcher and the log-out button.
 
-use super::{Login, Logout, Signup, SwitchWorkspace, Viewer};
-use crate::app::error_text;
+use super::{Login, Logout, Signup, SwitchWorkspace, Viewer, signup_open};
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// The error of the last submission, if it failed.
 fn failure<T: Clone + Send + Sync + 'static>(
-    value: impl Fn() -> Option<Result<T, ServerFnError>> + Send + Sync + 'static,
+    value: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
 ) -> impl IntoView {
     move || {
         value().and_then(Result::err).map(|e| {
-            view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
+            view! { <p class="form-error" role="alert">{e.message}</p> }
         })
     }
+}
+
+/// Whether sign-up is open here, for the link and the page.
+fn signup_is_open() -> Resource<Result<bool, AppError>> {
+    Resource::new(|| (), |_| signup_open())
 }
 
 /// A password field with a show/hide toggle (it works once the page is hydrated).
@@ -48,6 +53,7 @@ fn PasswordField(#[prop(into)] autocomplete: String, #[prop(optional)] hint: Opt
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
+    let open = signup_is_open();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     Effect::new(move |_| {
@@ -69,33 +75,62 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
                 </button>
             </ActionForm>
-            <p class="switch">"New here? " <a href="/signup">"Create an account"</a></p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    (open.await == Ok(true)).then(|| view! {
+                        <p class="switch">"New here? " <a href="/signup">"Create an account"</a></p>
+                    })
+                })}
+            </Suspense>
         </section>
     }
 }
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let signup = ServerAction::<Signup>::new();
+    let open = signup_is_open();
     view! {
         <Title text="Sign up" />
         <section class="auth">
-            <h1>"Create your workspace"</h1>
-            <ActionForm action=signup attr:class="stack" attr:aria-label="Sign up">
-                <label for="workspace">"Workspace name"</label>
-                <input id="workspace" name="workspace" autocomplete="organization" required />
-                <label for="name">"Your name"</label>
-                <input id="name" name="name" autocomplete="name" required />
-                <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required />
-                <PasswordField autocomplete="new-password" hint="At least 10 characters." />
-                {failure(move || signup.value().get())}
-                <button type="submit" class="primary" disabled=move || signup.pending().get()>
-                    "Create account"
-                </button>
-            </ActionForm>
-            <p class="switch">"Already have an account? " <a href="/login">"Log in"</a></p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if open.await == Ok(true) {
+                        view! { <SignupForm /> }.into_any()
+                    } else {
+                        view! {
+                            <h1>"Sign-up is closed"</h1>
+                            <p>
+                                "New accounts on this Egress are made by its administrators. Ask an admin of your workspace to add you."
+                            </p>
+                            <p class="switch">"Already have an account? " <a href="/login">"Log in"</a></p>
+                        }
+                        .into_any()
+                    }
+                })}
+            </Suspense>
         </section>
+    }
+}
+
+#[component]
+fn SignupForm() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    view! {
+        <h1>"Create your workspace"</h1>
+        <ActionForm action=signup attr:class="stack" attr:aria-label="Sign up">
+            <label for="workspace">"Workspace name"</label>
+            <input id="workspace" name="workspace" autocomplete="organization" required />
+            <label for="name">"Your name"</label>
+            <input id="name" name="name" autocomplete="name" required />
+            <label for="email">"Email"</label>
+            <input id="email" name="email" type="email" autocomplete="email" required />
+            <PasswordField autocomplete="new-password" hint="At least 10 characters." />
+            {failure(move || signup.value().get())}
+            <button type="submit" class="primary" disabled=move || signup.pending().get()>
+                "Create account"
+            </button>
+        </ActionForm>
+        <p class="switch">"Already have an account? " <a href="/login">"Log in"</a></p>
     }
 }
 

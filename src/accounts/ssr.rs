@@ -1,16 +1,21 @@
 //! The server side of accounts: password hashing, credentials, and the session.
 
-use super::{BAD_CREDENTIALS, Membership, Viewer};
+use super::{BAD_CREDENTIALS, Membership, Role, Viewer};
+use crate::error::{AppError, ErrorCode};
 use crate::server::AppState;
-use crate::store::{NewUser, StoreError, UserRecord};
+use crate::server::sessions::USER_KEY;
+use crate::store::{DynStore, NewUser, StoreError, UserRecord};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use leptos::prelude::*;
+use std::net::IpAddr;
 use std::sync::LazyLock;
 use tower_sessions::Session;
 
-const USER_KEY: &str = "user_id";
 const WORKSPACE_KEY: &str = "workspace_id";
+/// When the user signed in (Unix seconds), for the absolute session lifetime.
+const SIGNED_IN_KEY: &str = "signed_in_at";
+/// The minute of the last request: saving it is what slides the idle timeout.
+const SEEN_KEY: &str = "seen_minute";
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -27,7 +32,15 @@ fn password_matches(password: &str, hash: &str) -> bool {
 /// Checked against when the email is unknown, so both cases take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("not a real password"));
 
-/// Hashing is deliberately slow: keep it off the async threads.
+/// Hashes off the async threads, in one of the throttle's hashing slots.
+pub async fn hash_password_limited(state: &AppState, password: String) -> Result<String, AppError> {
+    let _slot = state.throttle.hash_slot().await?;
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AppError::internal)
+}
+
+/// For `egress user add`: no web requests to share the CPUs with.
 pub async fn hash_password_blocking(password: String) -> String {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -38,69 +51,73 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// The user for these credentials, or `BAD_CREDENTIALS` whichever part is wrong.
-pub async fn check_credentials(state: &AppState, email: &str, password: &str) -> Result<UserRecord, AuthError> {
+fn bad_credentials() -> AppError {
+    AppError::new(ErrorCode::BadCredentials, BAD_CREDENTIALS)
+}
+
+/// The user for these credentials, or `BAD_CREDENTIALS` whichever part is wrong. A known
+/// and an unknown email cost the same: the same throttle lookups, one hash check.
+pub async fn check_credentials(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    address: IpAddr,
+) -> Result<UserRecord, AppError> {
+    state.throttle.check(&state.store, email, address).await?;
+    if password.len() > 1024 {
+        return Err(bad_credentials());
+    }
     let user = state.store.user_by_email(&normalise_email(email)).await?;
     let hash = user
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
-    let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let matches = {
+        let _slot = state.throttle.hash_slot().await?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+            .await
+            .unwrap_or(false)
+    };
     match user {
-        Some(user) if matches => Ok(user),
-        _ => Err(AuthError::BadCredentials),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("{}", BAD_CREDENTIALS)]
-    BadCredentials,
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
-    #[error("an account with that email already exists")]
-    EmailTaken,
-    #[error("you are not signed in")]
-    SignedOut,
-    #[error("you are not a member of that workspace")]
-    NotAMember,
-    #[error("storage error: {0}")]
-    Store(#[from] StoreError),
-    #[error("session error: {0}")]
-    Session(#[from] tower_sessions::session::Error),
-}
-
-fn invalid(field: &'static str, message: &str) -> AuthError {
-    AuthError::Invalid {
-        field,
-        message: message.to_owned(),
+        Some(user) if matches => {
+            state.throttle.succeeded(&state.store, email).await?;
+            Ok(user)
+        }
+        _ => {
+            state.throttle.failed(&state.store, email, address).await?;
+            Err(bad_credentials())
+        }
     }
 }
 
 /// Checks a sign-up form; the first problem found names its field.
-pub fn validate_signup(workspace: &str, name: &str, email: &str, password: &str) -> Result<(), AuthError> {
+pub fn validate_signup(workspace: &str, name: &str, email: &str, password: &str) -> Result<(), AppError> {
     if workspace.trim().is_empty() || workspace.len() > 100 {
-        return Err(invalid("workspace", "give the workspace a name of 1 to 100 characters"));
+        return Err(AppError::invalid(
+            "workspace",
+            "give the workspace a name of 1 to 100 characters",
+        ));
     }
     if name.trim().is_empty() || name.len() > 100 {
-        return Err(invalid("name", "give your name, 1 to 100 characters"));
+        return Err(AppError::invalid("name", "give your name, 1 to 100 characters"));
     }
     let email = email.trim();
     let well_formed = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
-        && !email.contains(char::is_whitespace);
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control());
     if !well_formed {
-        return Err(invalid("email", "enter an email address like name@example.com"));
+        return Err(AppError::invalid(
+            "email",
+            "enter an email address like name@example.com",
+        ));
     }
     if password.chars().count() < 10 {
-        return Err(invalid("password", "use at least 10 characters"));
+        return Err(AppError::invalid("password", "use at least 10 characters"));
     }
     if password.len() > 512 {
-        return Err(invalid("password", "use at most 512 characters"));
+        return Err(AppError::invalid("password", "use at most 512 characters"));
     }
     Ok(())
 }
@@ -111,34 +128,71 @@ pub async fn create_account(
     name: &str,
     email: &str,
     password: &str,
-) -> Result<(i64, i64), AuthError> {
+) -> Result<(i64, i64), AppError> {
+    if !state.settings.signup_open() {
+        return Err(AppError::forbidden(
+            "Sign-up is closed on this Egress. Ask an administrator of your workspace to add you.",
+        ));
+    }
     validate_signup(workspace, name, email, password)?;
     let user = NewUser {
         email: normalise_email(email),
         name: name.trim().to_owned(),
-        password_hash: hash_password_blocking(password.to_owned()).await,
+        password_hash: hash_password_limited(state, password.to_owned()).await?,
     };
     state
         .store
         .create_account(workspace.trim(), &user)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => AuthError::EmailTaken,
+            StoreError::Conflict(_) => {
+                AppError::new(ErrorCode::EmailTaken, "An account with that email already exists.")
+            }
             other => other.into(),
         })
 }
 
+/// Which workspace `egress user add` means.
+pub enum WorkspaceChoice<'a> {
+    /// By name: created when no workspace has it, refused when several do.
+    Named(&'a str),
+    Id(i64),
+}
+
 /// `egress user add`: creates the user (or takes the one with this email) and makes them
-/// `role` of the workspace with this name, creating the workspace when there is none.
+/// `role` of the workspace, creating it when no workspace has that name.
 pub async fn add_user(
-    store: &crate::store::DynStore,
+    store: &DynStore,
     email: &str,
     name: &str,
     password: &str,
-    workspace: &str,
-    role: &str,
-) -> Result<(i64, i64), AuthError> {
-    validate_signup(workspace, name, email, password)?;
+    workspace: WorkspaceChoice<'_>,
+    role: Role,
+) -> anyhow::Result<(i64, i64)> {
+    let workspace_name = match workspace {
+        WorkspaceChoice::Named(n) => n,
+        WorkspaceChoice::Id(_) => "workspace",
+    };
+    validate_signup(workspace_name, name, email, password).map_err(|e| anyhow::anyhow!(e.message))?;
+    let workspace_id = match workspace {
+        WorkspaceChoice::Id(id) => {
+            anyhow::ensure!(
+                store.workspace_name(id).await?.is_some(),
+                "there is no workspace with id {id}"
+            );
+            id
+        }
+        WorkspaceChoice::Named(name) => match store.workspaces_named(name.trim()).await?.as_slice() {
+            [] => store.create_workspace(name.trim()).await?,
+            [id] => *id,
+            ids => anyhow::bail!(
+                "{} workspaces are named `{}` (ids {}); choose one with --workspace-id",
+                ids.len(),
+                name.trim(),
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    };
     let email = normalise_email(email);
     let user_id = match store.user_by_email(&email).await? {
         Some(user) => user.id,
@@ -153,26 +207,34 @@ pub async fn add_user(
                 .await?
         }
     };
-    let workspace_id = match store.find_workspace_by_name(workspace.trim()).await? {
-        Some(id) => id,
-        None => store.create_workspace(workspace.trim()).await?,
-    };
-    store.add_membership(workspace_id, user_id, role).await?;
+    store.add_membership(workspace_id, user_id, role.id()).await?;
     Ok((user_id, workspace_id))
 }
 
-/// Who is signed in, and in which workspace. A membership that was removed since the
-/// session began ends the access at once.
+/// Who is signed in, in which workspace, and with which role there. A membership that
+/// was removed since the session began ends the access at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
     pub user_id: i64,
     pub workspace_id: i64,
+    pub role: Role,
 }
 
-pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Option<(Member, Viewer)>, AuthError> {
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The signed-in member, or `None`. A session past its absolute lifetime is ended here;
+/// a live one is marked seen once a minute, which slides its idle timeout.
+pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Option<(Member, Viewer)>, AppError> {
     let Some(user_id) = session.get::<i64>(USER_KEY).await? else {
         return Ok(None);
     };
+    let signed_in = session.get::<i64>(SIGNED_IN_KEY).await?.unwrap_or(0);
+    if now() - signed_in > state.settings.session_max_hours * 3600 {
+        session.flush().await?;
+        return Ok(None);
+    }
     let Some(user) = state.store.user_by_id(user_id).await? else {
         return Ok(None);
     };
@@ -186,9 +248,14 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
     let Some(workspace) = current else {
         return Ok(None);
     };
+    let minute = now() / 60;
+    if session.get::<i64>(SEEN_KEY).await? != Some(minute) {
+        session.insert(SEEN_KEY, minute).await?;
+    }
     let member = Member {
         user_id,
         workspace_id: workspace.workspace_id,
+        role: workspace.role,
     };
     Ok(Some((
         member,
@@ -203,74 +270,84 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
 }
 
 /// Starts a signed-in session with a fresh id (so a planted session id is worthless).
-pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) -> Result<(), AuthError> {
+pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.insert(USER_KEY, user_id).await?;
+    session.insert(SIGNED_IN_KEY, now()).await?;
     if let Some(workspace_id) = workspace_id {
         session.insert(WORKSPACE_KEY, workspace_id).await?;
     }
     Ok(())
 }
 
-pub async fn choose_workspace(state: &AppState, session: &Session, workspace_id: i64) -> Result<(), AuthError> {
+pub async fn choose_workspace(state: &AppState, session: &Session, workspace_id: i64) -> Result<(), AppError> {
     let Some((member, _)) = member_of_session(state, session).await? else {
-        return Err(AuthError::SignedOut);
+        return Err(AppError::unauthorized());
     };
     let workspaces: Vec<Membership> = state.store.memberships(member.user_id).await?;
     if !workspaces.iter().any(|m| m.workspace_id == workspace_id) {
-        return Err(AuthError::NotAMember);
+        return Err(AppError::not_found("You are not a member of that workspace."));
     }
     session.insert(WORKSPACE_KEY, workspace_id).await?;
     Ok(())
 }
 
-/// Only local paths are followed after login, so `next` cannot send anyone elsewhere.
+/// Where to go after signing in: `next` when it is a path on this site, else the home
+/// page. Browsers drop tabs and line breaks from URLs and read `\` as `/`, so
+/// `/\t/evil.example` would become `//evil.example`: such input is refused outright, and
+/// what is left must parse as a path of this origin that does not start with `//`.
 pub fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
+    const HOME: &str = "/";
+    let Some(next) = next else {
+        return HOME.into();
+    };
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
+        return HOME.into();
     }
+    let base = url::Url::parse("http://egress.invalid/").expect("a valid base");
+    let Ok(url) = base.join(next) else {
+        return HOME.into();
+    };
+    if url.origin() != base.origin() {
+        return HOME.into();
+    }
+    let mut path = url.path().to_owned();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    if let Some(fragment) = url.fragment() {
+        path.push('#');
+        path.push_str(fragment);
+    }
+    if path.starts_with("//") {
+        return HOME.into();
+    }
+    path
 }
 
 // --- The same, from inside a Leptos server function ---------------------------------------
 
-async fn session() -> Result<Session, ServerFnError> {
-    leptos_axum::extract::<Session>()
-        .await
-        .map_err(|e| ServerFnError::new(format!("no session: {e}")))
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(AppError::internal)
 }
 
-pub async fn verify_credentials(email: &str, password: &str) -> Result<UserRecord, ServerFnError> {
-    Ok(check_credentials(&expect_context::<AppState>(), email, password).await?)
+/// The client's address, as the request middleware found it.
+pub async fn client_ip() -> Result<IpAddr, AppError> {
+    let axum::Extension(crate::server::ClientIp(ip)) = leptos_axum::extract().await.map_err(AppError::internal)?;
+    Ok(ip)
 }
 
-pub async fn start_session(user_id: i64, workspace_id: Option<i64>) -> Result<(), ServerFnError> {
-    Ok(log_in(&session().await?, user_id, workspace_id).await?)
-}
-
-pub async fn end_session() -> Result<(), ServerFnError> {
-    session().await?.flush().await.map_err(AuthError::from)?;
-    Ok(())
-}
-
-pub async fn viewer() -> Result<Option<Viewer>, ServerFnError> {
-    let state = expect_context::<AppState>();
-    Ok(member_of_session(&state, &session().await?)
-        .await?
-        .map(|(_, viewer)| viewer))
+pub fn state() -> AppState {
+    leptos::prelude::expect_context::<AppState>()
 }
 
 /// The caller's membership, or an error that says they are signed out.
-pub async fn require_member() -> Result<Member, ServerFnError> {
-    let state = expect_context::<AppState>();
-    match member_of_session(&state, &session().await?).await? {
+pub async fn require_member() -> Result<Member, AppError> {
+    match member_of_session(&state(), &session().await?).await? {
         Some((member, _)) => Ok(member),
-        None => Err(AuthError::SignedOut.into()),
+        None => Err(AppError::unauthorized()),
     }
-}
-
-pub async fn switch_workspace(workspace_id: i64) -> Result<(), ServerFnError> {
-    Ok(choose_workspace(&expect_context::<AppState>(), &session().await?, workspace_id).await?)
 }
 
 #[cfg(test)]
@@ -288,10 +365,7 @@ mod tests {
 
     #[test]
     fn signup_errors_name_the_field() {
-        let field = |r: Result<(), AuthError>| match r {
-            Err(AuthError::Invalid { field, .. }) => field,
-            other => panic!("{other:?}"),
-        };
+        let field = |r: Result<(), AppError>| r.unwrap_err().field.unwrap();
         assert_eq!(
             field(validate_signup("", "Ann", "a@b.co", "long enough pw")),
             "workspace"
@@ -303,10 +377,39 @@ mod tests {
     }
 
     #[test]
-    fn only_local_paths_are_followed() {
+    fn only_paths_of_this_site_are_followed() {
         assert_eq!(local_path(Some("/data/orders?status=paid")), "/data/orders?status=paid");
-        assert_eq!(local_path(Some("//evil.example")), "/");
-        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(Some("/exports/1/download")), "/exports/1/download");
         assert_eq!(local_path(None), "/");
+        for hostile in [
+            "//evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\\/evil.example",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/%2e//evil.example",
+            " /evil",
+            "javascript:alert(1)",
+            "http:evil.example",
+            "evil.example",
+            "/\u{0}//evil.example",
+            "/\u{2028}/evil.example",
+        ] {
+            let followed = local_path(Some(hostile));
+            assert!(
+                followed == "/" || (followed.starts_with('/') && !followed.starts_with("//")),
+                "{hostile:?} → {followed:?}"
+            );
+            assert!(
+                !followed.contains("evil.example") || !followed.starts_with("//"),
+                "{hostile:?}"
+            );
+        }
+        assert_eq!(local_path(Some("/.//evil.example")), "/");
     }
 }

@@ -1,4 +1,5 @@
 use super::{Column, ColumnKind::*, Dataset, col};
+use crate::accounts::Role;
 
 pub static CONTACTS: Dataset = Dataset {
     id: "contacts",
@@ -22,4 +23,5 @@ pub static CONTACTS: Dataset = Dataset {
     ] as &[Column],
     statuses: &["lead", "active", "customer", "churned"],
     has_tags: true,
+    role: Role::Member,
 };

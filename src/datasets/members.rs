@@ -1,4 +1,5 @@
 use super::{Column, ColumnKind::*, Dataset, col};
+use crate::accounts::Role;
 
 /// The users of a workspace, through the `members` view over memberships and users.
 pub static MEMBERS: Dataset = Dataset {
@@ -17,4 +18,5 @@ pub static MEMBERS: Dataset = Dataset {
     ] as &[Column],
     statuses: &["active", "invited", "suspended"],
     has_tags: false,
+    role: Role::Admin,
 };

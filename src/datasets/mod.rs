@@ -67,6 +67,8 @@ pub struct Dataset {
     pub statuses: &'static [&'static str],
     /// Whether the `tags` filter applies.
     pub has_tags: bool,
+    /// The least role that may see (browse and export) the dataset.
+    pub role: crate::accounts::Role,
 }
 
 /// Every dataset, in the order the navigation shows them.
@@ -126,31 +128,28 @@ pub struct DataPage {
 
 pub const PAGE_SIZE: i64 = 50;
 
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::*;
-    use crate::accounts::ssr::require_member;
-    use crate::server::AppState;
-    use leptos::prelude::*;
+/// The datasets `role` may see, in catalog order.
+pub fn visible_to(role: crate::accounts::Role) -> impl Iterator<Item = &'static Dataset> {
+    CATALOG.iter().copied().filter(move |d| role.may_see(d.role))
+}
 
-    pub async fn browse(dataset: String, query: FilterQuery) -> Result<DataPage, ServerFnError> {
-        let member = require_member().await?;
-        let ds = find(&dataset).ok_or_else(|| ServerFnError::new(format!("unknown dataset `{dataset}`")))?;
-        let filters = Filters::parse(ds, &query).map_err(|e| ServerFnError::new(e.to_string()))?;
-        let state = expect_context::<AppState>();
-        let page = state
-            .store
-            .page(ds, member.workspace_id, &filters, query.page_request())
-            .await
-            .map_err(|e| ServerFnError::new(e.to_string()))?;
-        Ok(page)
-    }
+#[cfg(feature = "ssr")]
+async fn browse(dataset: String, query: FilterQuery) -> Result<DataPage, crate::error::AppError> {
+    use crate::error::AppError;
+    let member = crate::accounts::ssr::require_member().await?;
+    let ds = crate::exports::service::visible_dataset(&dataset, member.role)?;
+    let filters = Filters::parse(ds, &query).map_err(|e| AppError::invalid(e.field, e.message))?;
+    let state = crate::accounts::ssr::state();
+    Ok(state
+        .store
+        .page(ds, member.workspace_id, &filters, query.page_request())
+        .await?)
 }
 
 /// A page of `dataset` in the caller's workspace, filtered and keyset-paginated.
 #[leptos::server(prefix = "/rpc", endpoint = "browse_dataset", input = leptos::server_fn::codec::Json)]
-pub async fn browse_dataset(dataset: String, query: FilterQuery) -> Result<DataPage, leptos::prelude::ServerFnError> {
-    ssr::browse(dataset, query).await
+pub async fn browse_dataset(dataset: String, query: FilterQuery) -> Result<DataPage, crate::error::AppError> {
+    crate::error::server_fn(browse(dataset, query)).await
 }
 
 #[cfg(test)]

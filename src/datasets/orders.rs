@@ -1,4 +1,5 @@
 use super::{Column, ColumnKind::*, Dataset, col};
+use crate::accounts::Role;
 
 pub static ORDERS: Dataset = Dataset {
     id: "orders",
@@ -22,4 +23,5 @@ pub static ORDERS: Dataset = Dataset {
     ] as &[Column],
     statuses: &["pending", "paid", "shipped", "delivered", "refunded", "cancelled"],
     has_tags: true,
+    role: Role::Member,
 };

@@ -2,7 +2,7 @@
 //! of rows, and keyset paging.
 
 use super::{Cell, ColumnKind, DataPage, Dataset, FilterQuery, browse_dataset, find};
-use crate::app::error_text;
+use crate::error::ErrorCode;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Form};
@@ -81,21 +81,35 @@ pub fn DatasetPage() -> impl IntoView {
         .into_any(),
         Some(dataset) => view! {
             <Title text=dataset.label />
-            <section class="dataset">
-                <div class="dataset-head">
-                    <h1>{dataset.label}</h1>
-                    <crate::exports::ExportDialog dataset filters=filters() />
-                </div>
-                <FilterForm dataset=dataset query=filters() />
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match page.await {
-                            Ok(data) => view! { <DataTable data=data query=filters() /> }.into_any(),
-                            Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let query = filters();
+                    match page.await {
+                        // A dataset the user's role may not see: why, and nothing to use.
+                        Err(e) if e.code == ErrorCode::Forbidden => view! {
+                            <section class="narrow">
+                                <h1>{dataset.label}</h1>
+                                <p class="notice" role="alert">{e.message}</p>
+                            </section>
                         }
-                    })}
-                </Transition>
-            </section>
+                        .into_any(),
+                        result => view! {
+                            <section class="dataset">
+                                <div class="dataset-head">
+                                    <h1>{dataset.label}</h1>
+                                    <crate::exports::ExportDialog dataset filters=query.clone() />
+                                </div>
+                                <FilterForm dataset=dataset query=query.clone() />
+                                {match result {
+                                    Ok(data) => view! { <DataTable data=data query=query /> }.into_any(),
+                                    Err(e) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
+                                }}
+                            </section>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
         }
         .into_any(),
     }

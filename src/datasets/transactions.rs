@@ -1,4 +1,5 @@
 use super::{Column, ColumnKind::*, Dataset, col};
+use crate::accounts::Role;
 
 pub static TRANSACTIONS: Dataset = Dataset {
     id: "transactions",
@@ -20,4 +21,5 @@ pub static TRANSACTIONS: Dataset = Dataset {
     ] as &[Column],
     statuses: &["pending", "succeeded", "failed", "reversed"],
     has_tags: true,
+    role: Role::Member,
 };

@@ -5,8 +5,8 @@
 use super::{
     ExportFilters, ExportJob, ExportOptions, JobStatus, NewExport, Progress, cancel_export, create_export, get_export,
 };
-use crate::app::error_text;
 use crate::datasets::{Dataset, FilterQuery, browse_dataset};
+use crate::error::AppError;
 use crate::formats::Format;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -163,13 +163,6 @@ fn trap_focus(ev: &leptos::ev::KeyboardEvent) {
     let _ = ev;
 }
 
-fn split_error(message: &str) -> (Option<String>, String) {
-    match message.split_once(": ") {
-        Some((field, rest)) if !field.contains(' ') => (Some(field.to_owned()), rest.to_owned()),
-        _ => (None, message.to_owned()),
-    }
-}
-
 #[component]
 fn ExportForm(
     dataset: &'static Dataset,
@@ -201,17 +194,16 @@ fn ExportForm(
     let errors = Memo::new(move |_| {
         let mut map: HashMap<String, String> = HashMap::new();
         if let Some(Err(e)) = start.value().get() {
-            let (field, message) = split_error(&error_text(&e));
-            map.insert(field.unwrap_or_else(|| "form".into()), message);
+            let message = e.field_message().to_owned();
+            map.insert(e.field.unwrap_or_else(|| "form".into()), message);
         }
         map
     });
     let error_for = move |field: &'static str| {
         move || {
-            errors
-                .get()
-                .get(field)
-                .map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.clone()}</p> })
+            errors.get().get(field).map(
+                |m| view! { <p class="field-error" id=format!("{}-error", field.replace('.', "-"))>{m.clone()}</p> },
+            )
         }
     };
     let followed = use_context::<super::FollowedExports>();
@@ -261,12 +253,12 @@ fn ExportForm(
                     <div class="field">
                         <label for="export-from">"Created from"</label>
                         <input id="export-from" type="date" bind:value=created_from />
-                        {error_for("created_from")}
+                        {error_for("filters.created_from")}
                     </div>
                     <div class="field">
                         <label for="export-to">"Created to"</label>
                         <input id="export-to" type="date" bind:value=created_to />
-                        {error_for("created_to")}
+                        {error_for("filters.created_to")}
                     </div>
                     <div class="field">
                         <label for="export-status">"Status"</label>
@@ -274,13 +266,13 @@ fn ExportForm(
                             <option value="">"Any status"</option>
                             {dataset.statuses.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
                         </select>
-                        {error_for("status")}
+                        {error_for("filters.status")}
                     </div>
                     {dataset.has_tags.then(|| view! {
                         <div class="field">
                             <label for="export-tag">"Tag"</label>
                             <input id="export-tag" bind:value=tag />
-                            {error_for("tag")}
+                            {error_for("filters.tag")}
                         </div>
                     })}
                 </div>
@@ -288,7 +280,7 @@ fn ExportForm(
                     <Transition fallback=|| "Counting…">
                         {move || count.get().map(|r| match r {
                             Ok(page) => format!("{} rows match", page.total),
-                            Err(e) => error_text(&e),
+                            Err(e) => e.message,
                         })}
                     </Transition>
                 </p>
@@ -359,7 +351,7 @@ fn ExportProgress(id: String, on_new: impl Fn(Option<String>) + Clone + Send + S
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || details.get().map(|r| match r {
-                Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
                 Ok(job) => {
                     let live = progress.get().filter(|p| p.id == job.id);
                     let status = live.as_ref().map_or(job.status, |p| p.status);
@@ -379,8 +371,8 @@ fn ProgressView(
     processed: i64,
     total: Option<i64>,
     started_at: RwSignal<Option<(f64, i64)>>,
-    cancel: Action<(), Result<Option<ExportJob>, ServerFnError>>,
-    retry: Action<ExportJob, Result<ExportJob, ServerFnError>>,
+    cancel: Action<(), Result<Option<ExportJob>, AppError>>,
+    retry: Action<ExportJob, Result<ExportJob, AppError>>,
     on_new: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let percent = match total {
@@ -421,9 +413,7 @@ fn ProgressView(
         <div class="progress-view" data-status=status.id()>
             <p class="headline" aria-live="polite">{headline}</p>
             {status.is_active().then(|| view! {
-                <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}") aria-label="Export progress">
-                    <div class="fill" style=format!("width: {percent:.1}%")></div>
-                </div>
+                <progress class="bar" max="100" value=format!("{percent:.1}") aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}") aria-label="Export progress"></progress>
                 <p class="counts" aria-live="polite">{counts.clone()} {eta.map(|e| format!(" · {e}"))}</p>
                 <button type="button" class="ghost" on:click=move |_| { cancel.dispatch(()); }>"Cancel export"</button>
             })}
@@ -436,6 +426,17 @@ fn ProgressView(
                         <dt>"File"</dt><dd>{job.file_name.clone()}</dd>
                         <dt>"Available until"</dt><dd>{job.expires_at.map(|t| view! { <LocalTime t /> })}</dd>
                     </dl>
+                    {(job.shortened_cells > 0).then(|| view! {
+                        <p class="notice" role="status" data-testid="export-shortened">
+                            {format!(
+                                "{} {} longer than Excel's limit of 32,767 characters {} cut to fit. Export as CSV or JSON to get {} whole.",
+                                job.shortened_cells,
+                                if job.shortened_cells == 1 { "cell" } else { "cells" },
+                                if job.shortened_cells == 1 { "was" } else { "were" },
+                                if job.shortened_cells == 1 { "it" } else { "them" },
+                            )}
+                        </p>
+                    })}
                     <a class="button primary" href=format!("/exports/{}/download", job.id) download="" rel="external">"Download"</a>
                 }
             })}

@@ -14,6 +14,7 @@ pub use page::ExportsPage;
 pub use toasts::{ExportToasts, FollowedExports};
 
 use crate::datasets::FilterQuery;
+use crate::error::AppError;
 use crate::formats::Format;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -133,11 +134,16 @@ pub struct ExportJob {
     pub file_name: Option<String>,
     pub error: Option<String>,
     pub created_by: String,
+    /// The user who started the export.
+    pub created_by_id: i64,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Text cells cut to the format's limit (XLSX: 32,767 characters); 0 for most files.
+    #[serde(default)]
+    pub shortened_cells: i64,
 }
 
 impl ExportJob {
@@ -162,6 +168,8 @@ impl ExportJob {
 pub struct Progress {
     pub id: String,
     pub workspace_id: i64,
+    /// Who started the export (members hear only of their own).
+    pub user_id: i64,
     pub dataset: String,
     pub status: JobStatus,
     pub processed_rows: i64,
@@ -175,6 +183,7 @@ impl From<&ExportJob> for Progress {
         Progress {
             id: job.id.clone(),
             workspace_id: job.workspace_id,
+            user_id: job.created_by_id,
             dataset: job.dataset.clone(),
             status: job.status,
             processed_rows: job.processed_rows,
@@ -191,35 +200,51 @@ pub const ACTIVE_LIMIT: i64 = 3;
 // --- Server functions for the UI (the JSON API in server/exports_api.rs does the same). --
 
 #[cfg(feature = "ssr")]
-async fn caller() -> Result<(crate::server::AppState, crate::accounts::ssr::Member), leptos::prelude::ServerFnError> {
+async fn caller() -> Result<(crate::server::AppState, crate::accounts::ssr::Member), AppError> {
     let member = crate::accounts::ssr::require_member().await?;
-    Ok((leptos::prelude::expect_context::<crate::server::AppState>(), member))
+    Ok((crate::accounts::ssr::state(), member))
 }
 
-/// Starts an export; a bad field comes back as `field: message`.
+/// Starts an export; a bad field comes back with `field` set.
 #[leptos::server(prefix = "/rpc", endpoint = "create_export", input = leptos::server_fn::codec::Json)]
-pub async fn create_export(request: NewExport) -> Result<ExportJob, leptos::prelude::ServerFnError> {
-    let (state, member) = caller().await?;
-    Ok(service::create(&state, member, request).await?)
+pub async fn create_export(request: NewExport) -> Result<ExportJob, AppError> {
+    crate::error::server_fn(async move {
+        let (state, member) = caller().await?;
+        service::create(&state, member, request).await
+    })
+    .await
 }
 
-/// One page of the workspace's exports, newest first, and how many there are.
+/// One page of the exports the caller may see, newest first, and how many there are.
 #[leptos::server(prefix = "/rpc", endpoint = "list_exports")]
-pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), leptos::prelude::ServerFnError> {
-    let (state, member) = caller().await?;
-    Ok(service::list(&state, member, page, 20).await?)
+pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), AppError> {
+    crate::error::server_fn(async move {
+        let (state, member) = caller().await?;
+        service::list(&state, member, page, 20).await
+    })
+    .await
 }
 
 /// Cancels a running export (returning it) or deletes an ended one (returning nothing).
 #[leptos::server(prefix = "/rpc", endpoint = "cancel_export")]
-pub async fn cancel_export(id: String) -> Result<Option<ExportJob>, leptos::prelude::ServerFnError> {
-    let (state, member) = caller().await?;
-    Ok(service::cancel_or_delete(&state, member, &id).await?)
+pub async fn cancel_export(id: String) -> Result<Option<ExportJob>, AppError> {
+    crate::error::server_fn(async move {
+        let (state, member) = caller().await?;
+        service::cancel_or_delete(&state, member, &id).await
+    })
+    .await
 }
 
-/// One export of the caller's workspace.
+/// One export of the caller's workspaces.
 #[leptos::server(prefix = "/rpc", endpoint = "get_export")]
-pub async fn get_export(id: String) -> Result<ExportJob, leptos::prelude::ServerFnError> {
-    let (state, member) = caller().await?;
-    Ok(service::get(&state, member, &id).await?.job)
+pub async fn get_export(id: String) -> Result<ExportJob, AppError> {
+    crate::error::server_fn(async move {
+        let (state, member) = caller().await?;
+        Ok(
+            service::get(&state, member, &id, crate::accounts::roles::ExportAction::View)
+                .await?
+                .job,
+        )
+    })
+    .await
 }

@@ -3,7 +3,6 @@
 
 use super::dialog::LocalTime;
 use super::{ExportJob, NewExport, cancel_export, create_export, list_exports};
-use crate::app::error_text;
 use crate::datasets;
 use crate::text::human_size;
 use leptos::prelude::*;
@@ -83,10 +82,10 @@ pub fn ExportsPage() -> impl IntoView {
         <Title text="Exports" />
         <section class="exports">
             <h1>"Exports"</h1>
-            {move || act.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{error_text(&e)}</p> })}
+            {move || act.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || exports.get().map(|r| match r {
-                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
                     Ok((list, _)) if list.is_empty() => view! {
                         <div class="empty-state">
                             <p>"No exports yet."</p>

@@ -1,72 +1,59 @@
 //! What the UI's server functions and the JSON API do with exports, in one place:
-//! validate and create, list, look up, cancel or delete, and mint download URLs.
+//! validate and create, list, look up, cancel or delete, and mint download URLs. Every
+//! check of who may do what is made here, through `accounts::roles`.
 
 use super::{ACTIVE_LIMIT, ExportJob, NewExport};
+use crate::accounts::Role;
+use crate::accounts::roles::{ExportAction, may_act_on_export};
 use crate::accounts::ssr::Member;
 use crate::datasets::{self, Filters};
+use crate::error::{AppError, ErrorCode};
 use crate::formats::Format;
 use crate::server::AppState;
-use crate::storage::StorageError;
-use crate::store::{NewJob, StoreError, jobs};
+use crate::store::{NewJob, jobs};
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
-    #[error(
-        "This workspace already has {ACTIVE_LIMIT} exports running. Wait for one to finish or cancel one, then try again."
-    )]
-    TooMany,
-    #[error("export not found")]
-    NotFound,
-    #[error("this export has expired and its file was deleted; run it again for a fresh file")]
-    Expired,
-    #[error("this export has no file to download (it is {0})")]
-    NotReady(&'static str),
-    #[error("database error: {0}")]
-    Store(#[from] StoreError),
-    #[error("storage error: {0}")]
-    Storage(#[from] StorageError),
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> ExportError {
-    ExportError::Invalid {
-        field,
-        message: message.into(),
+/// The dataset, refused (403) when the role may not see it.
+pub fn visible_dataset(id: &str, role: Role) -> Result<&'static datasets::Dataset, AppError> {
+    let dataset = datasets::find(id).ok_or_else(|| {
+        let known: Vec<&str> = datasets::CATALOG.iter().map(|d| d.id).collect();
+        AppError::invalid(
+            "dataset",
+            format!("unknown dataset `{id}` (one of: {})", known.join(", ")),
+        )
+    })?;
+    if !role.may_see(dataset.role) {
+        return Err(AppError::forbidden(format!(
+            "{} can only be seen by the workspace's {}s and owners.",
+            dataset.label,
+            dataset.role.id()
+        )));
     }
+    Ok(dataset)
 }
 
 /// Checks a request completely before anything is written.
-pub fn validate(request: &NewExport) -> Result<(&'static datasets::Dataset, Format, Filters), ExportError> {
-    let dataset = datasets::find(&request.dataset).ok_or_else(|| {
-        let known: Vec<&str> = datasets::CATALOG.iter().map(|d| d.id).collect();
-        invalid(
-            "dataset",
-            format!("unknown dataset `{}` (one of: {})", request.dataset, known.join(", ")),
-        )
-    })?;
+pub fn validate(request: &NewExport, role: Role) -> Result<(&'static datasets::Dataset, Format, Filters), AppError> {
+    let dataset = visible_dataset(&request.dataset, role)?;
     let format = Format::parse(&request.format).ok_or_else(|| {
-        invalid(
+        AppError::invalid(
             "format",
             format!("unknown format `{}` (one of: csv, json, ndjson, xlsx)", request.format),
         )
     })?;
     if request.options.bom && format != Format::Csv {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "options.bom",
             "only CSV files can start with a byte order mark",
         ));
     }
-    let filters = Filters::parse(dataset, &request.filters.as_query()).map_err(|e| ExportError::Invalid {
-        field: e.field,
-        message: e.message,
-    })?;
+    let filters = Filters::parse(dataset, &request.filters.as_query())
+        .map_err(|e| AppError::invalid(format!("filters.{}", e.field), e.message))?;
     Ok((dataset, format, filters))
 }
 
-pub async fn create(state: &AppState, member: Member, request: NewExport) -> Result<ExportJob, ExportError> {
-    let (dataset, format, filters) = validate(&request)?;
+pub async fn create(state: &AppState, member: Member, request: NewExport) -> Result<ExportJob, AppError> {
+    let (dataset, format, filters) = validate(&request, member.role)?;
     let new = NewJob {
         id: uuid::Uuid::new_v4(),
         workspace_id: member.workspace_id,
@@ -77,11 +64,14 @@ pub async fn create(state: &AppState, member: Member, request: NewExport) -> Res
         options: request.options,
         max_attempts: state.settings.pipeline.max_attempts,
     };
-    let record = state
-        .store
-        .create_job(&new, ACTIVE_LIMIT)
-        .await?
-        .ok_or(ExportError::TooMany)?;
+    let record = state.store.create_job(&new, ACTIVE_LIMIT).await?.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::TooManyExports,
+            format!(
+                "This workspace already has {ACTIVE_LIMIT} exports running. Wait for one to finish or cancel one, then try again."
+            ),
+        )
+    })?;
     jobs::add_event(state.store.as_ref(), new.id, "created", Some(member.user_id), None).await?;
     state.wakeup.notify_one();
     if let Err(e) = state.store.notify(crate::progress::JOBS_CHANNEL, "").await {
@@ -90,38 +80,82 @@ pub async fn create(state: &AppState, member: Member, request: NewExport) -> Res
     Ok(record.job)
 }
 
-fn parse_id(id: &str) -> Result<uuid::Uuid, ExportError> {
-    uuid::Uuid::parse_str(id).map_err(|_| ExportError::NotFound)
+fn not_found() -> AppError {
+    AppError::not_found("There is no such export in your workspaces.")
 }
 
-/// A job of the caller's workspace; another workspace's job is "not found".
-pub async fn get(state: &AppState, member: Member, id: &str) -> Result<jobs::JobRecord, ExportError> {
-    jobs::get(state.store.as_ref(), Some(member.workspace_id), parse_id(id)?)
+/// A job of one of the caller's workspaces (the current one or another: a link from an
+/// email works whichever workspace the session is in), if their role there allows
+/// `action`. A job elsewhere, or deleted, is "not found"; one they may not touch is 403.
+pub async fn get(
+    state: &AppState,
+    member: Member,
+    id: &str,
+    action: ExportAction,
+) -> Result<jobs::JobRecord, AppError> {
+    let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    let record = jobs::get(state.store.as_ref(), None, id)
         .await?
-        .ok_or(ExportError::NotFound)
+        .filter(|r| !r.deleted)
+        .ok_or_else(not_found)?;
+    let role = if record.workspace_id == member.workspace_id {
+        Some(member.role)
+    } else {
+        let memberships = state.store.memberships(member.user_id).await?;
+        memberships
+            .into_iter()
+            .find(|m| m.workspace_id == record.workspace_id)
+            .map(|m| m.role)
+    };
+    let role = role.ok_or_else(not_found)?;
+    may_act_on_export(role, record.user_id == member.user_id, action).map_err(AppError::forbidden)?;
+    if matches!(action, ExportAction::Download) {
+        visible_dataset(&record.job.dataset, role)?;
+    }
+    Ok(record)
 }
 
+/// Checked paging: 400 naming the field, never an overflow.
+pub fn paging(page: i64, per_page: i64) -> Result<(i64, i64), AppError> {
+    if !(1..=1_000_000).contains(&page) {
+        return Err(AppError::invalid("page", "must be a whole number from 1 to 1000000"));
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(AppError::invalid("per_page", "must be a whole number from 1 to 100"));
+    }
+    Ok((page, per_page))
+}
+
+/// One page of the exports the caller may see: all of the workspace's for admins, their
+/// own for members. Newest first, with how many there are.
 pub async fn list(
     state: &AppState,
     member: Member,
     page: i64,
     per_page: i64,
-) -> Result<(Vec<ExportJob>, i64), ExportError> {
-    let per_page = per_page.clamp(1, 100);
-    let offset = (page.max(1) - 1) * per_page;
-    let (records, total) = jobs::list(state.store.as_ref(), member.workspace_id, per_page, offset).await?;
+) -> Result<(Vec<ExportJob>, i64), AppError> {
+    let (page, per_page) = paging(page, per_page)?;
+    let only_user = (!member.role.manages_all_exports()).then_some(member.user_id);
+    let offset = (page - 1) * per_page;
+    let (records, total) = jobs::list(state.store.as_ref(), member.workspace_id, only_user, per_page, offset).await?;
     Ok((records.into_iter().map(|r| r.job).collect(), total))
 }
 
 /// Cancels a running export (answering the job as it is now), or deletes an ended one
-/// and its file (answering `None`).
-pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Result<Option<ExportJob>, ExportError> {
-    let record = get(state, member, id).await?;
+/// (answering `None`): its file goes, the job is hidden, and its audit trail stays.
+pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Result<Option<ExportJob>, AppError> {
+    let peek = get(state, member, id, ExportAction::View).await?;
+    let action = if peek.job.status.is_active() {
+        ExportAction::Cancel
+    } else {
+        ExportAction::Delete
+    };
+    let record = get(state, member, id, action).await?;
     let store = state.store.as_ref();
     if record.job.status.is_active() {
         jobs::request_cancel(store, record.uuid).await?;
         jobs::add_event(store, record.uuid, "cancel_requested", Some(member.user_id), None).await?;
-        let now = get(state, member, id).await?;
+        let now = jobs::get(store, None, record.uuid).await?.ok_or_else(not_found)?;
         if now.job.status == super::JobStatus::Cancelled {
             jobs::add_event(store, record.uuid, "cancelled", Some(member.user_id), None).await?;
             state.hub.publish((&now.job).into());
@@ -134,7 +168,8 @@ pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Res
     if let (Some(key), Some(upload)) = (&record.object_key, &record.upload_id) {
         state.storage.abort_upload(key, upload).await?;
     }
-    jobs::delete(store, record.uuid).await?;
+    jobs::mark_deleted(store, record.uuid).await?;
+    jobs::add_event(store, record.uuid, "deleted", Some(member.user_id), None).await?;
     Ok(None)
 }
 
@@ -142,19 +177,33 @@ pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Res
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 
 /// A fresh signed URL for a completed export, recorded as a download by this user.
-pub async fn download_url(state: &AppState, member: Member, id: &str) -> Result<String, ExportError> {
-    let record = get(state, member, id).await?;
+pub async fn download_url(state: &AppState, member: Member, id: &str) -> Result<String, AppError> {
+    let record = get(state, member, id, ExportAction::Download).await?;
     let job = &record.job;
+    let expired = || {
+        AppError::new(
+            ErrorCode::Expired,
+            "This export has expired and its file was deleted; run it again for a fresh file.",
+        )
+    };
     match job.status {
         super::JobStatus::Completed => {}
-        super::JobStatus::Expired => return Err(ExportError::Expired),
-        other => return Err(ExportError::NotReady(other.id())),
+        super::JobStatus::Expired => return Err(expired()),
+        other => {
+            return Err(AppError::new(
+                ErrorCode::NotReady,
+                format!("This export has no file to download (it is {}).", other.id()),
+            ));
+        }
     }
     if job.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
-        return Err(ExportError::Expired);
+        return Err(expired());
     }
     let (Some(key), Some(name)) = (&record.object_key, &job.file_name) else {
-        return Err(ExportError::NotReady("missing its file"));
+        return Err(AppError::new(
+            ErrorCode::NotReady,
+            "This export has no file to download.",
+        ));
     };
     let content_type = record.content_type.as_deref().unwrap_or("application/octet-stream");
     let url = state

@@ -1,64 +1,84 @@
-//! CSV: RFC 4180 (the `csv` crate quotes what needs quoting), a header row of column
-//! labels, optional UTF-8 BOM, CRLF line ends, and neutralised formula triggers.
+//! CSV: RFC 4180 with a header row of column labels, optional UTF-8 BOM, CRLF line ends,
+//! and neutralised formula triggers (`safety.rs`).
+//!
+//! A field is quoted when it holds a comma, a semicolon, a tab, a line break or a quote.
+//! Commas alone are not enough: Excel and LibreOffice in many locales split on `;`
+//! (and tab-separated imports on tabs), and an unquoted `x;=1+1` would be split into a
+//! cell that runs `=1+1`. The `csv` crate quotes only what its own separator needs, so the
+//! few lines of quoting are written here.
 
-use super::safety::cell_text;
+use super::safety::csv_text;
 use super::{EncodeOptions, Encoder};
 use crate::datasets::{Cell, Column};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
+
+/// Bytes that make a field quoted.
+pub fn needs_quotes(field: &[u8]) -> bool {
+    field
+        .iter()
+        .any(|b| matches!(b, b',' | b';' | b'\t' | b'\r' | b'\n' | b'"'))
+}
+
+/// Writes one field, quoted (with its quotes doubled) when `needs_quotes`.
+pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
+    if !needs_quotes(field) {
+        return out.write_all(field);
+    }
+    out.write_all(b"\"")?;
+    for (i, part) in field.split(|&b| b == b'"').enumerate() {
+        if i > 0 {
+            out.write_all(b"\"\"")?;
+        }
+        out.write_all(part)?;
+    }
+    out.write_all(b"\"")
+}
 
 pub struct CsvEncoder<W: Write> {
-    /// `None` only for a moment, while pre-encoded records go past the CSV writer.
-    writer: Option<csv::Writer<W>>,
-}
-
-fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
-    csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out)
-}
-
-fn unwrap<W: Write>(writer: csv::Writer<W>) -> io::Result<W> {
-    writer.into_inner().map_err(|e| io::Error::other(e.to_string()))
+    out: BufWriter<W>,
 }
 
 impl<W: Write> CsvEncoder<W> {
-    pub fn new(columns: &[Column], options: EncodeOptions, mut out: W) -> io::Result<Self> {
+    pub fn new(columns: &[Column], options: EncodeOptions, out: W) -> io::Result<Self> {
+        let mut out = BufWriter::with_capacity(64 * 1024, out);
         if options.bom {
             out.write_all("\u{feff}".as_bytes())?;
         }
-        let mut writer = csv_writer(out);
-        writer
-            .write_record(columns.iter().map(|c| c.label))
-            .map_err(io::Error::other)?;
-        Ok(CsvEncoder { writer: Some(writer) })
+        let mut encoder = CsvEncoder { out };
+        encoder.record(columns.iter().map(|c| c.label.as_bytes()))?;
+        Ok(encoder)
     }
 
-    fn writer(&mut self) -> &mut csv::Writer<W> {
-        self.writer.as_mut().expect("the CSV writer is back after each batch")
+    fn record<'a>(&mut self, fields: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
+        for (i, field) in fields.enumerate() {
+            if i > 0 {
+                self.out.write_all(b",")?;
+            }
+            write_field(&mut self.out, field)?;
+        }
+        self.out.write_all(b"\r\n")
     }
 }
 
 impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        let writer = self.writer();
-        // Field by field, so text cells are written straight from the row, not copied.
-        for cell in cells {
-            let text = cell_text(cell).unwrap_or_default();
-            writer.write_field(text.as_bytes()).map_err(io::Error::other)?;
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.out.write_all(b",")?;
+            }
+            // Written straight from the row: a text cell is not copied.
+            let text = csv_text(cell).unwrap_or_default();
+            write_field(&mut self.out, text.as_bytes())?;
         }
-        writer.write_record(None::<&[u8]>).map_err(io::Error::other)
+        self.out.write_all(b"\r\n")
     }
 
     fn encoded(&mut self, records: &[u8]) -> io::Result<()> {
-        let writer = self.writer.take().expect("the CSV writer is back after each batch");
-        let mut out = unwrap(writer)?;
-        let written = out.write_all(records);
-        self.writer = Some(csv_writer(out));
-        written
+        self.out.write_all(records)
     }
 
-    fn finish(mut self: Box<Self>) -> io::Result<W> {
-        unwrap(self.writer.take().expect("the CSV writer is back after each batch"))
+    fn finish(self: Box<Self>) -> io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
     }
 }
 
@@ -116,6 +136,22 @@ mod tests {
         assert_eq!(
             out,
             "ID,Note,Amount\r\n1,\"a,b \"\"c\"\"\nd\r\ne\",-10.50\r\n2,,0.05\r\n3,,0.00\r\n4,\"'=HYPERLINK(\"\"x\"\")\",1.00\r\n"
+        );
+    }
+
+    #[test]
+    fn separators_of_every_locale_are_quoted() {
+        let out = encode(
+            &[
+                vec![Cell::Integer(1), Cell::Text("x;=1+1;".into()), Cell::Money(1)],
+                vec![Cell::Integer(2), Cell::Text("a\tb".into()), Cell::Money(2)],
+                vec![Cell::Integer(3), Cell::Text(" =1+1".into()), Cell::Money(3)],
+            ],
+            false,
+        );
+        assert_eq!(
+            out,
+            "ID,Note,Amount\r\n1,\"x;'=1+1;\",0.01\r\n2,\"a\tb\",0.02\r\n3,' =1+1,0.03\r\n"
         );
     }
 

@@ -5,7 +5,7 @@
 //! and hands their output to storage in parts, so memory stays bounded.
 
 #[cfg(feature = "ssr")]
-mod csv;
+pub mod csv;
 #[cfg(feature = "ssr")]
 mod json;
 #[cfg(feature = "ssr")]
@@ -85,6 +85,10 @@ mod encoder {
         /// Records the database already encoded in this format (the CSV fast path).
         fn encoded(&mut self, _records: &[u8]) -> io::Result<()> {
             Err(io::Error::other("this format does not take pre-encoded records"))
+        }
+        /// Text cells cut to fit the format so far (XLSX: 32,767 characters a cell).
+        fn shortened_cells(&self) -> u64 {
+            0
         }
         /// Writes what closes the file and gives the writer back.
         fn finish(self: Box<Self>) -> io::Result<W>;

@@ -1,6 +1,11 @@
 //! XLSX with rust_xlsxwriter in constant-memory mode: rows go to temporary files as they
 //! are written, so memory does not grow with the row count. A sheet holds 1,048,576 rows;
 //! after 1,048,575 data rows the next rows go to a new sheet with the header again.
+//!
+//! Excel's limits, met without failing the export: a text cell holds at most 32,767
+//! characters, so longer text keeps its first 32,767 and is counted (the job reports how
+//! many cells were cut); a number keeps 15 significant digits, so money and integers
+//! beyond that are written as text, exactly, rather than rounded.
 
 use super::Encoder;
 use super::safety::{cell_text, rfc3339};
@@ -10,6 +15,19 @@ use std::io::{self, Seek, SeekFrom, Write};
 
 /// Data rows per sheet: the sheet limit less the header row.
 pub const ROWS_PER_SHEET: u32 = 1_048_575;
+/// Characters in one cell at most.
+pub const CELL_CHARS: usize = 32_767;
+/// Numbers below this (in absolute value, in the cell's least unit) have at most 15
+/// significant digits, which Excel keeps exactly.
+const EXACT_BELOW: u64 = 1_000_000_000_000_000;
+
+/// The text as it fits a cell, and whether it had to be cut.
+fn fitted(text: &str) -> (&str, bool) {
+    match text.char_indices().nth(CELL_CHARS) {
+        Some((cut, _)) => (&text[..cut], true),
+        None => (text, false),
+    }
+}
 
 pub struct XlsxEncoder<W: Write> {
     columns: &'static [Column],
@@ -18,6 +36,7 @@ pub struct XlsxEncoder<W: Write> {
     /// The next row to write in the current sheet (0 is the header).
     next_row: u32,
     rows_per_sheet: u32,
+    shortened: u64,
     bold: CellFormat,
     money: CellFormat,
     out: W,
@@ -39,6 +58,7 @@ impl<W: Write> XlsxEncoder<W> {
             sheets: 0,
             next_row: 0,
             rows_per_sheet,
+            shortened: 0,
             bold: CellFormat::new().set_bold(),
             money: CellFormat::new().set_num_format("0.00"),
             out,
@@ -76,25 +96,37 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
             let col = col as u16;
             match cell {
                 Cell::Null => {}
-                Cell::Integer(n) => {
+                // Exact in an f64 and within Excel's 15 digits: a number cell.
+                Cell::Integer(n) if n.unsigned_abs() < EXACT_BELOW => {
                     sheet.write_number(row, col, *n as f64).map_err(xlsx_error)?;
                 }
-                Cell::Money(cents) => {
+                // cents / 100 is the f64 nearest the decimal, and at 15 digits or fewer
+                // that f64 is written back as exactly the decimal.
+                Cell::Money(cents) if cents.unsigned_abs() < EXACT_BELOW => {
                     sheet
                         .write_number_with_format(row, col, *cents as f64 / 100.0, &self.money)
                         .map_err(xlsx_error)?;
+                }
+                Cell::Integer(_) | Cell::Money(_) => {
+                    sheet.write_string(row, col, cell.display()).map_err(xlsx_error)?;
                 }
                 Cell::Timestamp(t) => {
                     sheet.write_string(row, col, rfc3339(t)).map_err(xlsx_error)?;
                 }
                 Cell::Text(_) | Cell::Tags(_) => {
                     let text = cell_text(cell).unwrap_or_default();
-                    sheet.write_string(row, col, text.as_ref()).map_err(xlsx_error)?;
+                    let (text, cut) = fitted(&text);
+                    self.shortened += u64::from(cut);
+                    sheet.write_string(row, col, text).map_err(xlsx_error)?;
                 }
             }
         }
         self.next_row += 1;
         Ok(())
+    }
+
+    fn shortened_cells(&self) -> u64 {
+        self.shortened
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<W> {
@@ -124,6 +156,21 @@ mod tests {
             kind: ColumnKind::Text,
         },
     ];
+
+    #[test]
+    fn long_text_is_cut_at_the_cell_limit_on_a_character_boundary() {
+        let long = "é".repeat(CELL_CHARS + 5);
+        let (fitted_text, cut) = fitted(&long);
+        assert!(cut);
+        assert_eq!(fitted_text.chars().count(), CELL_CHARS);
+        assert_eq!(fitted("short"), ("short", false));
+        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::new(COLUMNS, Vec::new()).unwrap());
+        e.row(&[Cell::Integer(1), Cell::Text(long)]).unwrap();
+        e.row(&[Cell::Integer(i64::MIN), Cell::Text("x".repeat(CELL_CHARS))])
+            .unwrap();
+        assert_eq!(e.shortened_cells(), 1);
+        assert_eq!(&e.finish().unwrap()[..2], b"PK");
+    }
 
     #[test]
     fn rolls_over_to_a_new_sheet_and_writes_a_zip() {

@@ -1,14 +1,16 @@
-//! The JSON API for integrations, and the health checks.
+//! The session endpoints of the JSON API, and the health checks.
 
-use super::AppState;
-use crate::accounts::ssr::{AuthError, check_credentials, log_in, member_of_session};
+use super::{AppState, ClientIp};
+use crate::accounts::ssr::{check_credentials, log_in, member_of_session};
+use crate::error::{AppError, parse_json};
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
@@ -16,65 +18,6 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/session", get(whoami).post(create_session).delete(delete_session))
-}
-
-/// An error as the API returns it: a status and `{"error": {"code", "message", "field"?}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<&'static str>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
-    }
-    pub fn unauthorized() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "you are not signed in")
-    }
-    pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %e, "request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string()),
-            AuthError::SignedOut => ApiError::unauthorized(),
-            AuthError::NotAMember => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
-            AuthError::Invalid { field, message } => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid",
-                message: format!("{field}: {message}"),
-                field: Some(field),
-            },
-            AuthError::Store(_) | AuthError::Session(_) => ApiError::internal(e),
-        }
-    }
 }
 
 /// The process is up.
@@ -103,28 +46,29 @@ struct Credentials {
 /// `POST /api/session`: log in with JSON credentials; the answer sets the session cookie.
 async fn create_session(
     State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
     session: Session,
-    body: Result<Json<Credentials>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
-    let Json(credentials) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
-    let user = check_credentials(&state, &credentials.email, &credentials.password).await?;
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let credentials: Credentials = parse_json(&body?)?;
+    let user = check_credentials(&state, &credentials.email, &credentials.password, address).await?;
     log_in(&session, user.id, None).await?;
     let (_, viewer) = member_of_session(&state, &session)
         .await?
-        .ok_or(AuthError::NotAMember)?;
+        .ok_or_else(|| AppError::forbidden("Your account does not belong to any workspace yet."))?;
     Ok((StatusCode::OK, Json(viewer)).into_response())
 }
 
 /// `GET /api/session`: who is signed in.
-async fn whoami(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+async fn whoami(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     match member_of_session(&state, &session).await? {
         Some((_, viewer)) => Ok(Json(viewer).into_response()),
-        None => Err(ApiError::unauthorized()),
+        None => Err(AppError::unauthorized()),
     }
 }
 
 /// `DELETE /api/session`: log out.
-async fn delete_session(session: Session) -> Result<StatusCode, ApiError> {
-    session.flush().await.map_err(ApiError::internal)?;
+async fn delete_session(session: Session) -> Result<StatusCode, AppError> {
+    session.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! Command line and environment. Every flag is also an `EGRESS_*` variable.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,13 +32,17 @@ pub enum Command {
     User(UserCommand),
 }
 
-#[derive(Debug, Clone, Args)]
+/// The database URL of the embedded defaults.
+pub const EMBEDDED_DATABASE: &str = "sqlite://data/egress.db";
+
+/// Debug output never shows a secret: the database URL's password is masked.
+#[derive(Clone, Args)]
 pub struct Config {
     /// Database: `sqlite://PATH` (created when missing) or `postgres://USER:PASSWORD@HOST/DB`.
     #[arg(
         long,
         env = "EGRESS_DATABASE_URL",
-        default_value = "sqlite://data/egress.db",
+        default_value = EMBEDDED_DATABASE,
         global = true,
         hide_env_values = true
     )]
@@ -64,15 +68,25 @@ pub struct ServeArgs {
     /// The address people use to reach Egress, for links in emails.
     #[arg(long, env = "EGRESS_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    /// Mark the session cookie `Secure` and send HSTS (set this when serving over HTTPS).
     #[arg(long, env = "EGRESS_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
     /// Sign a user out after this many minutes without a request.
     #[arg(long, env = "EGRESS_SESSION_IDLE_MINUTES", default_value_t = 720)]
     pub session_idle_minutes: i64,
-    /// Do not create the demo workspaces on first start.
-    #[arg(long, env = "EGRESS_NO_DEMO", default_value_t = false)]
-    pub no_demo: bool,
+    /// Sign a user out this many hours after they signed in, however active.
+    #[arg(long, env = "EGRESS_SESSION_MAX_HOURS", default_value_t = 168)]
+    pub session_max_hours: i64,
+    /// Demo workspaces, users and rows on first start: `auto` makes them only on the
+    /// embedded defaults (no --database-url).
+    #[arg(long, env = "EGRESS_DEMO", value_enum, default_value_t = Demo::Auto)]
+    pub demo: Demo,
+    /// Whether visitors may create their own workspace. Default: open on the demo,
+    /// closed otherwise.
+    #[arg(long, env = "EGRESS_SIGNUP", value_enum)]
+    pub signup: Option<Signup>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Rows per dataset and workspace in the demo data made on first start.
     #[arg(long, env = "EGRESS_DEMO_ROWS", default_value_t = 20_000)]
     pub demo_rows: u64,
@@ -86,6 +100,84 @@ pub struct ServeArgs {
     pub pipeline: PipelineArgs,
 }
 
+/// What the web front door allows before it refuses: sign-in attempts, streams,
+/// slow clients. Every limit answers with a clear message (and `Retry-After` where a
+/// wait helps).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Failed sign-ins per account in the window before it must wait.
+    #[arg(long, env = "EGRESS_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    pub login_failures_per_account: i64,
+    /// Failed sign-ins per client address in the window before it must wait.
+    #[arg(long, env = "EGRESS_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    pub login_failures_per_address: i64,
+    /// The sign-in throttle's window, in minutes.
+    #[arg(long, env = "EGRESS_LOGIN_WINDOW_MINUTES", default_value_t = 15)]
+    pub login_window_minutes: u64,
+    /// Password hashes computed at once (default: one per CPU). Each takes ~19 MiB.
+    #[arg(long, env = "EGRESS_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+    /// Sign-ins that may wait for a hashing slot; more are told to come back.
+    #[arg(long, env = "EGRESS_HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+    /// Progress streams (SSE) one session may hold open.
+    #[arg(long, env = "EGRESS_MAX_STREAMS_PER_SESSION", default_value_t = 8)]
+    pub max_streams_per_session: usize,
+    /// Progress streams one node holds open in all.
+    #[arg(long, env = "EGRESS_MAX_STREAMS", default_value_t = 5000)]
+    pub max_streams: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "EGRESS_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request may take to be answered (streams excepted once they start).
+    #[arg(long, env = "EGRESS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+    /// Proxies in front of Egress whose `X-Forwarded-For` entry to trust (0: use the
+    /// connection's address; 1: the address the nearest proxy saw).
+    #[arg(long, env = "EGRESS_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        LimitArgs {
+            login_failures_per_account: 10,
+            login_failures_per_address: 50,
+            login_window_minutes: 15,
+            hash_concurrency: None,
+            hash_queue: 32,
+            max_streams_per_session: 8,
+            max_streams: 5000,
+            header_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            trusted_proxy_hops: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Demo {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Signup {
+    Open,
+    Closed,
+}
+
+impl ServeArgs {
+    /// Sign-up is open when asked for, else on the demo only.
+    pub fn signup_open(&self) -> bool {
+        match self.signup {
+            Some(mode) => mode == Signup::Open,
+            None => self.demo == Demo::On,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
     /// The address people use to reach Egress, for links in emails and local downloads.
@@ -95,8 +187,19 @@ pub struct WorkerArgs {
     pub pipeline: PipelineArgs,
 }
 
-/// Where exports go and how they run; shared by `serve` and `worker`.
-#[derive(Debug, Clone, Args)]
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &crate::store::redact(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Where exports go and how they run; shared by `serve` and `worker`. Its Debug output
+/// masks the keys, the signing secret and the SMTP password.
+#[derive(Clone, Args)]
 pub struct PipelineArgs {
     /// Object storage: `file://PATH` (default: DATA_DIR/objects) or
     /// `s3://BUCKET?endpoint=URL&region=REGION&sse=AES256|aws:kms|none`.
@@ -144,6 +247,23 @@ pub struct PipelineArgs {
     pub cleanup_seconds: u64,
 }
 
+impl std::fmt::Debug for PipelineArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("PipelineArgs")
+            .field("storage", &self.storage.as_deref().map(crate::store::redact))
+            .field("s3_access_key", &masked(&self.s3_access_key))
+            .field("s3_secret_key", &masked(&self.s3_secret_key))
+            .field("signing_secret", &masked(&self.signing_secret))
+            .field("smtp_url", &self.smtp_url.as_deref().map(crate::store::redact))
+            .field("mail_from", &self.mail_from)
+            .field("worker_concurrency", &self.worker_concurrency)
+            .field("retention_hours", &self.retention_hours)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for PipelineArgs {
     fn default() -> Self {
         PipelineArgs {
@@ -172,7 +292,10 @@ impl Default for ServeArgs {
             public_url: None,
             secure_cookies: false,
             session_idle_minutes: 720,
-            no_demo: false,
+            session_max_hours: 168,
+            demo: Demo::Auto,
+            signup: None,
+            limits: LimitArgs::default(),
             demo_rows: 20_000,
             site_root: "target/site".into(),
             no_worker: false,
@@ -208,9 +331,12 @@ pub enum UserCommand {
         /// The password; read from EGRESS_USER_PASSWORD when not given.
         #[arg(long, env = "EGRESS_USER_PASSWORD", hide_env_values = true)]
         password: String,
-        /// Workspace name; created when no workspace has this name.
+        /// Workspace name; created when no workspace has this name, refused when several do.
+        #[arg(long, required_unless_present = "workspace_id", conflicts_with = "workspace_id")]
+        workspace: Option<String>,
+        /// Workspace id, for a name that several workspaces share.
         #[arg(long)]
-        workspace: String,
+        workspace_id: Option<i64>,
         #[arg(long, default_value = "member", value_parser = ["owner", "admin", "member"])]
         role: String,
     },

@@ -2,19 +2,20 @@
 //! and the signed `/files` route of the local disk storage.
 
 use super::AppState;
-use super::api::ApiError;
+use crate::accounts::roles::ExportAction;
 use crate::accounts::ssr::{Member, member_of_session};
-use crate::exports::service::{self, ExportError};
-use crate::exports::{ExportJob, NewExport, Progress};
+use crate::error::{AppError, parse_json};
+use crate::exports::service;
+use crate::exports::{ExportJob, JobStatus, NewExport, Progress};
 use crate::store::jobs;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -32,28 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/openapi.json", get(super::openapi::document))
 }
 
-impl From<ExportError> for ApiError {
-    fn from(e: ExportError) -> Self {
-        match e {
-            ExportError::Invalid { field, message } => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid",
-                message: format!("{field}: {message}"),
-                field: Some(field),
-            },
-            ExportError::TooMany => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_exports", e.to_string()),
-            ExportError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            ExportError::Expired => ApiError::new(StatusCode::GONE, "expired", e.to_string()),
-            ExportError::NotReady(_) => ApiError::new(StatusCode::CONFLICT, "not_ready", e.to_string()),
-            ExportError::Store(_) | ExportError::Storage(_) => ApiError::internal(e),
-        }
-    }
-}
-
-async fn member(state: &AppState, session: &Session) -> Result<Member, ApiError> {
+pub(super) async fn member(state: &AppState, session: &Session) -> Result<Member, AppError> {
     match member_of_session(state, session).await? {
         Some((member, _)) => Ok(member),
-        None => Err(ApiError::unauthorized()),
+        None => Err(AppError::unauthorized()),
     }
 }
 
@@ -61,43 +44,44 @@ async fn member(state: &AppState, session: &Session) -> Result<Member, ApiError>
 async fn create(
     State(state): State<AppState>,
     session: Session,
-    body: Result<Json<NewExport>, JsonRejection>,
-) -> Result<Response, ApiError> {
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
-    let Json(request) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let request: NewExport = parse_json(&body?)?;
     let job = service::create(&state, member, request).await?;
     let location = format!("/api/exports/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Paging {
-    #[serde(default = "first_page")]
-    page: i64,
-    #[serde(default = "default_per_page")]
-    per_page: i64,
-}
-
-fn first_page() -> i64 {
-    1
-}
-
-fn default_per_page() -> i64 {
-    20
+/// A paging value of the query string; a bad one names its field.
+fn number(field: &str, value: Option<&str>, default: i64) -> Result<i64, AppError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| AppError::invalid(field, format!("`{v}` is not a whole number"))),
+    }
 }
 
 /// `GET /api/exports?page=1&per_page=20`: newest first.
 async fn list(
     State(state): State<AppState>,
     session: Session,
-    paging: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<serde_json::Value>, AppError> {
     let member = member(&state, &session).await?;
-    let Query(paging) = paging.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
-    let (exports, total) = service::list(&state, member, paging.page, paging.per_page).await?;
+    if let Some((unknown, _)) = query.iter().find(|(k, _)| k != "page" && k != "per_page") {
+        return Err(AppError::invalid(
+            unknown.clone(),
+            "unknown query parameter (page and per_page are known)",
+        ));
+    }
+    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let page = number("page", get("page"), 1)?;
+    let per_page = number("per_page", get("per_page"), 20)?;
+    let (exports, total) = service::list(&state, member, page, per_page).await?;
     Ok(Json(
-        json!({ "exports": exports, "total": total, "page": paging.page.max(1), "per_page": paging.per_page.clamp(1, 100) }),
+        json!({ "exports": exports, "total": total, "page": page, "per_page": per_page }),
     ))
 }
 
@@ -106,9 +90,9 @@ async fn show(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Result<Json<ExportJob>, ApiError> {
+) -> Result<Json<ExportJob>, AppError> {
     let member = member(&state, &session).await?;
-    Ok(Json(service::get(&state, member, &id).await?.job))
+    Ok(Json(service::get(&state, member, &id, ExportAction::View).await?.job))
 }
 
 /// `DELETE /api/exports/{id}`: cancels a running export (200 with the job) or deletes an
@@ -117,7 +101,7 @@ async fn cancel_or_delete(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
     Ok(match service::cancel_or_delete(&state, member, &id).await? {
         Some(job) => Json(job).into_response(),
@@ -132,35 +116,73 @@ fn progress_event(progress: &Progress) -> Event {
         .unwrap_or_else(|_| Event::default().comment("unserialisable"))
 }
 
-/// How often the stream re-reads the job, for progress made on other nodes.
-const POLL: Duration = Duration::from_secs(2);
+/// Sent before a stream ends because the session may no longer see it.
+fn ended_event() -> Event {
+    Event::default().event("end").data("signed_out")
+}
+
+fn sse(rx: tokio::sync::mpsc::Receiver<Result<Event, Infallible>>) -> Response {
+    Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn session_id(session: &Session) -> Result<tower_sessions::session::Id, AppError> {
+    session.id().ok_or_else(AppError::unauthorized)
+}
+
+/// Whether `next` should replace `last` on the stream: a change, and not an older count
+/// of the same run (a re-read and a notification can cross).
+fn is_news(last: &Progress, next: &Progress) -> bool {
+    next != last
+        && !(next.status == JobStatus::Processing
+            && last.status == JobStatus::Processing
+            && next.processed_rows < last.processed_rows)
+}
 
 /// `GET /api/exports/{id}/events`: the job's state now, then every change, ending after
 /// a terminal state. A reconnect starts again from the database.
-async fn events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
-    let record = service::get(&state, member, &id).await?;
+    let record = service::get(&state, member, &id, ExportAction::View).await?;
+    let mut ticket = state
+        .streams
+        .open(session_id(&session)?, member.user_id, record.workspace_id)?;
+    // Listening before reading the state, so nothing published in between is missed.
     let mut updates = state.hub.subscribe();
+    let mut rereads = state.streams.job(record.uuid);
+    let first = jobs::get(state.store.as_ref(), None, record.uuid)
+        .await?
+        .map_or_else(|| Progress::from(&record.job), |r| Progress::from(&r.job));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     tokio::spawn(async move {
-        let mut last = Progress::from(&record.job);
+        let mut last = first;
         if tx.send(Ok(progress_event(&last))).await.is_err() || last.status.is_terminal() {
             return;
         }
-        let mut poll = tokio::time::interval(POLL);
+        let mut rereading = true;
         loop {
             let next = tokio::select! {
                 update = updates.recv() => match update {
                     Ok(p) if p.id == last.id => Some(p),
-                    Ok(_) => None,
-                    Err(RecvError::Lagged(_)) => reread(&state, record.uuid).await,
+                    Ok(_) | Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 },
-                _ = poll.tick() => reread(&state, record.uuid).await,
+                changed = rereads.changed(), if rereading => match changed {
+                    Ok(()) => rereads.borrow_and_update().clone(),
+                    Err(_) => { rereading = false; None }
+                },
+                _ = ticket.allowed.changed() => {
+                    if !*ticket.allowed.borrow() {
+                        let _ = tx.send(Ok(ended_event())).await;
+                        return;
+                    }
+                    None
+                },
                 _ = tx.closed() => return,
             };
             if let Some(progress) = next
-                && progress != last
+                && is_news(&last, &progress)
             {
                 last = progress;
                 if tx.send(Ok(progress_event(&last))).await.is_err() || last.status.is_terminal() {
@@ -169,23 +191,25 @@ async fn events(State(state): State<AppState>, session: Session, Path(id): Path<
             }
         }
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    Ok(sse(rx))
 }
 
-/// `GET /api/exports/events`: every progress update of the caller's workspace, for the
-/// "your export is ready" notices in other tabs. Runs until the client goes.
-async fn workspace_events(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+/// `GET /api/exports/events`: every progress update of the caller's workspace that they
+/// may see (members: their own exports), for the "your export is ready" notices in other
+/// tabs. Runs until the client goes or the session ends.
+async fn workspace_events(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
+    let mut ticket = state
+        .streams
+        .open(session_id(&session)?, member.user_id, member.workspace_id)?;
     let mut updates = state.hub.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
+    let sees_all = member.role.manages_all_exports();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 update = updates.recv() => match update {
-                    Ok(p) if p.workspace_id == member.workspace_id => {
+                    Ok(p) if p.workspace_id == member.workspace_id && (sees_all || p.user_id == member.user_id) => {
                         if tx.send(Ok(progress_event(&p))).await.is_err() {
                             return;
                         }
@@ -193,25 +217,21 @@ async fn workspace_events(State(state): State<AppState>, session: Session) -> Re
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
+                _ = ticket.allowed.changed() => {
+                    if !*ticket.allowed.borrow() {
+                        let _ = tx.send(Ok(ended_event())).await;
+                        return;
+                    }
+                },
                 _ = tx.closed() => return,
             }
         }
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
-}
-
-async fn reread(state: &AppState, id: uuid::Uuid) -> Option<Progress> {
-    jobs::get(state.store.as_ref(), None, id)
-        .await
-        .ok()
-        .flatten()
-        .map(|r| Progress::from(&r.job))
+    Ok(sse(rx))
 }
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let (title, message) = (crate::text::html_escape(title), crate::text::html_escape(message));
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Egress</title>\
          <link rel=\"stylesheet\" href=\"/pkg/egress.css\"></head><body><main><section class=\"narrow\">\
@@ -221,26 +241,25 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 }
 
 /// `GET /exports/{id}/download`: checks who asks, records the download, and redirects to
-/// a freshly signed URL that works for a few minutes.
+/// a freshly signed URL that works for a few minutes. A person gets a page, not JSON.
 async fn download(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
     let member = match member(&state, &session).await {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
+    use crate::error::ErrorCode;
     match service::download_url(&state, member, &id).await {
         Ok(url) => Redirect::to(&url).into_response(),
-        Err(ExportError::Expired) => page(
-            StatusCode::GONE,
-            "This export has expired",
-            "Its file was deleted when the export expired. Run the export again to get a fresh file.",
-        ),
-        Err(ExportError::NotFound) => page(
-            StatusCode::NOT_FOUND,
-            "Export not found",
-            "There is no such export in this workspace.",
-        ),
-        Err(e @ ExportError::NotReady(_)) => page(StatusCode::CONFLICT, "Not ready yet", &e.to_string()),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => {
+            let title = match e.code {
+                ErrorCode::Expired => "This export has expired",
+                ErrorCode::NotFound => "Export not found",
+                ErrorCode::NotReady => "Not ready yet",
+                ErrorCode::Forbidden => "Not yours to download",
+                _ => "The download failed",
+            };
+            page(e.status(), title, &e.message)
+        }
     }
 }
 

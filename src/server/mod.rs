@@ -3,20 +3,23 @@
 pub mod api;
 pub mod config;
 mod exports_api;
-mod middleware;
+pub mod middleware;
 mod openapi;
 pub mod runtime;
 pub mod sessions;
+pub mod streams;
 
+use crate::accounts::throttle::{Throttle, ThrottleSettings};
 use crate::app::{App, shell};
 use crate::store::DynStore;
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use config::ServeArgs;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 /// What every request handler and server function can reach.
@@ -29,9 +32,19 @@ pub struct AppState {
     pub local_files: Option<Arc<crate::storage::LocalStorage>>,
     pub hub: crate::progress::Hub,
     pub wakeup: Arc<tokio::sync::Notify>,
+    pub sessions: sessions::Sessions,
+    pub throttle: Arc<Throttle>,
+    pub streams: Arc<streams::Streams>,
 }
 
 pub const SESSION_COOKIE: &str = "egress_session";
+
+/// The largest request body Egress reads (JSON requests and form posts are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The client's address (see `middleware::request_context`), a request extension.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
 
 fn leptos_options(args: &ServeArgs, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
@@ -43,30 +56,40 @@ fn leptos_options(args: &ServeArgs, addr: SocketAddr) -> LeptosOptions {
 }
 
 /// The whole HTTP surface: pages, server functions, the JSON API, health checks.
+/// Layers run outside in: the request id and address, the security headers, the
+/// same-origin rule, the time and size limits, the session, the login redirect.
 pub fn router(state: AppState) -> Router {
+    use axum::middleware::from_fn_with_state;
     let routes = generate_route_list(App);
-    let sessions = SessionManagerLayer::new(state.store.sessions())
+    // Sessions are saved only when changed: a signed-in session is touched once a minute
+    // (`accounts::ssr::member_of_session`), which slides the inactivity timeout.
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.settings.secure_cookies)
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
             state.settings.session_idle_minutes,
-        )))
-        // Saving on every request is what makes the inactivity timeout slide.
-        .with_always_save(true);
+        )));
     let options = state.leptos_options.clone();
+    let timeout = Duration::from_secs(state.settings.limits.request_timeout_seconds.max(1));
     Router::new()
         .merge(api::routes())
         .merge(exports_api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::require_login,
-        ))
+        .layer(from_fn_with_state(state.clone(), middleware::require_login))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(middleware::log_request))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(from_fn_with_state(state.clone(), middleware::same_origin_changes))
+        .layer(from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(from_fn_with_state(state.clone(), middleware::request_context))
         .with_state(state)
 }
 
@@ -84,6 +107,24 @@ pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs)
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let runtime = runtime::build(&store, &args.pipeline, data_dir, &public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
+    let limits = &args.limits;
+    let throttle = Arc::new(Throttle::new(ThrottleSettings {
+        per_account: limits.login_failures_per_account.max(1),
+        per_address: limits.login_failures_per_address.max(1),
+        window: Duration::from_secs(limits.login_window_minutes.max(1) * 60),
+        hash_concurrency: limits
+            .hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        hash_queue: limits.hash_queue,
+    }));
+    let sessions = sessions::Sessions::new(store.clone());
+    let streams = Arc::new(streams::Streams::new(
+        store.clone(),
+        sessions.clone(),
+        limits.max_streams_per_session.max(1),
+        limits.max_streams.max(1),
+    ));
+    let header_timeout = Duration::from_secs(limits.header_timeout_seconds.max(1));
     let state = AppState {
         leptos_options: leptos_options(&args, addr),
         store: store.clone(),
@@ -92,25 +133,82 @@ pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs)
         local_files: runtime.local_files.clone(),
         hub: runtime.hub.clone(),
         wakeup: runtime.wakeup.clone(),
+        sessions: sessions.clone(),
+        throttle: throttle.clone(),
+        streams,
     };
-    let sessions = store.sessions();
-    sessions.migrate().await?;
     tokio::spawn(async move {
+        // Expired sessions and old sign-in failures go every ten minutes.
         use tower_sessions::ExpiredDeletion;
-        if let Err(e) = sessions
-            .continuously_delete_expired(tokio::time::Duration::from_secs(600))
-            .await
-        {
-            tracing::warn!(error = %e, "expired-session cleanup stopped");
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::warn!(error = %e, "expired sessions not deleted; will try again");
+            }
+            if let Err(e) = throttle.prune(&store).await {
+                tracing::warn!(error = %e, "old sign-in failures not deleted; will try again");
+            }
         }
     });
     let app = router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let task = tokio::spawn(serve(listener, app, header_timeout));
     Ok(RunningServer { addr, task })
+}
+
+/// Serves `app` on `listener` until SIGTERM or Ctrl-C, then lets open requests finish
+/// (up to ten seconds). Its own accept loop, rather than `axum::serve`, for what that
+/// cannot set: a client must send its request headers within `header_timeout`, so slow
+/// or idle connections cannot pile up (slowloris).
+async fn serve(listener: tokio::net::TcpListener, app: Router, header_timeout: Duration) -> std::io::Result<()> {
+    use axum::extract::connect_info::ConnectInfo;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

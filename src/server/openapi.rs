@@ -16,10 +16,49 @@ fn error_response(description: &str, code: &str, message: &str) -> Value {
     })
 }
 
+/// A 400 whose example names the field.
+fn invalid_response(description: &str, field: &str, message: &str) -> Value {
+    let mut response = error_response(description, "invalid", &format!("{field}: {message}"));
+    response["content"]["application/json"]["example"]["error"]["field"] = json!(field);
+    response
+}
+
+/// A 429 or 503 that says when to come back.
+fn retry_response(description: &str, code: &str, message: &str) -> Value {
+    let mut response = error_response(description, code, message);
+    response["headers"] =
+        json!({"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}});
+    response
+}
+
 pub async fn document() -> Json<Value> {
     let datasets: Vec<&str> = CATALOG.iter().map(|d| d.id).collect();
-    let unauthorized = error_response("Not signed in", "unauthorized", "you are not signed in");
-    let not_found = error_response("No such export in your workspace", "not_found", "export not found");
+    let unauthorized = error_response("Not signed in", "unauthorized", "You are not signed in.");
+    let not_found = error_response(
+        "No such export in any of your workspaces (or it was deleted)",
+        "not_found",
+        "There is no such export in your workspaces.",
+    );
+    let forbidden_role = error_response(
+        "Your role does not allow it: members act on their own exports only",
+        "forbidden",
+        "Only the person who started this export, or an admin of the workspace, can cancel it.",
+    );
+    let cross_site = error_response(
+        "Sent by a page of another site (Origin or Sec-Fetch-Site says so)",
+        "forbidden",
+        "This request came from another site (https://evil.example), so it was refused. Changes are only accepted from Egress's own pages.",
+    );
+    let too_large = error_response(
+        "The body is over 64 KiB",
+        "payload_too_large",
+        "The request body is larger than 64 KiB.",
+    );
+    let internal = error_response(
+        "Egress failed; the detail is in its log under the request id (also in the X-Request-Id header)",
+        "internal",
+        "Something went wrong on our side. If it keeps happening, tell your administrator the request id 0f3c….",
+    );
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     Json(json!({
@@ -27,7 +66,7 @@ pub async fn document() -> Json<Value> {
         "info": {
             "title": "Egress API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Export a workspace's data as CSV, JSON, NDJSON or XLSX. Log in with POST /api/session and send the session cookie with every request. Everything is scoped to the caller's current workspace; another workspace's export is 404."
+            "description": "Export a workspace's data as CSV, JSON, NDJSON or XLSX. Log in with POST /api/session and send the session cookie with every request. New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
         },
         "paths": {
             "/api/session": {
@@ -39,8 +78,11 @@ pub async fn document() -> Json<Value> {
                         "example": {"email": "ada@acme.example", "password": "egress-demo-2024"}}}},
                     "responses": {
                         "200": {"description": "Logged in; the `egress_session` cookie is set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Viewer"}}}},
-                        "400": error_response("Malformed body", "invalid", "missing field `password`"),
-                        "401": error_response("Wrong email or password (the same answer for both)", "bad_credentials", "That email and password do not match an account.")
+                        "400": invalid_response("Malformed body; `error.field` names the field", "password", "missing field `password`"),
+                        "401": error_response("Wrong email or password (the same answer for both)", "bad_credentials", "That email and password do not match an account."),
+                        "403": cross_site,
+                        "429": retry_response("Too many failed sign-ins for this account or from this address in the last 15 minutes", "rate_limited", "Too many failed sign-ins. Try again in 12 minutes."),
+                        "503": retry_response("Too many sign-ins being checked at once", "unavailable", "Egress is busy checking other sign-ins. Try again in a few seconds.")
                     }
                 },
                 "get": {"summary": "Who is signed in", "responses": {"200": {"description": "The signed-in user", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Viewer"}}}}, "401": unauthorized}},
@@ -54,51 +96,62 @@ pub async fn document() -> Json<Value> {
                         "example": {"dataset": "orders", "format": "csv", "filters": {"status": "paid", "created_from": "2025-01-01", "created_to": "2025-03-31T23:59:59Z", "tag": "priority"}, "options": {"gzip": false, "bom": true}}}}},
                     "responses": {
                         "202": {"description": "Queued; `Location` names the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
-                        "400": error_response("A field is wrong; `error.field` names it and nothing is created", "invalid", "created_to: the range ends before it starts"),
+                        "400": invalid_response("A field is wrong (unknown, missing, of the wrong type, or a bad value); `error.field` names it as a path, and nothing is created", "filters.created_to", "the range ends before it starts"),
                         "401": unauthorized,
-                        "429": error_response(&format!("The workspace already has {ACTIVE_LIMIT} pending or running exports"), "too_many_exports", "This workspace already has 3 exports running. Wait for one to finish or cancel one, then try again.")
+                        "403": error_response("The dataset requires a role the caller does not have, or the request came from another site", "forbidden", "Members can only be seen by the workspace's admins and owners."),
+                        "413": too_large,
+                        "429": error_response(&format!("The workspace already has {ACTIVE_LIMIT} pending or running exports"), "too_many_exports", "This workspace already has 3 exports running. Wait for one to finish or cancel one, then try again."),
+                        "500": internal
                     }
                 },
                 "get": {
                     "summary": "List exports, newest first",
+                    "description": "Admins and owners see every export of the current workspace; members their own. Deleted exports are not listed.",
                     "parameters": [
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}},
                         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
                     ],
                     "responses": {"200": {"description": "A page of exports", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"exports": {"type": "array", "items": {"$ref": "#/components/schemas/Export"}}, "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}}}}},
-                        "400": error_response("Bad paging", "invalid", "Failed to deserialize query string"), "401": unauthorized}
+                        "400": invalid_response("A paging value out of range or not a number, or an unknown parameter", "per_page", "must be a whole number from 1 to 100"), "401": unauthorized}
                 }
             },
             "/api/exports/events": {
                 "get": {"summary": "Progress of every export of the workspace, as server-sent events",
-                    "description": "Each update as `event: progress` with a Progress object; runs until the client disconnects. The pages use it for \"your export is ready\" notices.",
-                    "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized}}
+                    "description": "Each update as `event: progress` with a Progress object (members: of their own exports); runs until the client disconnects. When the session ends (logout, expiry) or the user leaves the workspace, an `event: end` is sent and the stream closes. The pages use it for \"your export is ready\" notices.",
+                    "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized,
+                        "429": retry_response("The session already holds its limit of streams (8 by default), or the node its total", "rate_limited", "You have 8 progress streams open already (the limit is 8). Close a tab, then try again.")}}
             },
             "/api/exports/{id}": {
                 "parameters": [id_param],
-                "get": {"summary": "One export", "responses": {"200": {"description": "The export", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}}, "401": unauthorized, "404": not_found}},
+                "get": {"summary": "One export", "responses": {"200": {"description": "The export", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}}, "401": unauthorized, "403": forbidden_role, "404": not_found}},
                 "delete": {"summary": "Cancel a pending or running export, or delete an ended one with its file",
+                    "description": "A deleted export is no longer listed or readable, but its audit trail is kept.",
                     "responses": {"200": {"description": "Cancelled (or cancel requested: the worker stops between batches)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
-                                  "204": {"description": "Deleted with its file"}, "401": unauthorized, "404": not_found}}
+                                  "204": {"description": "Deleted with its file"}, "401": unauthorized, "403": forbidden_role, "404": not_found}}
             },
             "/api/exports/{id}/events": {
                 "parameters": [id_param],
                 "get": {"summary": "Progress as server-sent events",
-                    "description": "First the current state, then every change as `event: progress` with a Progress object as data; keep-alive comments every 15 s; the stream ends after a terminal state (completed, failed, cancelled, expired). Reconnecting starts again from the database.",
-                    "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized, "404": not_found}}
+                    "description": "First the current state, then every change as `event: progress` with a Progress object as data; keep-alive comments every 15 s; the stream ends after a terminal state (completed, failed, cancelled, expired), or with `event: end` when the session ends. Reconnecting starts again from the database.",
+                    "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized, "403": forbidden_role, "404": not_found,
+                        "429": retry_response("Too many streams for this session or node", "rate_limited", "You have 8 progress streams open already (the limit is 8). Close a tab, then try again.")}}
             },
             "/exports/{id}/download": {
                 "parameters": [id_param],
                 "get": {"summary": "Download a completed export",
-                    "description": "Checks the session and workspace, records the download, and redirects to a freshly signed URL that works for 5 minutes.",
-                    "responses": {"303": {"description": "Redirect to the signed file URL"}, "401": unauthorized, "404": {"description": "No such export"}, "409": {"description": "Not completed (yet)"}, "410": {"description": "Expired: the file was deleted"}}}
+                    "description": "Checks the session, the workspace (any of the caller's) and the role, records the download, and redirects to a freshly signed URL that works for 5 minutes. Refusals are HTML pages for people.",
+                    "responses": {"303": {"description": "Redirect to the signed file URL"}, "401": unauthorized, "403": {"description": "Another member's export, or a dataset the role may not see"}, "404": {"description": "No such export"}, "409": {"description": "Not completed (yet)"}, "410": {"description": "Expired: the file was deleted"}}}
             },
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
         "components": {"schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string", "description": "The request field at fault, for 400s"}}}}},
+                "code": {"type": "string", "enum": ["invalid", "unauthorized", "bad_credentials", "forbidden", "not_found", "email_taken", "not_ready", "expired", "payload_too_large", "rate_limited", "too_many_exports", "internal", "unavailable"]},
+                "message": {"type": "string", "description": "A sentence for people; for a 400 it starts with the field"},
+                "field": {"type": "string", "description": "The request field at fault, as a path (`filters.status`, `options.bom`, `page`), for 400s"},
+                "retry_after": {"type": "integer", "description": "Seconds to wait (429, 503); also the Retry-After header"},
+                "request_id": {"type": "string", "description": "The id the server logged this failure under (500)"}}}}},
             "Viewer": {"type": "object", "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
                 "workspace": {"$ref": "#/components/schemas/Membership"}, "workspaces": {"type": "array", "items": {"$ref": "#/components/schemas/Membership"}}}},
             "Membership": {"type": "object", "properties": {"workspace_id": {"type": "integer"}, "workspace_name": {"type": "string"}, "role": {"type": "string", "enum": ["owner", "admin", "member"]}}},
@@ -118,11 +171,12 @@ pub async fn document() -> Json<Value> {
                 "filters": {"type": "object"}, "options": {"type": "object"},
                 "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "expired"]},
                 "total_rows": {"type": ["integer", "null"]}, "processed_rows": {"type": "integer"}, "bytes": {"type": ["integer", "null"]},
-                "file_name": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]}, "created_by": {"type": "string"},
+                "file_name": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]}, "created_by": {"type": "string"}, "created_by_id": {"type": "integer"},
+                "shortened_cells": {"type": "integer", "description": "Text cells cut to the format's limit (XLSX: 32,767 characters); CSV and JSON keep them whole"},
                 "attempts": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
                 "started_at": {"type": ["string", "null"], "format": "date-time"}, "completed_at": {"type": ["string", "null"], "format": "date-time"},
                 "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
-            "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
+            "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "workspace_id": {"type": "integer"}, "user_id": {"type": "integer"}, "dataset": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
                 "total_rows": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}
         }}
     }))

@@ -26,19 +26,81 @@ pub struct Runtime {
     pub public_url: String,
 }
 
-/// The local-disk signing secret: from the flag, else made once and kept in the data dir.
-fn signing_key(args: &PipelineArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+/// Signing keys shorter than this are refused: an HMAC key should be at least as long as
+/// its hash's output.
+pub const MIN_SIGNING_KEY: usize = 32;
+
+/// The local-disk signing secret: from the flag, else made once and kept in the data dir
+/// (readable by its owner only, written whole or not at all).
+pub fn signing_key(args: &PipelineArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &args.signing_secret {
+        anyhow::ensure!(
+            secret.len() >= MIN_SIGNING_KEY,
+            "--signing-secret is {} bytes; use at least {MIN_SIGNING_KEY} random bytes (e.g. `openssl rand -hex 32`)",
+            secret.len()
+        );
         return Ok(secret.as_bytes().to_vec());
     }
     let path = data_dir.join("signing.key");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().as_bytes().to_vec());
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => {
+            let key = existing.trim();
+            anyhow::ensure!(
+                key.len() >= MIN_SIGNING_KEY,
+                "{} holds a {}-byte key; a signing key needs at least {MIN_SIGNING_KEY} bytes. Delete the file to make a new one \
+                 (download links signed with the old key stop working).",
+                path.display(),
+                key.len()
+            );
+            restrict_to_owner(&path)?;
+            Ok(key.as_bytes().to_vec())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+            std::fs::create_dir_all(data_dir)?;
+            // A temporary file of the owner's only, renamed into place: no other user can
+            // read it, and no process sees half a key.
+            let mut file = tempfile::Builder::new()
+                .prefix(".signing.key.")
+                .permissions(owner_only())
+                .tempfile_in(data_dir)?;
+            std::io::Write::write_all(&mut file, secret.as_bytes())?;
+            file.as_file().sync_all()?;
+            match file.persist_noclobber(&path) {
+                Ok(_) => Ok(secret.into_bytes()),
+                // Another process made it first: use theirs.
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => signing_key(args, data_dir),
+                Err(e) => Err(e.error.into()),
+            }
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
     }
-    let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-    std::fs::create_dir_all(data_dir)?;
-    std::fs::write(&path, &secret)?;
-    Ok(secret.into_bytes())
+}
+
+#[cfg(unix)]
+fn owner_only() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o600)
+}
+
+#[cfg(not(unix))]
+fn owner_only() -> std::fs::Permissions {
+    std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .expect("the current folder")
+}
+
+/// Takes away group and other access from a key file made by an older Egress.
+fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the signing key was readable by others; made it owner-only");
+            std::fs::set_permissions(path, owner_only())?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn build(

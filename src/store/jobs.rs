@@ -27,6 +27,8 @@ pub struct Flavour {
     pub json_text: &'static str,
     /// Reads a timestamp column as fixed-width text: `{}` is the column.
     pub time_text: &'static str,
+    /// Ends a SELECT whose rows are being claimed: concurrent claimers skip them.
+    pub skip_locked: &'static str,
 }
 
 /// The one way a timestamp is written as text: `2025-01-31T09:05:00.000000Z`.
@@ -59,6 +61,10 @@ pub struct JobRecord {
     pub max_attempts: i32,
     pub cancel_requested: bool,
     pub email_sent_at: Option<DateTime<Utc>>,
+    /// Deleted by a user: hidden, kept for its audit trail.
+    pub deleted: bool,
+    /// Tries so far to send its "ready" email.
+    pub email_attempts: i32,
 }
 
 impl JobRecord {
@@ -75,6 +81,15 @@ impl JobRecord {
 pub struct Lease {
     pub id: uuid::Uuid,
     pub attempt: i32,
+}
+
+/// What a finished export wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub rows: i64,
+    pub bytes: i64,
+    /// Text cells the format had to cut (XLSX's cell limit).
+    pub shortened_cells: i64,
 }
 
 /// A job to insert.
@@ -96,7 +111,7 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),
@@ -105,6 +120,7 @@ pub fn job_columns(f: &Flavour) -> String {
         t("j.started_at"),
         t("j.completed_at"),
         t("j.created_at"),
+        t("j.deleted_at"),
     )
 }
 
@@ -146,11 +162,13 @@ where
         file_name: r.try_get(16)?,
         error: r.try_get(20)?,
         created_by: r.try_get(3)?,
+        created_by_id: r.try_get(2)?,
         attempts: r.try_get(17)?,
         created_at: parse_time(r.try_get(25)?)?.unwrap_or_default(),
         started_at: parse_time(r.try_get(23)?)?,
         completed_at: parse_time(r.try_get(24)?)?,
         expires_at: parse_time(r.try_get(22)?)?,
+        shortened_cells: r.try_get(27)?,
     };
     Ok(JobRecord {
         job,
@@ -164,6 +182,8 @@ where
         max_attempts: r.try_get(18)?,
         cancel_requested: r.try_get(19)?,
         email_sent_at: parse_time(r.try_get(21)?)?,
+        deleted: r.try_get::<Option<String>, _>(26)?.is_some(),
+        email_attempts: r.try_get(28)?,
     })
 }
 
@@ -261,18 +281,33 @@ pub async fn get(store: &dyn Store, workspace_id: Option<i64>, id: uuid::Uuid) -
     Ok(store.fetch_jobs(&sql.done()).await?.pop())
 }
 
-/// A workspace's jobs, newest first, and how many there are in all.
-pub async fn list(store: &dyn Store, workspace_id: i64, limit: i64, offset: i64) -> StoreResult<(Vec<JobRecord>, i64)> {
+/// A workspace's jobs that are not deleted (only `user_id`'s when given), newest first,
+/// and how many there are in all.
+pub async fn list(
+    store: &dyn Store,
+    workspace_id: i64,
+    user_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(Vec<JobRecord>, i64)> {
     let f = store.flavour();
-    let jobs = Sql::new(select_jobs(f))
+    let scope = |sql: Sql, prefix: &str| {
+        let sql = sql.push(
+            &format!(" WHERE {prefix}workspace_id = ? AND {prefix}deleted_at IS NULL"),
+            [Param::Int(workspace_id)],
+        );
+        match user_id {
+            Some(user) => sql.push(&format!(" AND {prefix}user_id = ?"), [Param::Int(user)]),
+            None => sql,
+        }
+    };
+    let jobs = scope(Sql::new(select_jobs(f)), "j.")
         .push(
-            " WHERE j.workspace_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ? OFFSET ?",
-            [Param::Int(workspace_id), Param::Int(limit), Param::Int(offset)],
+            " ORDER BY j.created_at DESC, j.id DESC LIMIT ? OFFSET ?",
+            [Param::Int(limit), Param::Int(offset)],
         )
         .done();
-    let count = Sql::new("SELECT COUNT(*) FROM export_jobs WHERE ")
-        .push("workspace_id = ?", [Param::Int(workspace_id)])
-        .done();
+    let count = scope(Sql::new("SELECT COUNT(*) FROM export_jobs"), "").done();
     Ok((
         store.fetch_jobs(&jobs).await?,
         store.fetch_i64(&count).await?.unwrap_or(0),
@@ -309,15 +344,16 @@ pub async fn request_cancel(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()
     Ok(())
 }
 
-pub async fn delete(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
+/// Hides an ended job whose file is gone; the row and its events stay for the audit trail.
+pub async fn mark_deleted(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
     let f = store.flavour();
-    store
-        .execute(
-            &Sql::new("DELETE FROM export_jobs")
-                .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
-                .done(),
-        )
-        .await?;
+    let q = Sql::new(format!(
+        "UPDATE export_jobs SET deleted_at = {now}, s3_key = NULL, upload_id = NULL, updated_at = {now}",
+        now = f.now
+    ))
+    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+    .done();
+    store.execute(&q).await?;
     Ok(())
 }
 
@@ -397,8 +433,7 @@ pub async fn record_progress(
 pub async fn complete(
     store: &dyn Store,
     lease: Lease,
-    rows: i64,
-    bytes: i64,
+    outcome: &Outcome,
     expires_at: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let f = store.flavour();
@@ -407,11 +442,20 @@ pub async fn complete(
         store,
         Sql::new("UPDATE export_jobs").push(
             &format!(
-                " SET status = 'completed', processed_rows = ?, total_rows = ?, bytes = ?, upload_id = NULL, lease_until = NULL, \
-                 error_message = NULL, expires_at = ?{t}, completed_at = ?{t}, updated_at = ?{t}",
+                " SET status = 'completed', processed_rows = ?, total_rows = ?, bytes = ?, shortened_cells = ?, \
+                 upload_id = NULL, lease_until = NULL, error_message = NULL, expires_at = ?{t}, completed_at = ?{t}, \
+                 updated_at = ?{t}",
                 t = f.time
             ),
-            [Param::Int(rows), Param::Int(rows), Param::Int(bytes), time(expires_at), time(now), time(now)],
+            [
+                Param::Int(outcome.rows),
+                Param::Int(outcome.rows),
+                Param::Int(outcome.bytes),
+                Param::Int(outcome.shortened_cells),
+                time(expires_at),
+                time(now),
+                time(now),
+            ],
         ),
         lease,
     )
@@ -496,27 +540,56 @@ pub async fn events(store: &dyn Store, job: uuid::Uuid) -> StoreResult<Vec<(Stri
     store.fetch_events(&q).await
 }
 
-/// Completed jobs whose email has not gone out yet (and has not failed too often).
-pub async fn unsent_emails(store: &dyn Store, limit: i64) -> StoreResult<Vec<JobRecord>> {
+/// Claims up to `limit` completed jobs whose email has not gone out, is not held by
+/// another sender, and has not failed too often: each is this sender's until `until`
+/// (a sender that crashed gives it back by letting that pass). On Postgres the rows are
+/// taken `FOR UPDATE SKIP LOCKED`, so senders on many nodes never take the same one;
+/// SQLite has one writer at a time. The condition is in the outer WHERE too, so a row
+/// that another sender claimed while this statement waited is not taken twice.
+pub async fn claim_emails(store: &dyn Store, until: DateTime<Utc>, limit: i64) -> StoreResult<Vec<JobRecord>> {
     let f = store.flavour();
-    let q = Sql::new(select_jobs(f))
-        .push(" WHERE j.status = 'completed' AND j.email_sent_at IS NULL AND j.email_attempts < ? ORDER BY j.completed_at LIMIT ?", [
-            Param::Int(10),
-            Param::Int(limit),
-        ])
+    let claimable = format!(
+        "status = 'completed' AND deleted_at IS NULL AND email_sent_at IS NULL AND email_attempts < 10 \
+         AND (email_claimed_until IS NULL OR email_claimed_until < {})",
+        f.now
+    );
+    let q = Sql::new("UPDATE export_jobs")
+        .push(&format!(" SET email_claimed_until = ?{}", f.time), [time(until)])
+        .push(
+            &format!(
+                " WHERE {claimable} AND id IN (SELECT id FROM export_jobs WHERE {claimable} \
+                 ORDER BY completed_at LIMIT ?{}) RETURNING {}",
+                f.skip_locked,
+                f.uuid_text.replace("{}", "id")
+            ),
+            [Param::Int(limit)],
+        )
         .done();
-    store.fetch_jobs(&q).await
+    let mut claimed = Vec::new();
+    for id in store.fetch_texts(&q).await? {
+        if let Some(record) = get(
+            store,
+            None,
+            uuid::Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(format!("bad id `{id}`: {e}").into()))?,
+        )
+        .await?
+        {
+            claimed.push(record);
+        }
+    }
+    Ok(claimed)
 }
 
-pub async fn mark_emailed(store: &dyn Store, id: uuid::Uuid, sent: bool) -> StoreResult<()> {
+/// After a send: sent for good, or given back to be tried again after `retry_at`.
+pub async fn mark_emailed(store: &dyn Store, id: uuid::Uuid, retry_at: Option<DateTime<Utc>>) -> StoreResult<()> {
     let f = store.flavour();
-    let q = if sent {
-        Sql::new(format!(
-            "UPDATE export_jobs SET email_sent_at = {}, email_attempts = email_attempts + 1",
+    let q = match retry_at {
+        None => Sql::new(format!(
+            "UPDATE export_jobs SET email_sent_at = {}, email_attempts = email_attempts + 1, email_claimed_until = NULL",
             f.now
-        ))
-    } else {
-        Sql::new("UPDATE export_jobs SET email_attempts = email_attempts + 1")
+        )),
+        Some(at) => Sql::new("UPDATE export_jobs SET email_attempts = email_attempts + 1")
+            .push(&format!(", email_claimed_until = ?{}", f.time), [time(at)]),
     }
     .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
     .done();

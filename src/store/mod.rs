@@ -13,7 +13,6 @@ pub mod query;
 mod sqlite;
 
 use crate::datasets::{Cell, DataPage, Dataset, Filters, PageRequest};
-use crate::server::sessions::SessionBackend;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -27,6 +26,8 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("this database does not support {0}")]
+    Unsupported(&'static str),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -55,8 +56,6 @@ pub struct NewUser {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// The session store over the same database.
-    fn sessions(&self) -> SessionBackend;
     /// Applies the migrations under `migrations/<backend>`.
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for `/readyz`.
@@ -64,7 +63,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a workspace; returns its id.
     async fn create_workspace(&self, name: &str) -> StoreResult<i64>;
-    async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>>;
     async fn count_workspaces(&self) -> StoreResult<i64>;
     /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
@@ -75,6 +73,26 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
     /// The workspaces a user belongs to, oldest membership first.
     async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>>;
+    async fn workspace_name(&self, id: i64) -> StoreResult<Option<String>>;
+    /// The ids of workspaces with this name (names need not be unique).
+    async fn workspaces_named(&self, name: &str) -> StoreResult<Vec<i64>>;
+
+    // --- Sessions (see `server::sessions`): times are Unix seconds. ---------------------
+    /// Inserts a session; `false` when the id is taken.
+    async fn insert_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Updates a session that still exists; `false` when it is gone (logged out).
+    async fn update_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool>;
+    /// A live session's data and expiry.
+    async fn load_session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>>;
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
+
+    // --- The login throttle (see `accounts::throttle`). ---------------------------------
+    /// How many failures `key` has had since `since`, and when the oldest of them was.
+    async fn login_failures(&self, key: &str, since: i64) -> StoreResult<(i64, Option<i64>)>;
+    async fn add_login_failure(&self, keys: &[&str], at: i64) -> StoreResult<()>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    async fn prune_login_failures(&self, before: i64) -> StoreResult<u64>;
 
     /// One page of a dataset with the count of all matching rows.
     async fn page(
@@ -90,6 +108,7 @@ pub trait Store: Send + Sync + 'static {
     async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>>;
     async fn fetch_i64(&self, query: &query::Query) -> StoreResult<Option<i64>>;
     async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>>;
+    async fn fetch_texts(&self, query: &query::Query) -> StoreResult<Vec<String>>;
     async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>>;
     /// Inserts the job unless the workspace already has `active_limit` pending or
     /// processing jobs; atomic, however many requests race.
@@ -101,30 +120,35 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Option<JobRecord>>;
-    /// Streams a dataset's matching rows in one consistent snapshot: first the count as
-    /// `RowBatch::Total`, then the rows in cursor order, `batch` at a time. Stops early
-    /// when the receiver is gone.
+    /// Streams a dataset's matching rows in one consistent snapshot: the count to
+    /// `sink.total`, the rows in cursor order to `sink.rows`, `batch` at a time. Stops
+    /// early when the receiver is gone.
     async fn export_rows(
         &self,
         dataset: &'static Dataset,
         workspace_id: i64,
         filters: &Filters,
         batch: usize,
-        sender: tokio::sync::mpsc::Sender<RowBatch>,
+        sink: RowSink,
     ) -> StoreResult<()>;
 
-    /// Like `export_rows`, but the database writes the CSV records itself (Postgres
-    /// `COPY`), with every rule of the CSV encoder, so they come as `RowBatch::Csv`.
-    /// `Ok(false)`, having sent nothing, where the backend cannot.
+    /// Whether the database writes CSV itself (`export_csv`).
+    fn writes_csv(&self) -> bool {
+        false
+    }
+
+    /// Like `export_rows`, but the database writes the CSV records (Postgres `COPY`),
+    /// made into exactly what the CSV encoder writes, so they come as `RowBatch::Csv`.
+    /// Only where `writes_csv`.
     async fn export_csv(
         &self,
         _dataset: &'static Dataset,
         _workspace_id: i64,
         _filters: &Filters,
         _batch: usize,
-        _sender: tokio::sync::mpsc::Sender<RowBatch>,
-    ) -> StoreResult<bool> {
-        Ok(false)
+        _sink: RowSink,
+    ) -> StoreResult<()> {
+        Err(StoreError::Unsupported("writing CSV in the database"))
     }
 
     /// Sends `payload` to every process listening on `channel` (Postgres NOTIFY).
@@ -149,10 +173,32 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// What `export_rows` sends.
+/// Where `export_rows` sends. The count has a channel of its own: behind rows that wait
+/// for a slow consumer it would arrive last, and the progress would show no percentage
+/// for the whole export.
+pub struct RowSink {
+    pub rows: tokio::sync::mpsc::Sender<RowBatch>,
+    pub total: tokio::sync::oneshot::Sender<i64>,
+}
+
+impl RowSink {
+    /// A sink, its rows' receiver (holding `capacity` batches) and its count's receiver.
+    pub fn new(
+        capacity: usize,
+    ) -> (
+        RowSink,
+        tokio::sync::mpsc::Receiver<RowBatch>,
+        tokio::sync::oneshot::Receiver<i64>,
+    ) {
+        let (rows, rows_rx) = tokio::sync::mpsc::channel(capacity);
+        let (total, total_rx) = tokio::sync::oneshot::channel();
+        (RowSink { rows, total }, rows_rx, total_rx)
+    }
+}
+
+/// A batch of rows that `export_rows` sends.
 #[derive(Debug)]
 pub enum RowBatch {
-    Total(i64),
     Rows(Vec<Vec<Cell>>),
     /// Rows the database wrote as CSV itself: CRLF-terminated records, exactly what the
     /// CSV encoder writes for them (see `Store::export_csv`).
@@ -163,10 +209,9 @@ pub enum RowBatch {
 }
 
 impl RowBatch {
-    /// The rows this batch carries (none for `Total`).
+    /// The rows this batch carries.
     pub fn rows(&self) -> usize {
         match self {
-            RowBatch::Total(_) => 0,
             RowBatch::Rows(rows) => rows.len(),
             RowBatch::Csv { rows, .. } => *rows,
         }
@@ -187,18 +232,36 @@ pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
     }
 }
 
-/// A database URL with any password replaced, fit for logs and error messages.
+/// A URL with every secret replaced, fit for logs and error messages: the password of
+/// the user info, and query parameters that carry one (`password`, `sslpassword`,
+/// `secret`, `key`, `token`). Text that does not parse as a URL is masked after its scheme.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    const MASK: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://{MASK}"),
+            None => MASK.to_owned(),
+        };
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some(MASK));
     }
+    let secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        ["password", "secret", "key", "token"].iter().any(|s| key.contains(s))
+    };
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { MASK.to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // The mask itself is written percent-encoded; show it plainly.
+    parsed.to_string().replace("%2A%2A%2A", MASK)
 }
 
 const INSERT_USER: &str = "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id";
@@ -269,5 +332,23 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://data/egress.db"), "sqlite://data/egress.db");
+        for hidden in [
+            "postgresql://u:secret@h/db",
+            "postgres://:secret@h/db",
+            "postgres://u:p%40ss@secret@h/db",
+            "postgres://u:secret@h1:5432,h2:5433/db",
+            "postgres://u@h/db?password=secret",
+            "postgres://u@h/db?sslmode=require&sslpassword=secret",
+            "smtp+starttls://user:secret@mail.example:587",
+            "s3://bucket?endpoint=http://h&secret_key=secret",
+            "postgres://u:secret@[::1/db",
+        ] {
+            let shown = redact(hidden);
+            assert!(
+                !shown.contains("secret") || shown.contains("secret_key=***"),
+                "{hidden} → {shown}"
+            );
+            assert!(!shown.contains("p%40ss"), "{hidden} → {shown}");
+        }
     }
 }

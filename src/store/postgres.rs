@@ -17,6 +17,7 @@ static FLAVOUR: Flavour = Flavour {
     json: "::jsonb",
     uuid_text: "{}::text",
     json_text: "{}::text",
+    skip_locked: " FOR UPDATE SKIP LOCKED",
     time_text: "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
 };
 
@@ -91,43 +92,58 @@ fn copy_field(cell: &Cell) -> String {
     }
 }
 
-/// A column as the CSV encoder writes it (`formats::safety::cell_text`), in SQL, for the
-/// CSV fast path: money as an exact decimal, tags joined by commas, and text that a
-/// spreadsheet would run as a formula prefixed with a quote (times: `append_record`). Empty text becomes NULL because COPY quotes empty
-/// strings (`""`) where the encoder writes nothing; both read back as empty.
+/// A column as COPY should send it for the CSV fast path: the values themselves, tags
+/// joined by commas, and empty text as NULL (COPY quotes an empty string, `""`, where the
+/// encoder writes nothing; both read back as empty). Everything else the encoder does
+/// (`formats::safety`, money, times, quoting) is done to the records in `append_record`,
+/// off the database's one core.
 fn csv_expression(column: &Column) -> String {
     let c = column.name;
     match column.kind {
-        ColumnKind::Integer => format!("{c}::text"),
-        ColumnKind::Money => format!(
-            "CASE WHEN {c} < 0 THEN '-' ELSE '' END || (abs({c}) / 100)::text || '.' || lpad((abs({c}) % 100)::text, 2, '0')"
-        ),
-        ColumnKind::Text => neutralised(c),
-        ColumnKind::Tags => neutralised(&format!("array_to_string({c}, ',')")),
-        // Formatted by `append_record`, off the database.
-        ColumnKind::Timestamp => c.to_owned(),
+        ColumnKind::Integer | ColumnKind::Money | ColumnKind::Timestamp => c.to_owned(),
+        ColumnKind::Text => format!("NULLIF({c}, '')"),
+        ColumnKind::Tags => format!("NULLIF(array_to_string({c}, ','), '')"),
     }
 }
 
-/// `formats::safety::neutralise` in SQL. The first character is tested by its code
-/// (= + - @ tab CR LF), which Postgres does much faster than comparing strings.
-fn neutralised(text: &str) -> String {
-    format!(
-        "NULLIF(CASE WHEN ascii({text}) IN (61, 43, 45, 64, 9, 13, 10) \
-         AND {text} !~ '^[+-]?[0-9]+(\\.[0-9]+)?$' THEN '''' || {text} ELSE {text} END, '')"
-    )
+/// What `append_record` does to a field of a COPY record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyField {
+    /// Copied as it is (integers).
+    Plain,
+    /// Made safe for spreadsheets (`safety::neutralise_csv`) and quoted as the encoder quotes.
+    Text,
+    /// Minor units → an exact decimal (`datasets::format_cents`).
+    Money,
+    /// `2024-01-05 14:22:46.5+00` → RFC 3339.
+    Time,
+}
+
+impl CopyField {
+    fn of(kind: ColumnKind) -> CopyField {
+        match kind {
+            ColumnKind::Integer => CopyField::Plain,
+            ColumnKind::Text | ColumnKind::Tags => CopyField::Text,
+            ColumnKind::Money => CopyField::Money,
+            ColumnKind::Timestamp => CopyField::Time,
+        }
+    }
 }
 
 /// Appends one record of COPY's CSV (one row, ending in LF) as the CSV encoder writes it:
-/// ending in CRLF, and its timestamp fields, which Postgres prints in UTC as
-/// `2024-01-05 14:22:46.5+00`, in RFC 3339 with sub-seconds only when there are some
-/// (`2024-01-05T14:22:46.500Z`). Formatting times here spares the database's one core.
-fn append_record(out: &mut Vec<u8>, record: &[u8], times: &[usize]) -> Result<(), sqlx::Error> {
+/// ending in CRLF; timestamps, which Postgres prints in UTC as `2024-01-05 14:22:46.5+00`,
+/// in RFC 3339 with sub-seconds only when there are some (`2024-01-05T14:22:46.500Z`);
+/// money as a decimal; text through the spreadsheet rules; and a text field that holds a
+/// `;` or a tab quoted, as the encoder quotes it (COPY quotes only for its own
+/// separator). The rules apply to a quoted field's escaped content as they do to the text:
+/// escaping doubles quotes, and a quote neither starts a formula nor makes a number.
+fn append_record(out: &mut Vec<u8>, record: &[u8], fields: &[CopyField]) -> Result<(), sqlx::Error> {
     let record = record.strip_suffix(b"\n").unwrap_or(record);
     let malformed = || sqlx::Error::Protocol(format!("unexpected COPY record: {}", String::from_utf8_lossy(record)));
-    let (mut field, mut start, mut copied) = (0, 0, 0);
-    while !times.is_empty() && start <= record.len() {
-        let end = if record.get(start) == Some(&b'"') {
+    let (mut field, mut start) = (0, 0);
+    loop {
+        let quoted = record.get(start) == Some(&b'"');
+        let end = if quoted {
             // A quoted field ends at a quote that is not doubled.
             let mut at = start + 1;
             loop {
@@ -144,15 +160,42 @@ fn append_record(out: &mut Vec<u8>, record: &[u8], times: &[usize]) -> Result<()
                     .position(|&b| b == b',')
                     .unwrap_or(record.len() - start)
         };
-        if times.contains(&field) && end > start {
-            out.extend_from_slice(&record[copied..start]);
-            append_rfc3339(out, &record[start..end]).ok_or_else(malformed)?;
-            copied = end;
+        let value = record.get(start..end).ok_or_else(malformed)?;
+        match fields.get(field).copied().unwrap_or(CopyField::Plain) {
+            _ if value.is_empty() => {}
+            CopyField::Plain => out.extend_from_slice(value),
+            CopyField::Time => append_rfc3339(out, value).ok_or_else(malformed)?,
+            CopyField::Money => {
+                let cents: i64 = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(malformed)?;
+                out.extend_from_slice(crate::datasets::format_cents(cents).as_bytes());
+            }
+            CopyField::Text => {
+                let inner = if quoted { &value[1..value.len() - 1] } else { value };
+                let text = std::str::from_utf8(inner).map_err(|_| malformed())?;
+                let safe = crate::formats::safety::neutralise_csv(text);
+                let quote = quoted || crate::formats::csv::needs_quotes(safe.as_bytes());
+                if quote {
+                    out.push(b'"');
+                }
+                out.extend_from_slice(safe.as_bytes());
+                if quote {
+                    out.push(b'"');
+                }
+            }
         }
+        if end >= record.len() {
+            break;
+        }
+        if record[end] != b',' {
+            return Err(malformed());
+        }
+        out.push(b',');
         field += 1;
         start = end + 1;
     }
-    out.extend_from_slice(&record[copied..]);
     out.extend_from_slice(b"\r\n");
     Ok(())
 }
@@ -246,10 +289,6 @@ impl PgStore {
 }
 
 impl_store!(PgStore, PgDialect, {
-    fn sessions(&self) -> SessionBackend {
-        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
-    }
-
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
@@ -279,14 +318,19 @@ impl_store!(PgStore, PgDialect, {
         Ok(Some(stream))
     }
 
+    fn writes_csv(&self) -> bool {
+        true
+    }
+
     async fn export_csv(
         &self,
         dataset: &'static Dataset,
         workspace_id: i64,
         filters: &Filters,
         batch: usize,
-        sender: tokio::sync::mpsc::Sender<RowBatch>,
-    ) -> StoreResult<bool> {
+        sink: RowSink,
+    ) -> StoreResult<()> {
+        let RowSink { rows: sender, total } = sink;
         use futures::TryStreamExt;
         let mut tx = self.begin_snapshot().await?;
         // The count runs beside the COPY on a second connection that shares the snapshot,
@@ -295,8 +339,8 @@ impl_store!(PgStore, PgDialect, {
             .fetch_one(&mut *tx)
             .await?;
         let counting = {
-            let (pool, sender) = (self.pool.clone(), sender.clone());
-            let count = query::count::<PgDialect>(dataset, workspace_id, filters);
+            let pool = self.pool.clone();
+            let count_query = query::count::<PgDialect>(dataset, workspace_id, filters);
             async move {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -306,9 +350,9 @@ impl_store!(PgStore, PgDialect, {
                 sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
                     .execute(&mut *tx)
                     .await?;
-                let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
+                let count: i64 = bind_all(&count_query).fetch_one(&mut *tx).await?.try_get(0)?;
                 tx.commit().await?;
-                let _ = sender.send(RowBatch::Total(total)).await;
+                let _ = total.send(count);
                 Ok::<_, StoreError>(())
             }
         };
@@ -326,10 +370,7 @@ impl_store!(PgStore, PgDialect, {
                 .execute(&mut *tx)
                 .await?;
         }
-        let times: Vec<usize> = (dataset.columns.iter().enumerate())
-            .filter(|(_, c)| c.kind == ColumnKind::Timestamp)
-            .map(|(i, _)| i)
-            .collect();
+        let fields: Vec<CopyField> = dataset.columns.iter().map(|c| CopyField::of(c.kind)).collect();
         for setting in ["SET LOCAL TimeZone = 'UTC'", "SET LOCAL DateStyle = 'ISO'"] {
             sqlx::query(setting).execute(&mut *tx).await?;
         }
@@ -339,7 +380,7 @@ impl_store!(PgStore, PgDialect, {
             let mut rows = 0;
             while let Some(record) = records.try_next().await? {
                 // COPY sends each row as one message.
-                append_record(&mut bytes, &record, &times)?;
+                append_record(&mut bytes, &record, &fields)?;
                 rows += 1;
                 if rows == batch || bytes.len() >= CSV_BATCH_BYTES {
                     let full = std::mem::replace(&mut bytes, Vec::with_capacity(64 * 1024));
@@ -356,7 +397,7 @@ impl_store!(PgStore, PgDialect, {
         };
         tokio::try_join!(counting, copying)?;
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     async fn insert_rows(
@@ -393,36 +434,63 @@ impl_store!(PgStore, PgDialect, {
 mod tests {
     use super::*;
 
-    fn converted(record: &str, times: &[usize]) -> String {
+    use CopyField::{Money, Plain, Text, Time};
+
+    fn converted(record: &str, fields: &[CopyField]) -> String {
         let mut out = Vec::new();
-        append_record(&mut out, record.as_bytes(), times).unwrap();
+        append_record(&mut out, record.as_bytes(), fields).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn records_end_in_crlf_and_times_become_rfc3339() {
-        assert_eq!(converted("1,a\n", &[]), "1,a\r\n");
+        assert_eq!(converted("1,a\n", &[Plain, Text]), "1,a\r\n");
         assert_eq!(
             converted(
                 "1,\"x,\"\"y\"\"\n\",2024-01-05 14:22:46+00,,2024-01-05 14:22:46.5+00\n",
-                &[2, 3, 4]
+                &[Plain, Text, Time, Time, Time]
             ),
             "1,\"x,\"\"y\"\"\n\",2024-01-05T14:22:46Z,,2024-01-05T14:22:46.500Z\r\n"
         );
         assert_eq!(
-            converted("2024-01-05 14:22:46.00001+00\n", &[0]),
+            converted("2024-01-05 14:22:46.00001+00\n", &[Time]),
             "2024-01-05T14:22:46.000010Z\r\n"
         );
         assert_eq!(
-            converted("x,2024-01-05 14:22:46.1234+00\n", &[1]),
+            converted("x,2024-01-05 14:22:46.1234+00\n", &[Text, Time]),
             "x,2024-01-05T14:22:46.123400Z\r\n"
         );
     }
 
     #[test]
+    fn money_covers_every_i64() {
+        assert_eq!(
+            converted("-9223372036854775808,5,-5,9223372036854775807,\n", &[Money; 5]),
+            "-92233720368547758.08,0.05,-0.05,92233720368547758.07,\r\n"
+        );
+    }
+
+    #[test]
+    fn text_gets_the_spreadsheet_rules_and_the_encoders_quoting() {
+        let text = [Plain, Text, Text];
+        assert_eq!(
+            converted("1,x;=1+1;,\"a,b;c\"\n", &text),
+            "1,\"x;'=1+1;\",\"a,b;c\"\r\n"
+        );
+        assert_eq!(
+            converted("1,=1+1,\"=a,\"\"b\"\"\"\n", &text),
+            "1,'=1+1,\"'=a,\"\"b\"\"\"\r\n"
+        );
+        assert_eq!(converted("1,a\tb,-5\n", &text), "1,\"a\tb\",-5\r\n");
+        assert_eq!(converted("1,\"a\n=2\",\n", &text), "1,\"a\n'=2\",\r\n");
+        assert_eq!(converted(",\n", &[Text, Text]), ",\r\n");
+    }
+
+    #[test]
     fn a_surprising_time_is_an_error_not_a_wrong_file() {
         let mut out = Vec::new();
-        assert!(append_record(&mut out, b"2024-01-05 14:22:46+01\n", &[0]).is_err());
-        assert!(append_record(&mut out, b"\"open\n", &[0]).is_err());
+        assert!(append_record(&mut out, b"2024-01-05 14:22:46+01\n", &[Time]).is_err());
+        assert!(append_record(&mut out, b"\"open\n", &[Text]).is_err());
+        assert!(append_record(&mut out, b"12.5\n", &[Money]).is_err());
     }
 }

@@ -25,13 +25,6 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn find_workspace_by_name(&self, name: &str) -> StoreResult<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
             async fn count_workspaces(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
             }
@@ -107,9 +100,101 @@ macro_rules! impl_store {
                 .await?;
                 rows.iter()
                     .map(|r| {
-                        Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role: r.try_get(2)? })
+                        let role: String = r.try_get(2)?;
+                        let role = crate::accounts::Role::parse(&role)
+                            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role `{role}`").into()))?;
+                        Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role })
                     })
                     .collect()
+            }
+
+            async fn workspace_name(&self, id: i64) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn workspaces_named(&self, name: &str) -> StoreResult<Vec<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id")
+                    .bind(name)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(user_id)
+                .bind(data)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn update_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool> {
+                let updated = sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(user_id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn load_session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
+                let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
+            }
+
+            async fn delete_session(&self, id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+                let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                Ok(deleted.rows_affected())
+            }
+
+            async fn login_failures(&self, key: &str, since: i64) -> StoreResult<(i64, Option<i64>)> {
+                let row = sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
+                    .bind(key)
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            }
+
+            async fn add_login_failure(&self, keys: &[&str], at: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for key in keys {
+                    sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+                        .bind(*key)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn prune_login_failures(&self, before: i64) -> StoreResult<u64> {
+                let deleted = sqlx::query("DELETE FROM login_failures WHERE at <= $1").bind(before).execute(&self.pool).await?;
+                Ok(deleted.rows_affected())
             }
 
             async fn page(
@@ -148,6 +233,11 @@ macro_rules! impl_store {
             async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>> {
                 let row = bind_all(query).fetch_optional(&self.pool).await?;
                 Ok(row.map(|r| r.try_get(0)).transpose()?)
+            }
+
+            async fn fetch_texts(&self, query: &query::Query) -> StoreResult<Vec<String>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
             }
 
             async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
@@ -192,14 +282,15 @@ macro_rules! impl_store {
                 workspace_id: i64,
                 filters: &Filters,
                 batch: usize,
-                sender: tokio::sync::mpsc::Sender<RowBatch>,
+                sink: RowSink,
             ) -> StoreResult<()> {
                 use futures::TryStreamExt;
                 // The count and the rows come from one snapshot, so they agree.
                 let mut tx = self.begin_snapshot().await?;
                 let count = query::count::<$dialect>(dataset, workspace_id, filters);
                 let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
-                if sender.send(RowBatch::Total(total)).await.is_err() {
+                let sender = sink.rows;
+                if sink.total.send(total).is_err() {
                     return Ok(());
                 }
                 let select = query::export::<$dialect>(dataset, workspace_id, filters);

@@ -22,6 +22,7 @@ static FLAVOUR: Flavour = Flavour {
     json: "",
     uuid_text: "{}",
     json_text: "{}",
+    skip_locked: "",
     time_text: "{}",
 };
 
@@ -142,10 +143,6 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Lite, {
-    fn sessions(&self) -> SessionBackend {
-        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
-    }
-
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())

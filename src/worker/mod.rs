@@ -118,7 +118,7 @@ impl Worker {
             return self.publish_current(&record).await;
         }
         if record.job.attempts > record.max_attempts {
-            let message = format!("gave up after {} attempts", record.max_attempts);
+            let message = format!("Egress gave up after {} attempts.", record.max_attempts);
             if jobs::retry_or_fail(store, lease, &message, None).await.unwrap_or(false) {
                 self.event(&record, "failed", Some(&message)).await;
             }
@@ -149,11 +149,11 @@ impl Worker {
         match result {
             Ok(outcome) => {
                 let expires = chrono::Utc::now() + self.settings.retention;
-                if jobs::complete(store, lease, outcome.rows, outcome.bytes, expires)
-                    .await
-                    .unwrap_or(false)
-                {
-                    let detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
+                if jobs::complete(store, lease, &outcome, expires).await.unwrap_or(false) {
+                    let mut detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
+                    if outcome.shortened_cells > 0 {
+                        detail.push_str(&format!(", {} cells shortened", outcome.shortened_cells));
+                    }
                     self.event(&record, "completed", Some(&detail)).await;
                     tracing::info!(job = %record.uuid, rows = outcome.rows, bytes = outcome.bytes, "export completed");
                     self.completed.notify_one();
@@ -167,13 +167,14 @@ impl Worker {
             Err(Stop::LeaseLost) => {
                 tracing::warn!(job = %record.uuid, "lease lost; another worker owns the job now");
             }
-            Err(Stop::Failed(message)) => {
+            Err(Stop::Failed(failure)) => {
                 let retry_at = (attempt < record.max_attempts).then(|| {
                     let delay = self.settings.retry.delay(attempt, rand::random::<f64>());
                     chrono::Utc::now() + delay
                 });
-                tracing::warn!(job = %record.uuid, attempt, error = %message, retry = retry_at.is_some(), "export attempt failed");
-                if jobs::retry_or_fail(store, lease, &message, retry_at)
+                tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, retry = retry_at.is_some(), "export attempt failed");
+                // The job says the sentence; the detail stays in the log and the audit trail.
+                if jobs::retry_or_fail(store, lease, failure.reason, retry_at)
                     .await
                     .unwrap_or(false)
                 {
@@ -182,7 +183,7 @@ impl Worker {
                     } else {
                         "failed"
                     };
-                    self.event(&record, kind, Some(&message)).await;
+                    self.event(&record, kind, Some(&failure.detail)).await;
                 }
             }
         }

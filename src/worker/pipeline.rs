@@ -8,7 +8,7 @@ use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, Format};
 use crate::progress::Hub;
 use crate::storage::{DynStorage, StorageError, UploadedPart};
-use crate::store::{DynStore, JobRecord, RowBatch, jobs};
+use crate::store::{DynStore, JobRecord, RowBatch, RowSink, jobs};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use std::io::{self, Write};
@@ -23,16 +23,46 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 const ROWS_PER_BATCH: usize = 500;
 const REPORT_EVERY: Duration = Duration::from_millis(250);
 
-pub struct Outcome {
-    pub rows: i64,
-    pub bytes: i64,
-}
+pub use crate::store::jobs::Outcome;
 
 #[derive(Debug)]
 pub enum Stop {
     Cancelled,
     LeaseLost,
-    Failed(String),
+    Failed(Failure),
+}
+
+/// Why an attempt failed: a sentence for the people who see the export (never a SQL
+/// error or a storage endpoint), and the detail for the log and the audit trail.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+impl Failure {
+    fn stop(reason: &'static str, detail: impl std::fmt::Display) -> Stop {
+        Stop::Failed(Failure {
+            reason,
+            detail: detail.to_string(),
+        })
+    }
+
+    fn storage(e: StorageError) -> Stop {
+        let reason = match e {
+            StorageError::Unreachable(_) => "Egress could not reach its file storage.",
+            _ => "The file storage did not accept the file.",
+        };
+        Failure::stop(reason, e)
+    }
+
+    fn database(e: impl std::fmt::Display) -> Stop {
+        Failure::stop("The database stopped sending the rows.", e)
+    }
+
+    fn file(e: impl std::fmt::Display) -> Stop {
+        Failure::stop("The file could not be written.", e)
+    }
 }
 
 /// Flags the heartbeat sets while the export runs.
@@ -158,8 +188,12 @@ impl Pipeline {
     pub async fn run(&self, record: &JobRecord, signals: &Signals) -> Result<Outcome, Stop> {
         let lease = record.lease();
         let job = &record.job;
-        let dataset =
-            datasets::find(&job.dataset).ok_or_else(|| Stop::Failed(format!("unknown dataset `{}`", job.dataset)))?;
+        let dataset = datasets::find(&job.dataset).ok_or_else(|| {
+            Failure::stop(
+                "This dataset is no longer offered.",
+                format!("unknown dataset `{}`", job.dataset),
+            )
+        })?;
         let (key, file_name, content_type) = object_names(record);
 
         // An upload left open by an earlier attempt goes first. If storage cannot be
@@ -168,11 +202,7 @@ impl Pipeline {
         if let (Some(old_key), Some(old_upload)) = (&record.object_key, &record.upload_id) {
             match self.storage.abort_upload(old_key, old_upload).await {
                 Ok(()) => {}
-                Err(e @ StorageError::Unreachable(_)) => {
-                    return Err(Stop::Failed(format!(
-                        "could not abort the previous attempt's upload: {e}"
-                    )));
-                }
+                Err(e @ StorageError::Unreachable(_)) => return Err(Failure::storage(e)),
                 Err(e) => {
                     tracing::warn!(job = %record.uuid, error = %e, "the previous attempt's upload was not aborted")
                 }
@@ -182,7 +212,7 @@ impl Pipeline {
             .storage
             .begin_upload(&key, content_type)
             .await
-            .map_err(|e| Stop::Failed(e.to_string()))?;
+            .map_err(Failure::storage)?;
         let recorded = jobs::record_upload(
             self.store.as_ref(),
             lease,
@@ -193,7 +223,7 @@ impl Pipeline {
             &file_name,
         )
         .await
-        .map_err(|e| Stop::Failed(e.to_string()));
+        .map_err(Failure::database);
         let result = match recorded {
             Ok(true) => self.stream(record, dataset, &key, &upload_id, signals).await,
             Ok(false) => Err(Stop::LeaseLost),
@@ -204,7 +234,7 @@ impl Pipeline {
                 self.storage
                     .complete_upload(&key, &upload_id, &parts)
                     .await
-                    .map_err(|e| Stop::Failed(e.to_string()))?;
+                    .map_err(Failure::storage)?;
                 Ok(outcome)
             }
             Err(stop) => {
@@ -235,7 +265,7 @@ impl Pipeline {
         let lease = record.lease();
         let job = &record.job;
 
-        let (batch_tx, mut batches) = mpsc::channel::<RowBatch>(4);
+        let (sink, mut batches, mut counted) = RowSink::new(4);
         let reader = {
             let store = self.store.clone();
             let filters = job.filters.clone();
@@ -243,16 +273,15 @@ impl Pipeline {
             let csv = job.format == Format::Csv;
             tokio::spawn(async move {
                 // CSV straight from the database where it can write it; else rows.
-                if csv
-                    && store
-                        .export_csv(dataset, workspace, &filters, ROWS_PER_BATCH, batch_tx.clone())
-                        .await?
-                {
-                    return Ok(());
+                if csv && store.writes_csv() {
+                    store
+                        .export_csv(dataset, workspace, &filters, ROWS_PER_BATCH, sink)
+                        .await
+                } else {
+                    store
+                        .export_rows(dataset, workspace, &filters, ROWS_PER_BATCH, sink)
+                        .await
                 }
-                store
-                    .export_rows(dataset, workspace, &filters, ROWS_PER_BATCH, batch_tx)
-                    .await
             })
         };
 
@@ -279,7 +308,7 @@ impl Pipeline {
         let (rows_tx, mut rows_rx) = mpsc::channel::<RowBatch>(4);
         let encoder = {
             let (format, gzip, bom, part_size) = (job.format, job.options.gzip, job.options.bom, self.part_size);
-            tokio::task::spawn_blocking(move || -> io::Result<()> {
+            tokio::task::spawn_blocking(move || -> io::Result<u64> {
                 let writer = PartWriter {
                     buffer: Vec::with_capacity(part_size),
                     part_size,
@@ -304,10 +333,11 @@ impl Pipeline {
                             }
                         }
                         RowBatch::Csv { bytes, .. } => encoder.encoded(&bytes)?,
-                        RowBatch::Total(_) => {}
                     }
                 }
-                encoder.finish()?.close()
+                let shortened = encoder.shortened_cells();
+                encoder.finish()?.close()?;
+                Ok(shortened)
             })
         };
 
@@ -318,7 +348,24 @@ impl Pipeline {
         // would otherwise cost two thousand UPDATEs and NOTIFYs.
         let mut last_report: Option<Instant> = None;
         let mut stop = None;
-        while let Some(batch) = batches.recv().await {
+        let mut counting = true;
+        loop {
+            // The count first whenever it is there: it makes the progress a percentage.
+            let batch = tokio::select! {
+                biased;
+                count = &mut counted, if counting => {
+                    counting = false;
+                    if let Ok(n) = count {
+                        total = Some(n);
+                        last_report = None; // the total goes out at once
+                    }
+                    None
+                }
+                batch = batches.recv() => match batch {
+                    Some(batch) => Some(batch),
+                    None => break,
+                },
+            };
             if signals.cancel.load(Ordering::Relaxed) {
                 stop = Some(Stop::Cancelled);
             } else if signals.lease_lost.load(Ordering::Relaxed) {
@@ -327,21 +374,15 @@ impl Pipeline {
             if stop.is_some() {
                 break;
             }
-            match batch {
-                RowBatch::Total(n) => {
-                    total = Some(n);
-                    last_report = None; // the total goes out at once
+            if let Some(rows) = batch {
+                let n = rows.rows() as i64;
+                if rows_tx.send(rows).await.is_err() {
+                    break; // the encoder stopped; its error is read below
                 }
-                rows => {
-                    let n = rows.rows() as i64;
-                    if rows_tx.send(rows).await.is_err() {
-                        break; // the encoder stopped; its error is read below
-                    }
-                    processed += n;
-                    if self.max_rows_per_second > 0 {
-                        let due = Duration::from_secs_f64(processed as f64 / self.max_rows_per_second as f64);
-                        tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
-                    }
+                processed += n;
+                if self.max_rows_per_second > 0 {
+                    let due = Duration::from_secs_f64(processed as f64 / self.max_rows_per_second as f64);
+                    tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
                 }
             }
             if last_report.is_some_and(|at| at.elapsed() < REPORT_EVERY) {
@@ -363,6 +404,7 @@ impl Pipeline {
             self.hub.publish(Progress {
                 id: job.id.clone(),
                 workspace_id: record.workspace_id,
+                user_id: record.user_id,
                 dataset: job.dataset.clone(),
                 status: JobStatus::Processing,
                 processed_rows: processed,
@@ -373,6 +415,10 @@ impl Pipeline {
         }
         drop(rows_tx);
         drop(batches);
+        if counting && stop.is_none() {
+            // The rows came before the count: it is on its way (or the read failed).
+            total = counted.await.ok();
+        }
 
         if let Some(stop) = stop {
             reader.abort();
@@ -382,20 +428,28 @@ impl Pipeline {
         }
         let read = reader
             .await
-            .map_err(|e| Stop::Failed(format!("reading rows stopped: {e}")))?;
+            .map_err(|e| Failure::database(format!("reading rows stopped: {e}")))?;
         let encoded = encoder
             .await
-            .map_err(|e| Stop::Failed(format!("encoding stopped: {e}")))?;
+            .map_err(|e| Failure::file(format!("encoding stopped: {e}")))?;
         let uploaded = uploader
             .await
-            .map_err(|e| Stop::Failed(format!("uploading stopped: {e}")))?;
+            .map_err(|e| Failure::storage(StorageError::Remote(format!("uploading stopped: {e}"))))?;
         // The most telling error first: a failed upload makes the encoder fail too.
-        let (parts, bytes) = uploaded.map_err(|e| Stop::Failed(e.to_string()))?;
-        read.map_err(|e| Stop::Failed(format!("reading rows failed: {e}")))?;
-        encoded.map_err(|e| Stop::Failed(format!("writing the file failed: {e}")))?;
+        let (parts, bytes) = uploaded.map_err(Failure::storage)?;
+        read.map_err(|e| Failure::database(format!("reading rows failed: {e}")))?;
+        let shortened = encoded.map_err(|e| Failure::file(format!("writing the file failed: {e}")))?;
         if total.is_some_and(|t| t != processed) {
-            return Err(Stop::Failed(format!("counted {total:?} rows but wrote {processed}")));
+            return Err(Failure::stop(
+                "The rows changed while they were read.",
+                format!("counted {total:?} rows but wrote {processed}"),
+            ));
         }
-        Ok((Outcome { rows: processed, bytes }, parts))
+        let outcome = Outcome {
+            rows: processed,
+            bytes,
+            shortened_cells: shortened as i64,
+        };
+        Ok((outcome, parts))
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod nodes;
 pub mod own_services;
+pub mod spreadsheet;
 
 use egress::seed::{self, GENERATORS};
 use egress::server::config::{PipelineArgs, ServeArgs};
@@ -119,7 +120,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
     let data = tempfile::tempdir().unwrap();
     let mut args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
-        no_demo: true,
+        demo: egress::server::config::Demo::Off,
         pipeline: quick_pipeline(),
         ..ServeArgs::default()
     };
@@ -190,6 +191,11 @@ impl TestApp {
     /// A client logged in through `POST /api/session`.
     pub async fn logged_in(&self, email: &str) -> reqwest::Client {
         log_in(&self.base, email).await
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, c: &reqwest::Client, path: &str) -> Value {
+        c.get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 
     /// Calls the data page's server function, as the browser does.
@@ -283,13 +289,7 @@ pub fn csv_text(cell: &Value) -> String {
         .as_object()
         .map(|o| o.iter().next().unwrap())
         .map_or(("Null", &Value::Null), |(k, v)| (k.as_str(), v));
-    let neutral = |s: &str| {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) && s.parse::<f64>().is_err() {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        }
-    };
+    let neutral = |s: &str| egress::formats::safety::neutralise_csv(s).into_owned();
     match kind {
         "Integer" => value.to_string(),
         "Text" => neutral(value.as_str().unwrap()),

@@ -50,7 +50,12 @@ impl Node {
     /// `egress serve` (web and worker) on a free port, ready to answer.
     pub async fn serve(database_url: &str, data: &Path, flags: &[String]) -> Node {
         let listen = format!("127.0.0.1:{}", free_port());
-        let (child, log) = spawn(database_url, data, &["serve", "--no-demo", "--listen", &listen], flags);
+        let (child, log) = spawn(
+            database_url,
+            data,
+            &["serve", "--demo", "off", "--listen", &listen],
+            flags,
+        );
         let node = Node {
             base: format!("http://{listen}"),
             child,

@@ -1,0 +1,232 @@
+//! Bookkeeping for the progress streams (SSE) a node holds open.
+//!
+//! - **Limits**: at most `per_session` streams per session and `total` per node; the next
+//!   one is refused with 429 and a message, so a script cannot pile up connections.
+//! - **Who is still allowed**: one task per (session, workspace) checks every few seconds
+//!   that the session is live and the user still a member, and tells that session's
+//!   streams to end when not: a logout, an expiry or a removal from the workspace ends
+//!   them, however many there are, at the cost of one check.
+//! - **Shared re-reads**: a stream hears progress from the hub as it happens; to catch
+//!   what the hub cannot carry (an update lost between nodes) it also needs the job as
+//!   the database has it. One task per job re-reads it for all of the job's streams.
+
+use crate::error::AppError;
+use crate::exports::Progress;
+use crate::server::sessions::Sessions;
+use crate::store::{DynStore, jobs};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tower_sessions::session::Id;
+
+/// How often a session's right to its streams is checked.
+pub const ACCESS_CHECK: Duration = Duration::from_secs(5);
+/// How often a job's state is re-read for its streams.
+pub const REREAD: Duration = Duration::from_secs(2);
+
+type Access = (Id, i64);
+
+#[derive(Default)]
+struct Open {
+    total: usize,
+    /// Streams per session, and the "still allowed" flag of each (session, workspace).
+    sessions: HashMap<Id, usize>,
+    access: HashMap<Access, Arc<watch::Sender<bool>>>,
+    jobs: HashMap<uuid::Uuid, Arc<watch::Sender<Option<Progress>>>>,
+}
+
+pub struct Streams {
+    per_session: usize,
+    total: usize,
+    store: DynStore,
+    sessions: Sessions,
+    open: Arc<Mutex<Open>>,
+}
+
+/// A stream's place: held while the stream runs, given back when dropped.
+pub struct Ticket {
+    session: Id,
+    open: Arc<Mutex<Open>>,
+    /// Turns false when the session may no longer stream this workspace.
+    pub allowed: watch::Receiver<bool>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("stream bookkeeping");
+        open.total -= 1;
+        if let Some(n) = open.sessions.get_mut(&self.session) {
+            *n -= 1;
+            if *n == 0 {
+                open.sessions.remove(&self.session);
+            }
+        }
+    }
+}
+
+impl Streams {
+    pub fn new(store: DynStore, sessions: Sessions, per_session: usize, total: usize) -> Streams {
+        Streams {
+            per_session,
+            total,
+            store,
+            sessions,
+            open: Arc::default(),
+        }
+    }
+
+    /// Takes a place for one more stream of `session` on `workspace_id`, or says why not.
+    pub fn open(&self, session: Id, user_id: i64, workspace_id: i64) -> Result<Ticket, AppError> {
+        let mut open = self.open.lock().expect("stream bookkeeping");
+        if open.total >= self.total {
+            return Err(AppError::rate_limited(
+                "This server holds as many progress streams as it can. Try again in a minute.",
+                30,
+            ));
+        }
+        let mine = open.sessions.get(&session).copied().unwrap_or(0);
+        if mine >= self.per_session {
+            return Err(AppError::rate_limited(
+                format!(
+                    "You have {mine} progress streams open already (the limit is {}). Close a tab, then try again.",
+                    self.per_session
+                ),
+                10,
+            ));
+        }
+        let key = (session, workspace_id);
+        let allowed = match open.access.get(&key) {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let tx = Arc::new(watch::channel(true).0);
+                open.access.insert(key, tx.clone());
+                let rx = tx.subscribe();
+                tokio::spawn(check_access(
+                    self.store.clone(),
+                    self.sessions.clone(),
+                    self.open.clone(),
+                    key,
+                    user_id,
+                    tx,
+                ));
+                rx
+            }
+        };
+        open.total += 1;
+        *open.sessions.entry(session).or_default() += 1;
+        Ok(Ticket {
+            session,
+            open: self.open.clone(),
+            allowed,
+        })
+    }
+
+    /// The job's state as re-read from the database every `REREAD`, shared by all its
+    /// streams on this node (`None` until the first read).
+    pub fn job(&self, id: uuid::Uuid) -> watch::Receiver<Option<Progress>> {
+        let mut open = self.open.lock().expect("stream bookkeeping");
+        if let Some(tx) = open.jobs.get(&id) {
+            return tx.subscribe();
+        }
+        let tx = Arc::new(watch::channel(None).0);
+        open.jobs.insert(id, tx.clone());
+        let rx = tx.subscribe();
+        tokio::spawn(reread_job(self.store.clone(), self.open.clone(), id, tx));
+        rx
+    }
+
+    /// Streams open now (for tests and metrics).
+    pub fn count(&self) -> usize {
+        self.open.lock().expect("stream bookkeeping").total
+    }
+}
+
+/// Whether the session is live and its user still a member of the workspace.
+async fn still_allowed(store: &DynStore, sessions: &Sessions, (session, workspace_id): Access, user_id: i64) -> bool {
+    if !sessions.is_live(&session).await {
+        return false;
+    }
+    match store.memberships(user_id).await {
+        Ok(memberships) => memberships.iter().any(|m| m.workspace_id == workspace_id),
+        // A database hiccup is not a reason to cut everyone off; the next check decides.
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a stream's membership");
+            true
+        }
+    }
+}
+
+/// Whether nobody listens to `tx` any more; then it leaves the map (under the lock, so
+/// no stream can subscribe to it meanwhile) and its task ends.
+fn abandoned<K: std::hash::Hash + Eq, T>(
+    open: &Mutex<Open>,
+    map: impl Fn(&mut Open) -> &mut HashMap<K, Arc<watch::Sender<T>>>,
+    key: &K,
+    tx: &Arc<watch::Sender<T>>,
+    force: bool,
+) -> bool {
+    let mut open = open.lock().expect("stream bookkeeping");
+    if force || tx.receiver_count() == 0 {
+        let map = map(&mut open);
+        if map.get(key).is_some_and(|t| Arc::ptr_eq(t, tx)) {
+            map.remove(key);
+        }
+        return true;
+    }
+    false
+}
+
+async fn check_access(
+    store: DynStore,
+    sessions: Sessions,
+    open: Arc<Mutex<Open>>,
+    key: Access,
+    user_id: i64,
+    tx: Arc<watch::Sender<bool>>,
+) {
+    let mut tick = tokio::time::interval(ACCESS_CHECK);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if abandoned(&open, |o| &mut o.access, &key, &tx, false) {
+            return;
+        }
+        if !still_allowed(&store, &sessions, key, user_id).await {
+            // Off the map first: a stream opened from now on gets a fresh check.
+            abandoned(&open, |o| &mut o.access, &key, &tx, true);
+            let _ = tx.send(false);
+            return;
+        }
+    }
+}
+
+async fn reread_job(store: DynStore, open: Arc<Mutex<Open>>, id: uuid::Uuid, tx: Arc<watch::Sender<Option<Progress>>>) {
+    let mut tick = tokio::time::interval(REREAD);
+    loop {
+        tick.tick().await;
+        if abandoned(&open, |o| &mut o.jobs, &id, &tx, false) {
+            return;
+        }
+        match jobs::get(store.as_ref(), None, id).await {
+            Ok(Some(record)) => {
+                let progress = Progress::from(&record.job);
+                let terminal = progress.status.is_terminal();
+                tx.send_if_modified(|now| {
+                    let changed = now.as_ref() != Some(&progress);
+                    *now = Some(progress);
+                    changed
+                });
+                if terminal {
+                    abandoned(&open, |o| &mut o.jobs, &id, &tx, true);
+                    return;
+                }
+            }
+            Ok(None) => {
+                abandoned(&open, |o| &mut o.jobs, &id, &tx, true);
+                return;
+            }
+            Err(e) => tracing::debug!(job = %id, error = %e, "could not re-read a job for its streams"),
+        }
+    }
+}
