@@ -446,6 +446,18 @@ async fn progress_streams_are_capped_per_session(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reopened, 200);
+
+    // A node holds so many streams in all.
+    let full = spawn_app_with(backend, |a| a.limits.max_streams = 1).await;
+    full.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
+    let (one, two) = (
+        full.logged_in("owner@acme.test").await,
+        full.logged_in("owner@acme.test").await,
+    );
+    let _open = one.get(full.url("/api/exports/events")).send().await.unwrap();
+    let (status, error) = error_of(two.get(full.url("/api/exports/events")).send().await.unwrap()).await;
+    assert_eq!(status, 429);
+    says(&error, "as many progress streams as it can");
 }
 
 /// Reads a stream until it ends; what it said.
@@ -747,6 +759,22 @@ async fn slow_clients_are_cut_off(backend: Backend) {
     let mut buf = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut buf)).await;
     assert!(closed.is_ok(), "the connection was still open after 5 s");
+
+    // A body that never arrives: the request is answered 408 after its time.
+    let app = spawn_app_with(backend, |a| a.limits.request_timeout_seconds = 1).await;
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    socket
+        .write_all(
+            b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer[..read.expect("answered in time").unwrap()]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
 async fn signup_is_closed_unless_opened(backend: Backend) {
@@ -831,6 +859,41 @@ fn egress() -> std::process::Command {
         }
     }
     command
+}
+
+#[tokio::test]
+async fn the_demo_is_made_only_on_the_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/own.db", dir.path().display());
+    let out = egress()
+        .args(["--database-url", &url, "--data-dir"])
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let mut said = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    while !said.contains("listening") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+            break;
+        }
+        said.push_str(&line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.contains("Egress is listening"), "{said}");
+    assert!(!said.contains("demo login"), "{said}");
+    assert!(!said.contains("Sign-up is open"), "{said}");
+    let store = egress::store::connect(&url).await.unwrap();
+    assert_eq!(
+        store.count_workspaces().await.unwrap(),
+        0,
+        "no demo data off the embedded defaults"
+    );
 }
 
 #[tokio::test]

@@ -230,3 +230,29 @@ async fn reread_job(store: DynStore, open: Arc<Mutex<Open>>, id: uuid::Uuid, tx:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_jobs_streams_share_one_reread() {
+        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let streams = Streams::new(store.clone(), Sessions::new(store), 8, 100);
+        let job = uuid::Uuid::new_v4();
+        let (a, b) = (streams.job(job), streams.job(job));
+        assert!(a.same_channel(&b), "two streams of one job, one re-reader");
+        assert!(!a.same_channel(&streams.job(uuid::Uuid::new_v4())));
+        let session = Id::default();
+        let first = streams.open(session, 1, 1).unwrap();
+        let second = streams.open(session, 1, 1).unwrap();
+        assert!(
+            first.allowed.same_channel(&second.allowed),
+            "one access check per session"
+        );
+        assert_eq!(streams.count(), 2);
+        drop((first, second));
+        assert_eq!(streams.count(), 0);
+    }
+}
