@@ -223,3 +223,43 @@ async fn copy_writes_the_same_bytes_as_the_encoder() {
         }
     }
 }
+
+/// A reader that stops mid-COPY (a cancel, a failed upload) must not leave a broken
+/// connection in the pool: sqlx leaves the rest of the COPY unread on the socket, and the
+/// next query on it failed ("expected ParseComplete, got ReadyForQuery").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_copy_leaves_the_pool_healthy() {
+    let (url, _database) = database(Backend::Postgres).await;
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let owner = NewUser {
+        email: "owner@copy.test".into(),
+        name: "Owner".into(),
+        password_hash: "x".into(),
+    };
+    let (_, workspace) = store.create_account("Copy", &owner).await.unwrap();
+    let contacts = &GENERATORS[0];
+    egress::seed::seed_dataset(&store, contacts, workspace, 20_000, 1)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let (sink, mut rows, _count) = RowSink::new(1);
+        let reading = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .export_csv(contacts.dataset, workspace, &Filters::default(), 100, sink)
+                    .await
+            })
+        };
+        rows.recv().await.expect("a first batch");
+        drop(rows); // the consumer goes mid-COPY
+        reading.await.unwrap().unwrap();
+    }
+    for i in 0..30 {
+        store
+            .ping()
+            .await
+            .unwrap_or_else(|e| panic!("query {i} after interrupted COPYs: {e}"));
+    }
+}

@@ -32,6 +32,11 @@ fn password_matches(password: &str, hash: &str) -> bool {
 /// Checked against when the email is unknown, so both cases take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("not a real password"));
 
+/// Makes the stand-in hash at start, so not even the first unknown email takes longer.
+pub async fn prepare() {
+    let _ = tokio::task::spawn_blocking(|| LazyLock::force(&DUMMY_HASH).len()).await;
+}
+
 /// Hashes off the async threads, in one of the throttle's hashing slots.
 pub async fn hash_password_limited(state: &AppState, password: String) -> Result<String, AppError> {
     let _slot = state.throttle.hash_slot().await?;
@@ -68,13 +73,11 @@ pub async fn check_credentials(
         return Err(bad_credentials());
     }
     let user = state.store.user_by_email(&normalise_email(email)).await?;
-    let hash = user
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = {
         let _slot = state.throttle.hash_slot().await?;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+        tokio::task::spawn_blocking(move || password_matches(&password, hash.as_deref().unwrap_or(&DUMMY_HASH)))
             .await
             .unwrap_or(false)
     };

@@ -172,8 +172,8 @@ async fn events(State(state): State<AppState>, session: Session, Path(id): Path<
                     Ok(()) => rereads.borrow_and_update().clone(),
                     Err(_) => { rereading = false; None }
                 },
-                _ = ticket.allowed.changed() => {
-                    if !*ticket.allowed.borrow() {
+                allowed = ticket.allowed.changed() => {
+                    if allowed.is_err() || !*ticket.allowed.borrow() {
                         let _ = tx.send(Ok(ended_event())).await;
                         return;
                     }
@@ -217,8 +217,9 @@ async fn workspace_events(State(state): State<AppState>, session: Session) -> Re
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
-                _ = ticket.allowed.changed() => {
-                    if !*ticket.allowed.borrow() {
+                allowed = ticket.allowed.changed() => {
+                    // No more checks (their task is gone) ends the stream too.
+                    if allowed.is_err() || !*ticket.allowed.borrow() {
                         let _ = tx.send(Ok(ended_event())).await;
                         return;
                     }

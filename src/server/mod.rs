@@ -107,6 +107,7 @@ pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs)
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let runtime = runtime::build(&store, &args.pipeline, data_dir, &public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
+    crate::accounts::ssr::prepare().await;
     let limits = &args.limits;
     let throttle = Arc::new(Throttle::new(ThrottleSettings {
         per_account: limits.login_failures_per_account.max(1),

@@ -252,6 +252,26 @@ fn setting_text(param: &Param) -> Option<String> {
     }
 }
 
+/// The connection of a COPY: back to the pool only when the COPY ran to its end. sqlx
+/// leaves the rest of an interrupted COPY's messages unread on the socket (a cancel, a
+/// reader that went, an error), and the next query on that connection would read them
+/// and fail ("expected ParseComplete, got ReadyForQuery"); such a connection is closed.
+struct CopyConnection {
+    conn: Option<sqlx::pool::PoolConnection<Postgres>>,
+    finished: bool,
+}
+
+impl Drop for CopyConnection {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Some(conn) = self.conn.take()
+        {
+            // Out of the pool; dropped, its socket closes and Postgres ends the session.
+            drop(conn.detach());
+        }
+    }
+}
+
 /// CSV bytes per batch sent to the encoder at most (batches also end at `batch` rows).
 const CSV_BATCH_BYTES: usize = 256 * 1024;
 
@@ -332,11 +352,18 @@ impl_store!(PgStore, PgDialect, {
     ) -> StoreResult<()> {
         let RowSink { rows: sender, total } = sink;
         use futures::TryStreamExt;
-        let mut tx = self.begin_snapshot().await?;
+        let mut copy = CopyConnection {
+            conn: Some(self.pool.acquire().await?),
+            finished: false,
+        };
+        let conn = copy.conn.as_deref_mut().expect("held until dropped");
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *conn)
+            .await?;
         // The count runs beside the COPY on a second connection that shares the snapshot,
         // so the two agree and the rows start at once.
         let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
         let counting = {
             let pool = self.pool.clone();
@@ -367,15 +394,16 @@ impl_store!(PgStore, PgDialect, {
             sqlx::query("SELECT set_config($1, $2, true)")
                 .bind(format!("egress.p{}", i + 1))
                 .bind(setting_text(param))
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
         let fields: Vec<CopyField> = dataset.columns.iter().map(|c| CopyField::of(c.kind)).collect();
         for setting in ["SET LOCAL TimeZone = 'UTC'", "SET LOCAL DateStyle = 'ISO'"] {
-            sqlx::query(setting).execute(&mut *tx).await?;
+            sqlx::query(setting).execute(&mut *conn).await?;
         }
+        // `Ok(true)` when COPY ran to its end; `Ok(false)` when the reader went first.
         let copying = async {
-            let mut records = tx.copy_out_raw(&copy_statement(&select)).await?;
+            let mut records = conn.copy_out_raw(&copy_statement(&select)).await?;
             let mut bytes = Vec::with_capacity(64 * 1024);
             let mut rows = 0;
             while let Some(record) = records.try_next().await? {
@@ -385,7 +413,7 @@ impl_store!(PgStore, PgDialect, {
                 if rows == batch || bytes.len() >= CSV_BATCH_BYTES {
                     let full = std::mem::replace(&mut bytes, Vec::with_capacity(64 * 1024));
                     if sender.send(RowBatch::Csv { bytes: full, rows }).await.is_err() {
-                        return Ok(());
+                        return Ok(false);
                     }
                     rows = 0;
                 }
@@ -393,10 +421,14 @@ impl_store!(PgStore, PgDialect, {
             if rows > 0 {
                 let _ = sender.send(RowBatch::Csv { bytes, rows }).await;
             }
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(true)
         };
-        tokio::try_join!(counting, copying)?;
-        tx.commit().await?;
+        let ((), finished) = tokio::try_join!(counting, copying)?;
+        if finished {
+            let conn = copy.conn.as_deref_mut().expect("held until dropped");
+            sqlx::query("COMMIT").execute(conn).await?;
+            copy.finished = true;
+        }
         Ok(())
     }
 

@@ -101,6 +101,22 @@ impl Worker {
         }
     }
 
+    /// Whether a fenced transition was made; a failure or a lost fence is logged, never
+    /// swallowed.
+    fn settled(&self, record: &JobRecord, transition: &str, result: crate::store::StoreResult<bool>) -> bool {
+        match result {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(job = %record.uuid, transition, "the job is no longer this attempt's; nothing changed");
+                false
+            }
+            Err(e) => {
+                tracing::error!(job = %record.uuid, transition, error = %e, "could not record the job's new state");
+                false
+            }
+        }
+    }
+
     /// Publishes the job as the database has it now.
     async fn publish_current(&self, record: &JobRecord) {
         if let Ok(Some(now)) = jobs::get(self.store.as_ref(), None, record.uuid).await {
@@ -112,14 +128,18 @@ impl Worker {
         let lease = record.lease();
         let store = self.store.as_ref();
         if record.cancel_requested {
-            if jobs::finish_cancelled(store, lease).await.unwrap_or(false) {
+            if self.settled(&record, "cancelled", jobs::finish_cancelled(store, lease).await) {
                 self.event(&record, "cancelled", None).await;
             }
             return self.publish_current(&record).await;
         }
         if record.job.attempts > record.max_attempts {
             let message = format!("Egress gave up after {} attempts.", record.max_attempts);
-            if jobs::retry_or_fail(store, lease, &message, None).await.unwrap_or(false) {
+            if self.settled(
+                &record,
+                "failed",
+                jobs::retry_or_fail(store, lease, &message, None).await,
+            ) {
                 self.event(&record, "failed", Some(&message)).await;
             }
             return self.publish_current(&record).await;
@@ -149,7 +169,11 @@ impl Worker {
         match result {
             Ok(outcome) => {
                 let expires = chrono::Utc::now() + self.settings.retention;
-                if jobs::complete(store, lease, &outcome, expires).await.unwrap_or(false) {
+                if self.settled(
+                    &record,
+                    "completed",
+                    jobs::complete(store, lease, &outcome, expires).await,
+                ) {
                     let mut detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
                     if outcome.shortened_cells > 0 {
                         detail.push_str(&format!(", {} cells shortened", outcome.shortened_cells));
@@ -160,7 +184,7 @@ impl Worker {
                 }
             }
             Err(Stop::Cancelled) => {
-                if jobs::finish_cancelled(store, lease).await.unwrap_or(false) {
+                if self.settled(&record, "cancelled", jobs::finish_cancelled(store, lease).await) {
                     self.event(&record, "cancelled", None).await;
                 }
             }
@@ -174,10 +198,8 @@ impl Worker {
                 });
                 tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, retry = retry_at.is_some(), "export attempt failed");
                 // The job says the sentence; the detail stays in the log and the audit trail.
-                if jobs::retry_or_fail(store, lease, failure.reason, retry_at)
-                    .await
-                    .unwrap_or(false)
-                {
+                let result = jobs::retry_or_fail(store, lease, failure.reason, retry_at).await;
+                if self.settled(&record, "retry_or_fail", result) {
                     let kind = if retry_at.is_some() {
                         "retry_scheduled"
                     } else {
