@@ -9,12 +9,13 @@
 mod support;
 
 use anyhow::{Context, bail};
-use egress::datasets::{CONTACTS, Filters};
+use egress::catalog::kinds::Db;
+use egress::catalog::{Catalog, Filters};
 use egress::exports::{ExportOptions, JobStatus, Progress};
 use egress::formats::Format;
 use egress::progress::PROGRESS_CHANNEL;
 use egress::storage::{S3Storage, Storage};
-use egress::store::{self, DynStore, NewJob, NewUser, PgStore, jobs, query};
+use egress::store::{self, DynStore, NewJob, NewUser, PgStore, jobs};
 use futures::StreamExt;
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
@@ -60,8 +61,12 @@ async fn main() -> anyhow::Result<()> {
     let mut copy_rates = Vec::new();
     for rows in SIZES {
         let (user_id, workspace_id) = seeded_workspace(&pg, &store, rows).await?;
-        let select = query::export::<store::PgDialect>(&CONTACTS, workspace_id, &Filters::default());
-        let select = select.sql.replace("$1", &workspace_id.to_string());
+        // The general road's SELECT, with the tenant written in (psql takes no parameters).
+        let catalog = Catalog::load(None)?;
+        let contacts = catalog.find("contacts").context("the demo catalog has contacts")?;
+        let select =
+            egress::catalog::query::export(Db::Postgres, contacts, &workspace_id.to_string(), &Filters::default());
+        let select = select.sql.replace("$1", &format!("'{workspace_id}'"));
         let copy_seconds = (0..3)
             .map(|_| copy_to_null(&url, &select))
             .collect::<anyhow::Result<Vec<f64>>>()?;
@@ -194,9 +199,10 @@ async fn export_once(
         id,
         workspace_id,
         user_id,
-        dataset: CONTACTS.id.into(),
+        dataset: "contacts".into(),
         format,
         filters: Filters::default(),
+        columns: None,
         options: ExportOptions { gzip, bom: false },
         max_attempts: 1,
     };

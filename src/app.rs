@@ -1,7 +1,8 @@
 //! The page shell, the routes, and the layout around every signed-in page.
 
 use crate::accounts::{self, LoginPage, LogoutButton, SignupPage, Viewer, WorkspaceSwitcher};
-use crate::datasets::{DatasetPage, visible_to};
+use crate::catalog::{CatalogResource, visible_catalog};
+use crate::datasets::DatasetPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
@@ -58,6 +59,9 @@ fn Layout() -> impl IntoView {
     let location = use_location();
     let viewer = Resource::new(move || location.pathname.get(), |_| accounts::current_viewer());
     provide_context(ViewerResource(viewer));
+    // The datasets the viewer may see, once per page load (a sign-in or a switch of
+    // workspace loads the page again).
+    provide_context(CatalogResource(Resource::new(|| (), |_| visible_catalog())));
     provide_context(crate::exports::FollowedExports(RwSignal::new(Vec::new())));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -78,16 +82,19 @@ fn Layout() -> impl IntoView {
 #[component]
 fn Header() -> impl IntoView {
     let ViewerResource(viewer) = expect_context();
+    let CatalogResource(catalog) = expect_context();
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Egress"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
+                    let datasets = catalog.await.map(|c| c.datasets).unwrap_or_default();
                     match viewer.await {
                         Ok(Some(v)) => view! {
                             <nav class="datasets" aria-label="Datasets">
-                                {visible_to(v.workspace.role)
-                                    .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label}</A> })
+                                {datasets
+                                    .into_iter()
+                                    .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label.clone()}</A> })
                                     .collect_view()}
                                 <A href="/exports">"Exports"</A>
                             </nav>
@@ -108,7 +115,7 @@ fn Header() -> impl IntoView {
 
 #[component]
 fn Home() -> impl IntoView {
-    let ViewerResource(viewer) = expect_context();
+    let CatalogResource(catalog) = expect_context();
     view! {
         <Title text="Your data" />
         <section class="home">
@@ -119,15 +126,15 @@ fn Home() -> impl IntoView {
             <Suspense fallback=|| ()>
             <ul class="cards">
                 {move || Suspend::new(async move {
-                    let role = viewer.await.ok().flatten().map_or(crate::accounts::Role::Member, |v| v.workspace.role);
-                    visible_to(role)
+                    catalog.await.map(|c| c.datasets).unwrap_or_default()
+                    .into_iter()
                     .map(|d| {
                         view! {
                             <li class="card">
                                 <A href=format!("/data/{}", d.id)>
-                                    <span class="card-title">{d.label}</span>
+                                    <span class="card-title">{d.label.clone()}</span>
                                     <span class="card-meta">
-                                        {format!("{} columns", d.columns.len())}
+                                        {if d.description.is_empty() { format!("{} columns", d.columns.len()) } else { d.description.clone() }}
                                     </span>
                                 </A>
                             </li>

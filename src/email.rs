@@ -2,7 +2,7 @@
 //! files in a folder (the default). A task sends the "your export is ready" email for
 //! completed jobs; a failure is recorded and tried again later, never failing the export.
 
-use crate::datasets;
+use crate::catalog::Catalog;
 use crate::store::{DynStore, JobRecord, jobs};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -94,9 +94,16 @@ impl Mailer {
 use crate::text::html_escape as escape;
 
 /// The "your export is ready" email for a completed job.
-pub fn ready_email(record: &JobRecord, from: &Mailbox, public_url: &str) -> Result<Message, MailError> {
+pub fn ready_email(
+    catalog: &Catalog,
+    record: &JobRecord,
+    from: &Mailbox,
+    public_url: &str,
+) -> Result<Message, MailError> {
     let job = &record.job;
-    let label = datasets::find(&job.dataset).map_or(job.dataset.as_str(), |d| d.label);
+    let label = catalog
+        .find(&job.dataset)
+        .map_or(job.dataset.as_str(), |d| d.label.as_str());
     let link = format!("{}/exports/{}/download", public_url.trim_end_matches('/'), job.id);
     let rows = job.total_rows.unwrap_or(job.processed_rows);
     let size = crate::text::human_size(job.bytes.unwrap_or(0));
@@ -139,6 +146,7 @@ const CLAIM: Duration = Duration::from_secs(300);
 /// sends one; a failed send is tried again after a back-off that doubles.
 pub fn spawn_sender(
     store: DynStore,
+    catalog: Arc<Catalog>,
     mailer: Arc<Mailer>,
     from: Mailbox,
     public_url: String,
@@ -156,7 +164,7 @@ pub fn spawn_sender(
                 }
             };
             for record in claimed {
-                let sent = match ready_email(&record, &from, &public_url) {
+                let sent = match ready_email(&catalog, &record, &from, &public_url) {
                     Ok(message) => mailer.send(message).await,
                     Err(e) => Err(e),
                 };

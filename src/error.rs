@@ -182,8 +182,15 @@ mod ssr {
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
         }
 
-        /// Sets this error's status (and `Retry-After`) on the server function's response.
+        /// Sets this error's status (and `Retry-After`) on the server function's response:
+        /// only when the request is the server function's own (`/rpc/…`), not a page whose
+        /// render called it, which answers with its own status.
         pub fn set_on_response(&self) {
+            let own_request = leptos::prelude::use_context::<axum::http::request::Parts>()
+                .is_some_and(|parts| parts.uri.path().starts_with("/rpc/"));
+            if !own_request {
+                return;
+            }
             if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(self.status());
                 if let Some(seconds) = self.retry_after {
@@ -219,6 +226,12 @@ mod ssr {
 
     impl From<crate::store::StoreError> for AppError {
         fn from(e: crate::store::StoreError) -> Self {
+            AppError::internal(e)
+        }
+    }
+
+    impl From<crate::source::SourceError> for AppError {
+        fn from(e: crate::source::SourceError) -> Self {
             AppError::internal(e)
         }
     }

@@ -6,13 +6,16 @@
 //! - `app`: the page shell, routes and layout.
 //! - `accounts`: sign-up, log-in, sessions, roles, workspaces.
 //! - `error`: the one error type of the server functions and the JSON API.
-//! - `datasets`: the catalog of exportable datasets, their filters and data pages.
+//! - `catalog`: the declared datasets; one file per column kind and per filter kind.
+//! - `source` (server): reading datasets from the operator's database, in one snapshot.
+//! - `datasets`: the data pages.
 //! - `store` (server): the database, one interface over Postgres and SQLite.
 //! - `seed` (server): deterministic demo data.
 //! - `server` (server): configuration, start-up, HTTP routes and middleware.
 
 pub mod accounts;
 pub mod app;
+pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod cleanup;
 pub mod datasets;
@@ -27,6 +30,8 @@ pub mod progress;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod source;
 #[cfg(feature = "ssr")]
 pub mod storage;
 #[cfg(feature = "ssr")]

@@ -1,11 +1,14 @@
-//! The `egress` binary: `serve` (default), `migrate`, `seed`, `user add`.
+//! The `egress` binary: `serve` (default), `worker`, `migrate`, `seed`, `user add`,
+//! `workspace add`, `catalog check`.
 
 use clap::Parser;
 use egress::accounts::Role;
 use egress::accounts::ssr::{WorkspaceChoice, hash_password};
 use egress::server::config::{
-    Cli, Command, Config, Demo, EMBEDDED_DATABASE, SeedArgs, ServeArgs, UserCommand, WorkerArgs,
+    CatalogCommand, Cli, Command, Config, Demo, EMBEDDED_DATABASE, SeedArgs, ServeArgs, UserCommand, WorkerArgs,
+    WorkspaceCommand,
 };
+use egress::server::runtime::Data;
 use egress::{seed, store};
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
@@ -54,7 +57,54 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Workspace(WorkspaceCommand::Add { name, tenant_key }) => {
+            let store = open_store(&cli.config).await?;
+            anyhow::ensure!(!name.trim().is_empty(), "--name: give the workspace a name");
+            anyhow::ensure!(
+                !tenant_key.trim().is_empty() && tenant_key.len() <= 200,
+                "--tenant-key: give the tenant's id in the source (1 to 200 characters)"
+            );
+            let id = match store.create_tenant_workspace(name.trim(), tenant_key.trim()).await {
+                Ok(id) => id,
+                Err(store::StoreError::Conflict(_)) => {
+                    anyhow::bail!("another workspace already has the tenant key `{}`", tenant_key.trim())
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "workspace `{}` (id {id}) reads the tenant `{}`",
+                name.trim(),
+                tenant_key.trim()
+            );
+            Ok(())
+        }
+        Command::Catalog(CatalogCommand::Check) => check_catalog(&cli.config).await,
     }
+}
+
+/// `egress catalog check`: the catalog against the live source, every problem with its fix.
+async fn check_catalog(config: &Config) -> anyhow::Result<()> {
+    let catalog = match egress::catalog::Catalog::load(config.catalog.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            println!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let url = config.source_url.as_deref().unwrap_or(&config.database_url);
+    println!(
+        "Checking {} dataset{} against {}",
+        catalog.datasets.len(),
+        if catalog.datasets.len() == 1 { "" } else { "s" },
+        store::redact(url)
+    );
+    let source = egress::source::Source::connect(url).await?;
+    let report = egress::source::check_catalog(&source, &catalog, config.source_url.is_none()).await?;
+    println!("{report}");
+    if !report.is_ok() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<store::DynStore> {
@@ -89,7 +139,8 @@ async fn serve(config: &Config, mut args: ServeArgs) -> anyhow::Result<()> {
     if args.signup_open() {
         println!("Sign-up is open: anyone who reaches this server can create a workspace.");
     }
-    let server = egress::server::start(store.clone(), &config.data_dir, args).await?;
+    let data = Data::open(config).await?;
+    let server = egress::server::start(store.clone(), data, &config.data_dir, args).await?;
     println!();
     println!("Egress is listening on http://{}", server.addr);
     if args_demo && store.user_by_email(seed::DEMO_LOGINS[0].email).await?.is_some() {
@@ -108,7 +159,9 @@ async fn serve(config: &Config, mut args: ServeArgs) -> anyhow::Result<()> {
 /// `egress worker`: exports and cleanup, no web server.
 async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let runtime = egress::server::runtime::build(&store, &args.pipeline, &config.data_dir, &args.public_url).await?;
+    let data = Data::open(config).await?;
+    let runtime =
+        egress::server::runtime::build(&store, data, &args.pipeline, &config.data_dir, &args.public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, true);
     println!(
         "Egress worker running ({} at a time); stop it with Ctrl-C.",
@@ -133,7 +186,7 @@ async fn seed_rows(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
         None => store.create_workspace(&args.workspace).await?,
     };
     for generator in seed::GENERATORS {
-        if !args.datasets.is_empty() && !args.datasets.iter().any(|d| d == generator.dataset.id) {
+        if !args.datasets.is_empty() && !args.datasets.iter().any(|d| d == generator.table) {
             continue;
         }
         let started = Instant::now();
@@ -142,7 +195,7 @@ async fn seed_rows(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
         println!(
             "seeded {} {} in {secs:.1}s ({:.0} rows/s)",
             args.rows,
-            generator.dataset.id,
+            generator.table,
             args.rows as f64 / secs.max(1e-9)
         );
     }

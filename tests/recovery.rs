@@ -11,7 +11,7 @@ mod common;
 use common::nodes::{Node, service_flags};
 use common::own_services::{OwnPostgres, OwnS3};
 use common::{Backend, database, job_event_kinds, open_uploads, services, wait_until_terminal};
-use egress::datasets::{CONTACTS, Filters};
+use egress::catalog::Filters;
 use egress::exports::{ExportOptions, JobStatus};
 use egress::formats::Format;
 use egress::storage::Storage;
@@ -38,9 +38,10 @@ async fn queued_export(url: &str, rows: u64) -> (DynStore, uuid::Uuid) {
         id,
         workspace_id,
         user_id,
-        dataset: CONTACTS.id.into(),
+        dataset: "contacts".into(),
         format: Format::Csv,
         filters: Filters::default(),
+        columns: None,
         options: ExportOptions::default(),
         max_attempts: 6,
     };

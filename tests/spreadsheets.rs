@@ -7,7 +7,7 @@ mod common;
 
 use common::spreadsheet::{Open, cell_texts, formulas, libreoffice};
 use common::{Backend, TestApp, download, spawn_app, start_export, wait_until_done};
-use egress::datasets::Cell;
+use egress::catalog::Cell;
 use egress::seed::GENERATORS;
 use serde_json::json;
 
@@ -38,7 +38,7 @@ const HOSTILE: &[&str] = &[
 
 /// Rows of `dataset` made by the seed generator, with every text cell hostile.
 async fn hostile_rows(app: &TestApp, workspace: i64, dataset: &str) -> usize {
-    let generator = GENERATORS.iter().find(|g| g.dataset.id == dataset).unwrap();
+    let generator = GENERATORS.iter().find(|g| g.table == dataset).unwrap();
     let rows: Vec<Vec<Cell>> = generator
         .rows(HOSTILE.len() as u64, 3)
         .enumerate()
@@ -46,14 +46,14 @@ async fn hostile_rows(app: &TestApp, workspace: i64, dataset: &str) -> usize {
             row.into_iter()
                 .map(|cell| match cell {
                     Cell::Text(_) => Cell::Text(HOSTILE[i % HOSTILE.len()].into()),
-                    Cell::Tags(_) => Cell::Tags(vec!["=tag".into(), HOSTILE[(i + 1) % HOSTILE.len()].into()]),
+                    Cell::List(_) => Cell::List(vec!["=tag".into(), HOSTILE[(i + 1) % HOSTILE.len()].into()]),
                     other => other,
                 })
                 .collect()
         })
         .collect();
     app.store
-        .insert_rows(generator.dataset, workspace, generator.columns, &rows)
+        .insert_rows(generator.table, workspace, generator.columns, &rows)
         .await
         .unwrap();
     rows.len()
@@ -104,15 +104,16 @@ async fn no_cell_becomes_a_formula_in_libreoffice(backend: Backend) {
 async fn long_text_and_extreme_amounts_still_export(backend: Backend) {
     let app = spawn_app(backend).await;
     let ws = app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
-    let contacts = GENERATORS.iter().find(|g| g.dataset.id == "contacts").unwrap();
-    let orders = GENERATORS.iter().find(|g| g.dataset.id == "orders").unwrap();
+    let contacts = GENERATORS.iter().find(|g| g.table == "contacts").unwrap();
+    let orders = GENERATORS.iter().find(|g| g.table == "orders").unwrap();
     let note = contacts.columns.iter().position(|c| *c == "notes").unwrap();
     let total = orders.columns.iter().position(|c| *c == "total_cents").unwrap();
+    let currency = orders.columns.iter().position(|c| *c == "currency").unwrap();
 
     let mut row = contacts.rows(1, 4).next().unwrap();
     row[note] = Cell::Text(format!("{}END", "Zoë ".repeat(10_000)));
     app.store
-        .insert_rows(contacts.dataset, ws, contacts.columns, &[row])
+        .insert_rows(contacts.table, ws, contacts.columns, &[row])
         .await
         .unwrap();
     let amounts = [i64::MIN, i64::MAX, 9_007_199_254_740_993, 123_456_789_012_345, -5];
@@ -120,12 +121,13 @@ async fn long_text_and_extreme_amounts_still_export(backend: Backend) {
         .rows(amounts.len() as u64, 5)
         .zip(amounts)
         .map(|(mut row, cents)| {
-            row[total] = Cell::Money(cents);
+            row[total] = Cell::cents(cents);
+            row[currency] = Cell::Text("EUR".into());
             row
         })
         .collect();
     app.store
-        .insert_rows(orders.dataset, ws, orders.columns, &rows)
+        .insert_rows(orders.table, ws, orders.columns, &rows)
         .await
         .unwrap();
     let c = app.logged_in("owner@acme.test").await;

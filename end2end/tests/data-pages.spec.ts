@@ -54,5 +54,5 @@ test("browse a dataset with filters kept in the URL", async ({ page }) => {
 test("a bad filter in the URL is explained", async ({ page }) => {
   await logIn(page);
   await page.goto("/data/contacts?status=paid");
-  await expect(page.getByRole("alert")).toContainText("status: `paid` is not a status of contacts");
+  await expect(page.getByRole("alert")).toContainText("status: `paid` is not one of: lead, active, customer, churned");
 });

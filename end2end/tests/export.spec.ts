@@ -12,7 +12,7 @@ test("export filtered orders as CSV and download the file", async ({ page }) => 
   await page.getByRole("button", { name: "Export…" }).click();
   const dialog = page.getByRole("dialog", { name: "Export orders" });
   await expect(dialog).toBeVisible();
-  await expect(dialog.getByLabel("Status")).toHaveValue("paid");
+  await expect(dialog.getByRole("group", { name: "Rows" }).getByLabel("Status")).toHaveValue("paid");
   await expect(dialog.getByText(`${count} rows match`)).toBeVisible();
   await dialog.getByLabel("UTF-8 BOM for Excel").check();
   await page.screenshot({ path: "test-results/screenshots/export-dialog.png" });

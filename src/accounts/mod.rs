@@ -20,6 +20,9 @@ pub struct Membership {
     pub workspace_id: i64,
     pub workspace_name: String,
     pub role: Role,
+    /// The key the workspace's rows carry in the source. Server only.
+    #[serde(skip_serializing, default)]
+    pub tenant_key: String,
 }
 
 /// The signed-in user as the pages see them.

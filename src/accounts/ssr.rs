@@ -216,11 +216,13 @@ pub async fn add_user(
 
 /// Who is signed in, in which workspace, and with which role there. A membership that
 /// was removed since the session began ends the access at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     pub user_id: i64,
     pub workspace_id: i64,
     pub role: Role,
+    /// The key the workspace's rows carry in the source.
+    pub tenant_key: String,
 }
 
 fn now() -> i64 {
@@ -259,6 +261,7 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
         user_id,
         workspace_id: workspace.workspace_id,
         role: workspace.role,
+        tenant_key: workspace.tenant_key.clone(),
     };
     Ok(Some((
         member,

@@ -2,19 +2,24 @@
 //! over server-sent events until it can be downloaded. The job's id is kept in the URL
 //! (`?export=…`), so a reload or a dropped connection picks up where the job is.
 
-use super::{
-    ExportFilters, ExportJob, ExportOptions, JobStatus, NewExport, Progress, cancel_export, create_export, get_export,
-};
-use crate::datasets::{Dataset, FilterQuery, browse_dataset};
+use super::{ExportJob, ExportOptions, JobStatus, NewExport, Progress, cancel_export, create_export, get_export};
+use crate::catalog::{Dataset, FilterValues};
+use crate::datasets::browse_dataset;
+use crate::datasets::fields::{FilterField, all_fields};
 use crate::error::AppError;
 use crate::formats::Format;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Opens the dialog for the page's dataset, prefilled with the page's filters.
 #[component]
-pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl IntoView {
+pub fn ExportDialog(dataset: Arc<Dataset>, filters: FilterValues) -> impl IntoView {
+    // Only the dataset's filters: not the page's cursor or the followed job.
+    let params = dataset.filter_params();
+    let filters: FilterValues = filters.into_iter().filter(|(k, _)| params.contains(k)).collect();
+    let dataset_id = dataset.id.clone();
     let query = use_query_map();
     let navigate = use_navigate();
     let job_id = Memo::new(move |_| query.read().get("export").filter(|s| !s.is_empty()));
@@ -33,7 +38,7 @@ pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl Int
                 None => with_param(&query.get_untracked(), "export", None),
             };
             navigate(
-                &format!("/data/{}{path}", dataset.id),
+                &format!("/data/{dataset_id}{path}"),
                 leptos_router::NavigateOptions {
                     replace: true,
                     scroll: false,
@@ -62,6 +67,7 @@ pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl Int
                 let close_key = close_on_escape.clone();
                 let set_job = set_job.clone();
                 let filters = filters.clone();
+                let dataset = dataset.clone();
                 // Focus moves into the dialog when it opens, so the keyboard works in it.
                 let dialog_ref = NodeRef::<leptos::html::Div>::new();
                 Effect::new(move |_| {
@@ -91,7 +97,7 @@ pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl Int
                     >
                         <h2 id="export-title">{format!("Export {}", dataset.label.to_lowercase())}</h2>
                         {move || match job_id.get() {
-                            None => view! { <ExportForm dataset filters=filters.clone() on_started=set_job.clone() /> }.into_any(),
+                            None => view! { <ExportForm dataset=dataset.clone() filters=filters.clone() on_started=set_job.clone() /> }.into_any(),
                             Some(id) => view! { <ExportProgress id on_new=set_job.clone() /> }.into_any(),
                         }}
                         <button type="button" class="ghost close" aria-label="Close" on:click={
@@ -107,12 +113,12 @@ pub fn ExportDialog(dataset: &'static Dataset, filters: FilterQuery) -> impl Int
 
 /// The page's query string with one parameter set or removed.
 fn with_param(map: &leptos_router::params::ParamsMap, key: &str, value: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for k in ["created_from", "created_to", "status", "tag", "after", "before"] {
-        if let Some(v) = map.get(k) {
-            pairs.push((k.to_owned(), v));
-        }
-    }
+    let mut pairs: Vec<(String, String)> = map
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| k != key)
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect();
     if let Some(v) = value {
         pairs.push((key.to_owned(), v.to_owned()));
     }
@@ -163,30 +169,44 @@ fn trap_focus(ev: &leptos::ev::KeyboardEvent) {
     let _ = ev;
 }
 
+/// The dataset's columns in the dialog's order, each chosen or not.
+type Choice = Vec<(String, String, bool)>;
+
+/// The columns to ask for: `None` when every column is chosen in catalog order (the
+/// default), else the chosen ones in order.
+fn chosen_columns(dataset: &Dataset, choice: &Choice) -> Option<Vec<String>> {
+    let chosen: Vec<String> = choice
+        .iter()
+        .filter(|(_, _, on)| *on)
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    let all: Vec<&String> = dataset.columns.iter().map(|c| &c.name).collect();
+    (chosen.iter().collect::<Vec<_>>() != all).then_some(chosen)
+}
+
 #[component]
 fn ExportForm(
-    dataset: &'static Dataset,
-    filters: FilterQuery,
+    dataset: Arc<Dataset>,
+    filters: FilterValues,
     on_started: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let format = RwSignal::new("csv".to_owned());
-    let date = |v: &Option<String>| v.clone().unwrap_or_default().chars().take(10).collect::<String>();
-    let created_from = RwSignal::new(date(&filters.created_from));
-    let created_to = RwSignal::new(date(&filters.created_to));
-    let status = RwSignal::new(filters.status.clone().unwrap_or_default());
-    let tag = RwSignal::new(filters.tag.clone().unwrap_or_default());
+    let values = RwSignal::new(filters);
+    let choice = RwSignal::new(
+        dataset
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.label.clone(), true))
+            .collect::<Choice>(),
+    );
     let gzip = RwSignal::new(false);
     let bom = RwSignal::new(false);
-    let opt = |s: String| (!s.trim().is_empty()).then_some(s);
-    let export_filters = move || ExportFilters {
-        created_from: opt(created_from.get()),
-        created_to: opt(created_to.get()),
-        status: opt(status.get()),
-        tag: opt(tag.get()),
+    let export_filters =
+        move || -> FilterValues { values.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).collect() };
+    let count = {
+        let id = dataset.id.clone();
+        Resource::new(export_filters, move |f| browse_dataset(id.clone(), f))
     };
-    let count = Resource::new(export_filters, move |f| {
-        browse_dataset(dataset.id.to_owned(), f.as_query())
-    });
     let start = Action::new(move |request: &NewExport| {
         let request = request.clone();
         async move { create_export(request).await }
@@ -195,11 +215,19 @@ fn ExportForm(
         let mut map: HashMap<String, String> = HashMap::new();
         if let Some(Err(e)) = start.value().get() {
             let message = e.field_message().to_owned();
-            map.insert(e.field.unwrap_or_else(|| "form".into()), message);
+            let field = e.field.unwrap_or_else(|| "form".into());
+            // Every bad column is reported on the column list.
+            let field = if field.starts_with("columns") {
+                "columns".to_owned()
+            } else {
+                field
+            };
+            map.insert(field, message);
         }
         map
     });
-    let error_for = move |field: &'static str| {
+    let error_for = move |field: String| move || errors.get().get(&field).cloned();
+    let error_view = move |field: &'static str| {
         move || {
             errors.get().get(field).map(
                 |m| view! { <p class="field-error" id=format!("{}-error", field.replace('.', "-"))>{m.clone()}</p> },
@@ -215,18 +243,35 @@ fn ExportForm(
             on_started(Some(job.id.clone()));
         }
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        start.dispatch(NewExport {
-            dataset: dataset.id.to_owned(),
-            format: format.get_untracked(),
-            filters: export_filters(),
-            options: ExportOptions {
-                gzip: gzip.get_untracked(),
-                bom: bom.get_untracked() && format.get_untracked() == "csv",
-            },
-        });
+    let submit = {
+        let dataset = dataset.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            start.dispatch(NewExport {
+                dataset: dataset.id.clone(),
+                format: format.get_untracked(),
+                filters: export_filters(),
+                columns: choice.with_untracked(|c| chosen_columns(&dataset, c)),
+                options: ExportOptions {
+                    gzip: gzip.get_untracked(),
+                    bom: bom.get_untracked() && format.get_untracked() == "csv",
+                },
+            });
+        }
     };
+    let move_column = move |at: usize, up: bool| {
+        choice.update(|c| {
+            let to = if up {
+                at.checked_sub(1)
+            } else {
+                Some(at + 1).filter(|to| *to < c.len())
+            };
+            if let Some(to) = to {
+                c.swap(at, to);
+            }
+        })
+    };
+    let fields = all_fields(&dataset);
     view! {
         <form class="export-form" on:submit=submit>
             <fieldset>
@@ -245,36 +290,18 @@ fn ExportForm(
                         })
                         .collect_view()}
                 </div>
-                {error_for("format")}
+                {error_view("format")}
             </fieldset>
             <fieldset>
                 <legend>"Rows"</legend>
                 <div class="grid">
-                    <div class="field">
-                        <label for="export-from">"Created from"</label>
-                        <input id="export-from" type="date" bind:value=created_from />
-                        {error_for("filters.created_from")}
-                    </div>
-                    <div class="field">
-                        <label for="export-to">"Created to"</label>
-                        <input id="export-to" type="date" bind:value=created_to />
-                        {error_for("filters.created_to")}
-                    </div>
-                    <div class="field">
-                        <label for="export-status">"Status"</label>
-                        <select id="export-status" on:change=move |ev| status.set(event_target_value(&ev)) prop:value=move || status.get()>
-                            <option value="">"Any status"</option>
-                            {dataset.statuses.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
-                        </select>
-                        {error_for("filters.status")}
-                    </div>
-                    {dataset.has_tags.then(|| view! {
-                        <div class="field">
-                            <label for="export-tag">"Tag"</label>
-                            <input id="export-tag" bind:value=tag />
-                            {error_for("filters.tag")}
-                        </div>
-                    })}
+                    {fields
+                        .into_iter()
+                        .map(|field| {
+                            let error = Signal::derive(error_for(format!("filters.{}", field.param)));
+                            view! { <FilterField dataset=dataset.id.clone() field prefix="export-" initial=String::new() value=values error /> }
+                        })
+                        .collect_view()}
                 </div>
                 <p class="match-count" aria-live="polite">
                     <Transition fallback=|| "Counting…">
@@ -285,6 +312,40 @@ fn ExportForm(
                     </Transition>
                 </p>
             </fieldset>
+            <fieldset class="columns">
+                <legend>"Columns"</legend>
+                <p class="hint">"The file has the chosen columns, in this order."</p>
+                <ol class="column-list">
+                    {move || {
+                        let all = choice.get();
+                        let last = all.len().saturating_sub(1);
+                        all.into_iter()
+                            .enumerate()
+                            .map(|(at, (name, label, on))| {
+                                let id = format!("column-{name}");
+                                view! {
+                                    <li>
+                                        <input
+                                            type="checkbox"
+                                            id=id.clone()
+                                            aria-label=format!("Include {label}")
+                                            prop:checked=on
+                                            on:change=move |ev| {
+                                                let checked = event_target_checked(&ev);
+                                                choice.update(|c| c[at].2 = checked);
+                                            }
+                                        />
+                                        <label for=id>{label.clone()}</label>
+                                        <button type="button" class="ghost small" aria-label=format!("Move {label} up") disabled=at == 0 on:click=move |_| move_column(at, true)>"↑"</button>
+                                        <button type="button" class="ghost small" aria-label=format!("Move {label} down") disabled=at == last on:click=move |_| move_column(at, false)>"↓"</button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ol>
+                {error_view("columns")}
+            </fieldset>
             <fieldset>
                 <legend>"Options"</legend>
                 <label class="check"><input type="checkbox" bind:checked=gzip />"Compress with gzip"</label>
@@ -293,7 +354,7 @@ fn ExportForm(
                     "UTF-8 BOM for Excel"
                 </label>
                 <p class="hint">"Excel needs the BOM to show accents and non-Latin letters in a CSV correctly."</p>
-                {error_for("options.bom")}
+                {error_view("options.bom")}
             </fieldset>
             {move || errors.get().get("form").map(|m| {
                 let limit = m.contains("exports running");

@@ -13,7 +13,7 @@ pub use dialog::ExportDialog;
 pub use page::ExportsPage;
 pub use toasts::{ExportToasts, FollowedExports};
 
-use crate::datasets::FilterQuery;
+use crate::catalog::FilterValues;
 use crate::error::AppError;
 use crate::formats::Format;
 use chrono::{DateTime, Utc};
@@ -78,41 +78,18 @@ pub struct ExportOptions {
     pub bom: bool,
 }
 
-/// The filters an export accepts: the data page's filters without its paging.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportFilters {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_to: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-}
-
-impl ExportFilters {
-    pub fn as_query(&self) -> FilterQuery {
-        FilterQuery {
-            created_from: self.created_from.clone(),
-            created_to: self.created_to.clone(),
-            status: self.status.clone(),
-            tag: self.tag.clone(),
-            after: None,
-            before: None,
-        }
-    }
-}
-
 /// A request to export, as the API and the dialog send it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewExport {
     pub dataset: String,
     pub format: String,
+    /// The dataset's filter parameters (`created_from`, `status`, …), as text.
     #[serde(default)]
-    pub filters: ExportFilters,
+    pub filters: FilterValues,
+    /// The columns to include, in order (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     #[serde(default)]
     pub options: ExportOptions,
 }
@@ -125,7 +102,9 @@ pub struct ExportJob {
     pub workspace_id: i64,
     pub dataset: String,
     pub format: Format,
-    pub filters: crate::datasets::Filters,
+    pub filters: crate::catalog::Filters,
+    /// The columns in the file, in order (`None`: all).
+    pub columns: Option<Vec<String>>,
     pub options: ExportOptions,
     pub status: JobStatus,
     pub total_rows: Option<i64>,
@@ -152,12 +131,8 @@ impl ExportJob {
         NewExport {
             dataset: self.dataset.clone(),
             format: self.format.id().to_owned(),
-            filters: ExportFilters {
-                created_from: self.filters.created_from.map(|t| t.to_rfc3339()),
-                created_to: self.filters.created_to.map(|t| t.to_rfc3339()),
-                status: self.filters.status.clone(),
-                tag: self.filters.tag.clone(),
-            },
+            filters: self.filters.0.clone(),
+            columns: self.columns.clone(),
             options: self.options,
         }
     }
@@ -210,7 +185,7 @@ async fn caller() -> Result<(crate::server::AppState, crate::accounts::ssr::Memb
 pub async fn create_export(request: NewExport) -> Result<ExportJob, AppError> {
     crate::error::server_fn(async move {
         let (state, member) = caller().await?;
-        service::create(&state, member, request).await
+        service::create(&state, &member, request).await
     })
     .await
 }
@@ -220,7 +195,7 @@ pub async fn create_export(request: NewExport) -> Result<ExportJob, AppError> {
 pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), AppError> {
     crate::error::server_fn(async move {
         let (state, member) = caller().await?;
-        service::list(&state, member, page, 20).await
+        service::list(&state, &member, page, 20).await
     })
     .await
 }
@@ -230,7 +205,7 @@ pub async fn list_exports(page: i64) -> Result<(Vec<ExportJob>, i64), AppError> 
 pub async fn cancel_export(id: String) -> Result<Option<ExportJob>, AppError> {
     crate::error::server_fn(async move {
         let (state, member) = caller().await?;
-        service::cancel_or_delete(&state, member, &id).await
+        service::cancel_or_delete(&state, &member, &id).await
     })
     .await
 }
@@ -241,7 +216,7 @@ pub async fn get_export(id: String) -> Result<ExportJob, AppError> {
     crate::error::server_fn(async move {
         let (state, member) = caller().await?;
         Ok(
-            service::get(&state, member, &id, crate::accounts::roles::ExportAction::View)
+            service::get(&state, &member, &id, crate::accounts::roles::ExportAction::View)
                 .await?
                 .job,
         )

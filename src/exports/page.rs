@@ -3,31 +3,44 @@
 
 use super::dialog::LocalTime;
 use super::{ExportJob, NewExport, cancel_export, create_export, list_exports};
-use crate::datasets;
+use crate::catalog::{CatalogResource, Dataset};
 use crate::text::human_size;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-fn filters_in_words(job: &ExportJob) -> String {
-    let f = &job.filters;
-    let mut parts = Vec::new();
-    if let Some(s) = &f.status {
-        parts.push(format!("status {s}"));
-    }
-    if let Some(t) = &f.tag {
-        parts.push(format!("tagged {t}"));
-    }
-    match (f.created_from, f.created_to) {
-        (Some(a), Some(b)) => parts.push(format!(
-            "created {} to {}",
-            a.format("%Y-%m-%d"),
-            (b - chrono::Duration::seconds(1)).format("%Y-%m-%d")
-        )),
-        (Some(a), None) => parts.push(format!("created from {}", a.format("%Y-%m-%d"))),
-        (None, Some(b)) => parts.push(format!("created before {}", b.format("%Y-%m-%d"))),
-        (None, None) => {}
-    }
+/// The export's filters as a person reads them, with the dataset's labels.
+fn filters_in_words(job: &ExportJob, dataset: Option<&Dataset>) -> String {
+    let label = |param: &str| -> String {
+        dataset
+            .and_then(|d| {
+                d.filters.iter().find_map(|f| {
+                    let params = f.kind.params(&f.id);
+                    let at = params.iter().position(|p| p == param)?;
+                    Some(match (params.len(), at) {
+                        (2, 0) => format!("{} from", f.label),
+                        (2, _) => format!("{} to", f.label),
+                        _ => f.label.clone(),
+                    })
+                })
+            })
+            .unwrap_or_else(|| param.replace('_', " "))
+            .to_lowercase()
+    };
+    let parts: Vec<String> = job
+        .filters
+        .0
+        .iter()
+        .map(|(param, value)| {
+            // Times are shown as their date.
+            let value = if value.len() > 10 && value.as_bytes().get(10) == Some(&b'T') {
+                &value[..10]
+            } else {
+                value
+            };
+            format!("{} {value}", label(param))
+        })
+        .collect();
     if parts.is_empty() {
         "all rows".into()
     } else {
@@ -37,6 +50,7 @@ fn filters_in_words(job: &ExportJob) -> String {
 
 #[component]
 pub fn ExportsPage() -> impl IntoView {
+    let CatalogResource(catalog) = expect_context();
     let query = use_query_map();
     let page = move || {
         query
@@ -106,7 +120,8 @@ pub fn ExportsPage() -> impl IntoView {
                                     </tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|job| {
-                                            let label = datasets::find(&job.dataset).map_or(job.dataset.clone(), |d| d.label.to_owned());
+                                            let dataset = catalog.get_untracked().and_then(Result::ok).and_then(|c| c.find(&job.dataset).cloned());
+                                            let label = dataset.as_ref().map_or(job.dataset.clone(), |d| d.label.clone());
                                             let rows = match (job.status.is_active(), job.total_rows) {
                                                 (true, Some(t)) => format!("{} / {}", job.processed_rows, t),
                                                 (_, Some(t)) => t.to_string(),
@@ -118,7 +133,7 @@ pub fn ExportsPage() -> impl IntoView {
                                                 <tr data-status=job.status.id()>
                                                     <td>{label}</td>
                                                     <td>{job.format.label()}{job.options.gzip.then_some(" (gzip)")}</td>
-                                                    <td>{filters_in_words(&job)}</td>
+                                                    <td>{filters_in_words(&job, dataset.as_deref())}</td>
                                                     <td>{job.created_by.clone()}</td>
                                                     <td><span class=format!("status status-{}", job.status.id())>{job.status.id()}</span>
                                                         {job.error.clone().map(|e| view! { <span class="hint">{e}</span> })}</td>

@@ -6,7 +6,7 @@ use super::{ACTIVE_LIMIT, ExportJob, NewExport};
 use crate::accounts::Role;
 use crate::accounts::roles::{ExportAction, may_act_on_export};
 use crate::accounts::ssr::Member;
-use crate::datasets::{self, Filters};
+use crate::catalog::{Catalog, Dataset, Filters, filters};
 use crate::error::{AppError, ErrorCode};
 use crate::formats::Format;
 use crate::server::AppState;
@@ -14,9 +14,13 @@ use crate::store::{NewJob, jobs};
 use std::time::Duration;
 
 /// The dataset, refused (403) when the role may not see it.
-pub fn visible_dataset(id: &str, role: Role) -> Result<&'static datasets::Dataset, AppError> {
-    let dataset = datasets::find(id).ok_or_else(|| {
-        let known: Vec<&str> = datasets::CATALOG.iter().map(|d| d.id).collect();
+pub fn visible_dataset<'c>(
+    catalog: &'c Catalog,
+    id: &str,
+    role: Role,
+) -> Result<&'c std::sync::Arc<Dataset>, AppError> {
+    let dataset = catalog.find(id).ok_or_else(|| {
+        let known: Vec<&str> = catalog.visible_to(role).map(|d| d.id.as_str()).collect();
         AppError::invalid(
             "dataset",
             format!("unknown dataset `{id}` (one of: {})", known.join(", ")),
@@ -32,9 +36,40 @@ pub fn visible_dataset(id: &str, role: Role) -> Result<&'static datasets::Datase
     Ok(dataset)
 }
 
+/// The chosen columns, checked: each a column of the dataset, none twice, at least one.
+fn check_columns(dataset: &Dataset, columns: &[String]) -> Result<(), AppError> {
+    if columns.is_empty() {
+        return Err(AppError::invalid("columns", "choose at least one column"));
+    }
+    for (i, name) in columns.iter().enumerate() {
+        if dataset.column(name).is_none() {
+            let known: Vec<&str> = dataset.columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(AppError::invalid(
+                format!("columns.{i}"),
+                format!(
+                    "`{name}` is not a column of {} (its columns: {})",
+                    dataset.id,
+                    known.join(", ")
+                ),
+            ));
+        }
+        if columns[..i].contains(name) {
+            return Err(AppError::invalid(
+                format!("columns.{i}"),
+                format!("`{name}` is chosen twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a request completely before anything is written.
-pub fn validate(request: &NewExport, role: Role) -> Result<(&'static datasets::Dataset, Format, Filters), AppError> {
-    let dataset = visible_dataset(&request.dataset, role)?;
+pub fn validate<'c>(
+    catalog: &'c Catalog,
+    request: &NewExport,
+    role: Role,
+) -> Result<(&'c std::sync::Arc<Dataset>, Format, Filters), AppError> {
+    let dataset = visible_dataset(catalog, &request.dataset, role)?;
     let format = Format::parse(&request.format).ok_or_else(|| {
         AppError::invalid(
             "format",
@@ -47,20 +82,24 @@ pub fn validate(request: &NewExport, role: Role) -> Result<(&'static datasets::D
             "only CSV files can start with a byte order mark",
         ));
     }
-    let filters = Filters::parse(dataset, &request.filters.as_query())
-        .map_err(|e| AppError::invalid(format!("filters.{}", e.field), e.message))?;
+    let filters = filters::check(dataset, &request.filters)
+        .map_err(|e| AppError::invalid(format!("filters.{}", e.param), e.message))?;
+    if let Some(columns) = &request.columns {
+        check_columns(dataset, columns)?;
+    }
     Ok((dataset, format, filters))
 }
 
-pub async fn create(state: &AppState, member: Member, request: NewExport) -> Result<ExportJob, AppError> {
-    let (dataset, format, filters) = validate(&request, member.role)?;
+pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Result<ExportJob, AppError> {
+    let (dataset, format, filters) = validate(&state.catalog, &request, member.role)?;
     let new = NewJob {
         id: uuid::Uuid::new_v4(),
         workspace_id: member.workspace_id,
         user_id: member.user_id,
-        dataset: dataset.id.to_owned(),
+        dataset: dataset.id.clone(),
         format,
         filters,
+        columns: request.columns,
         options: request.options,
         max_attempts: state.settings.pipeline.max_attempts,
     };
@@ -89,7 +128,7 @@ fn not_found() -> AppError {
 /// `action`. A job elsewhere, or deleted, is "not found"; one they may not touch is 403.
 pub async fn get(
     state: &AppState,
-    member: Member,
+    member: &Member,
     id: &str,
     action: ExportAction,
 ) -> Result<jobs::JobRecord, AppError> {
@@ -110,7 +149,7 @@ pub async fn get(
     let role = role.ok_or_else(not_found)?;
     may_act_on_export(role, record.user_id == member.user_id, action).map_err(AppError::forbidden)?;
     if matches!(action, ExportAction::Download) {
-        visible_dataset(&record.job.dataset, role)?;
+        visible_dataset(&state.catalog, &record.job.dataset, role)?;
     }
     Ok(record)
 }
@@ -130,7 +169,7 @@ pub fn paging(page: i64, per_page: i64) -> Result<(i64, i64), AppError> {
 /// own for members. Newest first, with how many there are.
 pub async fn list(
     state: &AppState,
-    member: Member,
+    member: &Member,
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<ExportJob>, i64), AppError> {
@@ -143,7 +182,7 @@ pub async fn list(
 
 /// Cancels a running export (answering the job as it is now), or deletes an ended one
 /// (answering `None`): its file goes, the job is hidden, and its audit trail stays.
-pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Result<Option<ExportJob>, AppError> {
+pub async fn cancel_or_delete(state: &AppState, member: &Member, id: &str) -> Result<Option<ExportJob>, AppError> {
     let peek = get(state, member, id, ExportAction::View).await?;
     let action = if peek.job.status.is_active() {
         ExportAction::Cancel
@@ -177,7 +216,7 @@ pub async fn cancel_or_delete(state: &AppState, member: Member, id: &str) -> Res
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 
 /// A fresh signed URL for a completed export, recorded as a download by this user.
-pub async fn download_url(state: &AppState, member: Member, id: &str) -> Result<String, AppError> {
+pub async fn download_url(state: &AppState, member: &Member, id: &str) -> Result<String, AppError> {
     let record = get(state, member, id, ExportAction::Download).await?;
     let job = &record.job;
     let expired = || {

@@ -2,7 +2,7 @@
 //! so an export started in another tab announces itself here when it completes.
 
 use super::{JobStatus, Progress};
-use crate::datasets;
+use crate::catalog::CatalogResource;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -18,6 +18,7 @@ struct Toast {
 
 #[component]
 pub fn ExportToasts() -> impl IntoView {
+    let CatalogResource(catalog) = expect_context();
     let toasts = RwSignal::new(Vec::<Toast>::new());
     let update = RwSignal::new(None::<Progress>);
     let FollowedExports(followed) = expect_context();
@@ -35,7 +36,11 @@ pub fn ExportToasts() -> impl IntoView {
                 if followed_here || toasts.with_untracked(|t| t.iter().any(|x| x.id == p.id)) {
                     return;
                 }
-                let label = datasets::find(&p.dataset).map_or(p.dataset.clone(), |d| d.label.to_owned());
+                let label = catalog
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .and_then(|c| c.find(&p.dataset).map(|d| d.label.clone()))
+                    .unwrap_or_else(|| p.dataset.clone());
                 toasts.update(|t| {
                     t.push(Toast {
                         id: p.id.clone(),

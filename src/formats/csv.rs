@@ -7,9 +7,9 @@
 //! cell that runs `=1+1`. The `csv` crate quotes only what its own separator needs, so the
 //! few lines of quoting are written here.
 
-use super::safety::csv_text;
-use super::{EncodeOptions, Encoder};
-use crate::datasets::{Cell, Column};
+use super::safety::csv_text_of;
+use super::{EncodeOptions, Encoder, FileColumns};
+use crate::catalog::Cell;
 use std::io::{self, BufWriter, Write};
 
 /// Bytes that make a field quoted.
@@ -35,39 +35,35 @@ pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
 }
 
 pub struct CsvEncoder<W: Write> {
+    columns: FileColumns,
     out: BufWriter<W>,
 }
 
 impl<W: Write> CsvEncoder<W> {
-    pub fn new(columns: &[Column], options: EncodeOptions, out: W) -> io::Result<Self> {
+    pub fn new(columns: FileColumns, options: EncodeOptions, out: W) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
         if options.bom {
             out.write_all("\u{feff}".as_bytes())?;
         }
-        let mut encoder = CsvEncoder { out };
-        encoder.record(columns.iter().map(|c| c.label.as_bytes()))?;
-        Ok(encoder)
-    }
-
-    fn record<'a>(&mut self, fields: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
-        for (i, field) in fields.enumerate() {
+        for (i, column) in columns.iter().enumerate() {
             if i > 0 {
-                self.out.write_all(b",")?;
+                out.write_all(b",")?;
             }
-            write_field(&mut self.out, field)?;
+            write_field(&mut out, column.label.as_bytes())?;
         }
-        self.out.write_all(b"\r\n")
+        out.write_all(b"\r\n")?;
+        Ok(CsvEncoder { columns, out })
     }
 }
 
 impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        for (i, cell) in cells.iter().enumerate() {
+        for (i, column) in self.columns.iter().enumerate() {
             if i > 0 {
                 self.out.write_all(b",")?;
             }
             // Written straight from the row: a text cell is not copied.
-            let text = csv_text(cell).unwrap_or_default();
+            let text = csv_text_of(column.kind, &cells[column.index]);
             write_field(&mut self.out, text.as_bytes())?;
         }
         self.out.write_all(b"\r\n")
@@ -85,29 +81,13 @@ impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::{Column, ColumnKind};
-
-    static COLUMNS: &[Column] = &[
-        Column {
-            name: "id",
-            label: "ID",
-            kind: ColumnKind::Integer,
-        },
-        Column {
-            name: "note",
-            label: "Note",
-            kind: ColumnKind::Text,
-        },
-        Column {
-            name: "amount",
-            label: "Amount",
-            kind: ColumnKind::Money,
-        },
-    ];
+    use crate::catalog::Kind;
+    use crate::formats::testing::columns;
 
     fn encode(rows: &[Vec<Cell>], bom: bool) -> String {
+        let cols = columns(&[("id", Kind::Integer), ("note", Kind::Text), ("amount", Kind::Money)]);
         let mut e: Box<dyn Encoder<Vec<u8>>> =
-            Box::new(CsvEncoder::new(COLUMNS, EncodeOptions { bom }, Vec::new()).unwrap());
+            Box::new(CsvEncoder::new(cols, EncodeOptions { bom }, Vec::new()).unwrap());
         for r in rows {
             e.row(r).unwrap();
         }
@@ -121,21 +101,21 @@ mod tests {
                 vec![
                     Cell::Integer(1),
                     Cell::Text("a,b \"c\"\nd\r\ne".into()),
-                    Cell::Money(-1050),
+                    Cell::cents(-1050),
                 ],
-                vec![Cell::Integer(2), Cell::Null, Cell::Money(5)],
-                vec![Cell::Integer(3), Cell::Text(String::new()), Cell::Money(0)],
+                vec![Cell::Integer(2), Cell::Null, Cell::cents(5)],
+                vec![Cell::Integer(3), Cell::Text(String::new()), Cell::cents(0)],
                 vec![
                     Cell::Integer(4),
                     Cell::Text("=HYPERLINK(\"x\")".into()),
-                    Cell::Money(100),
+                    Cell::cents(100),
                 ],
             ],
             false,
         );
         assert_eq!(
             out,
-            "ID,Note,Amount\r\n1,\"a,b \"\"c\"\"\nd\r\ne\",-10.50\r\n2,,0.05\r\n3,,0.00\r\n4,\"'=HYPERLINK(\"\"x\"\")\",1.00\r\n"
+            "ID,NOTE,AMOUNT\r\n1,\"a,b \"\"c\"\"\nd\r\ne\",-10.50\r\n2,,0.05\r\n3,,0.00\r\n4,\"'=HYPERLINK(\"\"x\"\")\",1.00\r\n"
         );
     }
 
@@ -143,21 +123,21 @@ mod tests {
     fn separators_of_every_locale_are_quoted() {
         let out = encode(
             &[
-                vec![Cell::Integer(1), Cell::Text("x;=1+1;".into()), Cell::Money(1)],
-                vec![Cell::Integer(2), Cell::Text("a\tb".into()), Cell::Money(2)],
-                vec![Cell::Integer(3), Cell::Text(" =1+1".into()), Cell::Money(3)],
+                vec![Cell::Integer(1), Cell::Text("x;=1+1;".into()), Cell::cents(1)],
+                vec![Cell::Integer(2), Cell::Text("a\tb".into()), Cell::cents(2)],
+                vec![Cell::Integer(3), Cell::Text(" =1+1".into()), Cell::cents(3)],
             ],
             false,
         );
         assert_eq!(
             out,
-            "ID,Note,Amount\r\n1,\"x;'=1+1;\",0.01\r\n2,\"a\tb\",0.02\r\n3,' =1+1,0.03\r\n"
+            "ID,NOTE,AMOUNT\r\n1,\"x;'=1+1;\",0.01\r\n2,\"a\tb\",0.02\r\n3,' =1+1,0.03\r\n"
         );
     }
 
     #[test]
     fn bom_comes_first() {
-        assert!(encode(&[], true).starts_with("\u{feff}ID,Note,Amount\r\n"));
-        assert_eq!(encode(&[], false), "ID,Note,Amount\r\n");
+        assert!(encode(&[], true).starts_with("\u{feff}ID,NOTE,AMOUNT\r\n"));
+        assert_eq!(encode(&[], false), "ID,NOTE,AMOUNT\r\n");
     }
 }

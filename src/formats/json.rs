@@ -1,52 +1,22 @@
 //! JSON (one array of objects, valid also when empty) and NDJSON (one object a line).
-//! Keys are the column names; money is a decimal string so no parser rounds it.
+//! Keys are the column names in file order; each value is written by its column's kind
+//! (money and decimals as strings, so no parser rounds them; JSON columns embedded).
 
-use super::Encoder;
-use super::safety::rfc3339;
-use crate::datasets::{Cell, Column, format_cents};
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use std::io::{self, Write};
+use super::{Encoder, FileColumns};
+use crate::catalog::Cell;
+use crate::catalog::kinds::{JsonForm, spec};
+use std::io::{self, BufWriter, Write};
 
 pub struct JsonEncoder<W: Write> {
-    columns: &'static [Column],
-    out: W,
+    columns: FileColumns,
+    out: BufWriter<W>,
     /// `Some(rows written)` for an array, `None` for NDJSON.
     array: Option<u64>,
 }
 
-/// One row as a JSON object, keys in column order, serialised straight from the cells.
-struct Row<'a> {
-    columns: &'static [Column],
-    cells: &'a [Cell],
-}
-
-impl Serialize for Row<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
-        for (column, cell) in self.columns.iter().zip(self.cells) {
-            map.serialize_entry(column.name, &CellValue(cell))?;
-        }
-        map.end()
-    }
-}
-
-struct CellValue<'a>(&'a Cell);
-
-impl Serialize for CellValue<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Cell::Null => serializer.serialize_unit(),
-            Cell::Integer(n) => serializer.serialize_i64(*n),
-            Cell::Text(s) => serializer.serialize_str(s),
-            Cell::Money(cents) => serializer.serialize_str(&format_cents(*cents)),
-            Cell::Timestamp(t) => serializer.serialize_str(&rfc3339(t)),
-            Cell::Tags(tags) => tags.serialize(serializer),
-        }
-    }
-}
-
 impl<W: Write> JsonEncoder<W> {
-    pub fn array(columns: &'static [Column], mut out: W) -> io::Result<Self> {
+    pub fn array(columns: FileColumns, out: W) -> io::Result<Self> {
+        let mut out = BufWriter::with_capacity(64 * 1024, out);
         out.write_all(b"[")?;
         Ok(JsonEncoder {
             columns,
@@ -55,10 +25,10 @@ impl<W: Write> JsonEncoder<W> {
         })
     }
 
-    pub fn lines(columns: &'static [Column], out: W) -> Self {
+    pub fn lines(columns: FileColumns, out: W) -> Self {
         JsonEncoder {
             columns,
-            out,
+            out: BufWriter::with_capacity(64 * 1024, out),
             array: None,
         }
     }
@@ -66,15 +36,29 @@ impl<W: Write> JsonEncoder<W> {
 
 impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        let object = Row {
-            columns: self.columns,
-            cells,
-        };
         if let Some(written) = &mut self.array {
             self.out.write_all(if *written == 0 { b"\n" } else { b",\n" })?;
             *written += 1;
         }
-        serde_json::to_writer(&mut self.out, &object)?;
+        self.out.write_all(b"{")?;
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                self.out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut self.out, &column.name)?;
+            self.out.write_all(b":")?;
+            let cell = &cells[column.index];
+            match cell {
+                Cell::Null => self.out.write_all(b"null")?,
+                _ => match spec(column.kind).json(cell) {
+                    JsonForm::Null => self.out.write_all(b"null")?,
+                    JsonForm::Raw(raw) => self.out.write_all(raw.as_bytes())?,
+                    JsonForm::Str(text) => serde_json::to_writer(&mut self.out, text.as_ref())?,
+                    JsonForm::List(items) => serde_json::to_writer(&mut self.out, items)?,
+                },
+            }
+        }
+        self.out.write_all(b"}")?;
         if self.array.is_none() {
             self.out.write_all(b"\n")?;
         }
@@ -87,52 +71,51 @@ impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
             Some(_) => self.out.write_all(b"\n]\n")?,
             None => {}
         }
-        Ok(self.out)
+        self.out.into_inner().map_err(|e| e.into_error())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::ColumnKind;
+    use crate::catalog::Kind;
+    use crate::formats::testing::columns;
     use serde_json::Value;
 
-    static COLUMNS: &[Column] = &[
-        Column {
-            name: "id",
-            label: "ID",
-            kind: ColumnKind::Integer,
-        },
-        Column {
-            name: "name",
-            label: "Name",
-            kind: ColumnKind::Text,
-        },
-        Column {
-            name: "total",
-            label: "Total",
-            kind: ColumnKind::Money,
-        },
-        Column {
-            name: "tags",
-            label: "Tags",
-            kind: ColumnKind::Tags,
-        },
-    ];
+    fn cols() -> FileColumns {
+        columns(&[
+            ("id", Kind::Integer),
+            ("name", Kind::Text),
+            ("total", Kind::Money),
+            ("tags", Kind::TextList),
+            ("paid", Kind::Boolean),
+            ("extra", Kind::Json),
+            ("rate", Kind::Decimal),
+        ])
+    }
 
     fn rows() -> Vec<Vec<Cell>> {
         vec![
             vec![
                 Cell::Integer(1),
                 Cell::Text("=Zoë \"x\"\n".into()),
-                Cell::Money(-199),
-                Cell::Tags(vec!["a".into()]),
+                Cell::cents(-199),
+                Cell::List(vec!["a".into()]),
+                Cell::Bool(true),
+                Cell::Json(r#"{"k":[1,2]}"#.into()),
+                Cell::Decimal("0.10".into()),
             ],
             vec![
                 Cell::Integer(2),
                 Cell::Null,
-                Cell::Money(12_345_678_901),
-                Cell::Tags(vec![]),
+                Cell::Money {
+                    minor: 12_345_678_901,
+                    scale: 0,
+                },
+                Cell::List(vec![]),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
             ],
         ]
     }
@@ -146,28 +129,29 @@ mod tests {
 
     #[test]
     fn arrays_are_valid_json_even_when_empty() {
-        let empty = encode(Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()), &[]);
+        let empty = encode(Box::new(JsonEncoder::array(cols(), Vec::new()).unwrap()), &[]);
         assert_eq!(serde_json::from_str::<Value>(&empty).unwrap(), serde_json::json!([]));
-        let full = encode(Box::new(JsonEncoder::array(COLUMNS, Vec::new()).unwrap()), &rows());
+        let full = encode(Box::new(JsonEncoder::array(cols(), Vec::new()).unwrap()), &rows());
         let parsed: Value = serde_json::from_str(&full).unwrap();
         assert_eq!(
             parsed,
             serde_json::json!([
-                {"id": 1, "name": "=Zoë \"x\"\n", "total": "-1.99", "tags": ["a"]},
-                {"id": 2, "name": null, "total": "123456789.01", "tags": []}
+                {"id": 1, "name": "=Zoë \"x\"\n", "total": "-1.99", "tags": ["a"], "paid": true, "extra": {"k": [1, 2]}, "rate": "0.10"},
+                {"id": 2, "name": null, "total": "12345678901", "tags": [], "paid": null, "extra": null, "rate": null}
             ])
+        );
+        assert!(
+            full.starts_with("[\n{\"id\":1,\"name\""),
+            "keys in column order: {full}"
         );
     }
 
     #[test]
     fn ndjson_is_one_object_a_line() {
-        let out = encode(Box::new(JsonEncoder::lines(COLUMNS, Vec::new())), &rows());
+        let out = encode(Box::new(JsonEncoder::lines(cols(), Vec::new())), &rows());
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert_eq!(
-            serde_json::from_str::<Value>(lines[1]).unwrap()["total"],
-            "123456789.01"
-        );
+        assert_eq!(serde_json::from_str::<Value>(lines[1]).unwrap()["total"], "12345678901");
         assert!(out.ends_with('\n'));
     }
 }

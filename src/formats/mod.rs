@@ -69,8 +69,9 @@ pub use encoder::*;
 #[cfg(feature = "ssr")]
 mod encoder {
     use super::Format;
-    use crate::datasets::{Cell, Column};
+    use crate::catalog::{Cell, Dataset, Kind};
     use std::io::{self, Write};
+    use std::sync::Arc;
 
     /// Options that change the bytes of a file.
     #[derive(Clone, Copy, Debug, Default)]
@@ -79,8 +80,43 @@ mod encoder {
         pub bom: bool,
     }
 
+    /// A column of a file: which cell of a row it is, its name (JSON keys), its label
+    /// (headers) and its kind (how each form writes it).
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct FileColumn {
+        pub index: usize,
+        pub name: String,
+        pub label: String,
+        pub kind: Kind,
+    }
+
+    pub type FileColumns = Arc<[FileColumn]>;
+
+    /// The dataset's columns a file holds: the chosen ones in the chosen order, or all.
+    /// The names are checked beforehand (`exports::service::validate`).
+    pub fn file_columns(dataset: &Dataset, chosen: Option<&[String]>) -> FileColumns {
+        let column = |index: usize| {
+            let c = &dataset.columns[index];
+            FileColumn {
+                index,
+                name: c.name.clone(),
+                label: c.label.clone(),
+                kind: c.kind,
+            }
+        };
+        match chosen {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| dataset.columns.iter().position(|c| &c.name == n))
+                .map(column)
+                .collect(),
+            None => (0..dataset.columns.len()).map(column).collect(),
+        }
+    }
+
     /// Writes rows of one dataset into `W`, in one format.
     pub trait Encoder<W: Write>: Send {
+        /// A whole row of the dataset; the encoder writes the file's columns of it.
         fn row(&mut self, cells: &[Cell]) -> io::Result<()>;
         /// Records the database already encoded in this format (the CSV fast path).
         fn encoded(&mut self, _records: &[u8]) -> io::Result<()> {
@@ -97,7 +133,7 @@ mod encoder {
     /// An encoder for `format` that has written the file's header, if it has one.
     pub fn encoder<W: Write + Send + 'static>(
         format: Format,
-        columns: &'static [Column],
+        columns: FileColumns,
         options: EncodeOptions,
         out: W,
     ) -> io::Result<Box<dyn Encoder<W>>> {
@@ -107,5 +143,23 @@ mod encoder {
             Format::Ndjson => Box::new(super::json::JsonEncoder::lines(columns, out)),
             Format::Xlsx => Box::new(super::xlsx::XlsxEncoder::new(columns, out)?),
         })
+    }
+
+    #[cfg(test)]
+    pub mod testing {
+        use super::*;
+
+        /// File columns for tests: (name, kind) in order.
+        pub fn columns(spec: &[(&str, Kind)]) -> FileColumns {
+            spec.iter()
+                .enumerate()
+                .map(|(index, (name, kind))| FileColumn {
+                    index,
+                    name: name.to_string(),
+                    label: name.to_uppercase(),
+                    kind: *kind,
+                })
+                .collect()
+        }
     }
 }

@@ -15,7 +15,7 @@
 //! The CSV fast path on Postgres applies these rules to the database's records
 //! (`store/postgres.rs`); `tests/csv_fast_path.rs` holds the two to identical bytes.
 
-use crate::datasets::Cell;
+use crate::catalog::{Cell, Kind, kinds};
 use std::borrow::Cow;
 
 const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '\n'];
@@ -73,34 +73,30 @@ pub fn neutralise_csv(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Tags as one cell: `vip,newsletter`.
-pub fn join_tags(tags: &[String]) -> String {
-    tags.join(",")
-}
-
-/// The text of a cell for an XLSX text cell; `None` for NULL.
-pub fn cell_text(cell: &Cell) -> Option<Cow<'_, str>> {
-    text_with(cell, neutralise)
-}
-
-/// The text of a cell for a CSV file; `None` for NULL.
-pub fn csv_text(cell: &Cell) -> Option<Cow<'_, str>> {
-    text_with(cell, neutralise_csv)
-}
-
-fn text_with(cell: &Cell, rule: fn(&str) -> Cow<'_, str>) -> Option<Cow<'_, str>> {
-    match cell {
-        Cell::Null => None,
-        Cell::Text(s) => Some(rule(s)),
-        Cell::Tags(tags) => Some(Cow::Owned(rule(&join_tags(tags)).into_owned())),
-        Cell::Timestamp(t) => Some(Cow::Owned(rfc3339(t))),
-        Cell::Integer(_) | Cell::Money(_) => Some(Cow::Owned(cell.display())),
+/// The text of a cell in a CSV file: its kind's text, through the CSV rules where the
+/// kind is free text. Empty for NULL.
+pub fn csv_text_of(kind: Kind, cell: &Cell) -> Cow<'_, str> {
+    if matches!(cell, Cell::Null) {
+        return Cow::Borrowed("");
+    }
+    let spec = kinds::spec(kind);
+    let text = spec.text(cell);
+    if !spec.free_text() {
+        return text;
+    }
+    match neutralise_csv(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(safe) => Cow::Owned(safe),
     }
 }
 
-/// RFC 3339 in UTC with `Z`, sub-seconds only when there are some.
-pub fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+/// The text of a free-text value in an XLSX text cell (no separators there, so only the
+/// start of the cell matters).
+pub fn sheet_text(text: Cow<'_, str>) -> Cow<'_, str> {
+    match neutralise(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(safe) => Cow::Owned(safe),
+    }
 }
 
 #[cfg(test)]
@@ -156,8 +152,14 @@ mod tests {
     }
 
     #[test]
-    fn money_is_a_number_even_when_negative() {
-        assert_eq!(cell_text(&Cell::Money(-1234)).unwrap(), "-12.34");
-        assert_eq!(cell_text(&Cell::Null), None);
+    fn a_cell_is_written_by_its_kind() {
+        assert_eq!(csv_text_of(Kind::Money, &Cell::cents(-1234)), "-12.34");
+        assert_eq!(csv_text_of(Kind::Text, &Cell::Null), "");
+        assert_eq!(csv_text_of(Kind::Text, &Cell::Text("=x".into())), "'=x");
+        assert_eq!(
+            csv_text_of(Kind::TextList, &Cell::List(vec!["=a".into(), "b".into()])),
+            "'=a,b"
+        );
+        assert_eq!(csv_text_of(Kind::Integer, &Cell::Integer(-5)), "-5");
     }
 }

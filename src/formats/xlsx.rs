@@ -2,24 +2,24 @@
 //! are written, so memory does not grow with the row count. A sheet holds 1,048,576 rows;
 //! after 1,048,575 data rows the next rows go to a new sheet with the header again.
 //!
-//! Excel's limits, met without failing the export: a text cell holds at most 32,767
-//! characters, so longer text keeps its first 32,767 and is counted (the job reports how
-//! many cells were cut); a number keeps 15 significant digits, so money and integers
-//! beyond that are written as text, exactly, rather than rounded.
+//! Each cell is written by its column's kind (`SheetForm`: a number with its format, a
+//! boolean, or text). Excel's limits are met without failing the export: a text cell
+//! holds at most 32,767 characters, so longer text keeps its first 32,767 and is counted
+//! (the job reports how many cells were cut); a number keeps 15 significant digits, so
+//! the kinds write larger ones as text, exactly, rather than rounded.
 
-use super::Encoder;
-use super::safety::{cell_text, rfc3339};
-use crate::datasets::{Cell, Column};
+use super::safety::sheet_text;
+use super::{Encoder, FileColumns};
+use crate::catalog::Cell;
+use crate::catalog::kinds::{SheetForm, spec};
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
+use std::collections::HashMap;
 use std::io::{self, Seek, SeekFrom, Write};
 
 /// Data rows per sheet: the sheet limit less the header row.
 pub const ROWS_PER_SHEET: u32 = 1_048_575;
 /// Characters in one cell at most.
 pub const CELL_CHARS: usize = 32_767;
-/// Numbers below this (in absolute value, in the cell's least unit) have at most 15
-/// significant digits, which Excel keeps exactly.
-const EXACT_BELOW: u64 = 1_000_000_000_000_000;
 
 /// The text as it fits a cell, and whether it had to be cut.
 fn fitted(text: &str) -> (&str, bool) {
@@ -30,7 +30,7 @@ fn fitted(text: &str) -> (&str, bool) {
 }
 
 pub struct XlsxEncoder<W: Write> {
-    columns: &'static [Column],
+    columns: FileColumns,
     workbook: Workbook,
     sheets: usize,
     /// The next row to write in the current sheet (0 is the header).
@@ -38,7 +38,8 @@ pub struct XlsxEncoder<W: Write> {
     rows_per_sheet: u32,
     shortened: u64,
     bold: CellFormat,
-    money: CellFormat,
+    /// Number formats by their Excel format string, made once.
+    numbers: HashMap<&'static str, CellFormat>,
     out: W,
 }
 
@@ -47,11 +48,11 @@ fn xlsx_error(e: XlsxError) -> io::Error {
 }
 
 impl<W: Write> XlsxEncoder<W> {
-    pub fn new(columns: &'static [Column], out: W) -> io::Result<Self> {
+    pub fn new(columns: FileColumns, out: W) -> io::Result<Self> {
         Self::with_sheet_size(columns, out, ROWS_PER_SHEET)
     }
 
-    pub(crate) fn with_sheet_size(columns: &'static [Column], out: W, rows_per_sheet: u32) -> io::Result<Self> {
+    pub(crate) fn with_sheet_size(columns: FileColumns, out: W, rows_per_sheet: u32) -> io::Result<Self> {
         let mut encoder = XlsxEncoder {
             columns,
             workbook: Workbook::new(),
@@ -60,7 +61,7 @@ impl<W: Write> XlsxEncoder<W> {
             rows_per_sheet,
             shortened: 0,
             bold: CellFormat::new().set_bold(),
-            money: CellFormat::new().set_num_format("0.00"),
+            numbers: HashMap::new(),
             out,
         };
         encoder.add_sheet()?;
@@ -72,8 +73,9 @@ impl<W: Write> XlsxEncoder<W> {
         let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
         sheet.set_name(format!("Data {}", self.sheets)).map_err(xlsx_error)?;
         for (col, column) in self.columns.iter().enumerate() {
+            let (label, _) = fitted(&column.label);
             sheet
-                .write_string_with_format(0, col as u16, column.label, &self.bold)
+                .write_string_with_format(0, col as u16, label, &self.bold)
                 .map_err(xlsx_error)?;
         }
         sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
@@ -92,29 +94,28 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
             .workbook
             .worksheet_from_index(self.sheets - 1)
             .map_err(xlsx_error)?;
-        for (col, cell) in cells.iter().enumerate() {
-            let col = col as u16;
-            match cell {
-                Cell::Null => {}
-                // Exact in an f64 and within Excel's 15 digits: a number cell.
-                Cell::Integer(n) if n.unsigned_abs() < EXACT_BELOW => {
-                    sheet.write_number(row, col, *n as f64).map_err(xlsx_error)?;
-                }
-                // cents / 100 is the f64 nearest the decimal, and at 15 digits or fewer
-                // that f64 is written back as exactly the decimal.
-                Cell::Money(cents) if cents.unsigned_abs() < EXACT_BELOW => {
+        for (col, column) in self.columns.iter().enumerate() {
+            let (col, cell) = (col as u16, &cells[column.index]);
+            if matches!(cell, Cell::Null) {
+                continue;
+            }
+            let kind = spec(column.kind);
+            match kind.sheet(cell) {
+                SheetForm::Empty => {}
+                SheetForm::Number(n, format) => {
+                    let format = self
+                        .numbers
+                        .entry(format)
+                        .or_insert_with(|| CellFormat::new().set_num_format(format));
                     sheet
-                        .write_number_with_format(row, col, *cents as f64 / 100.0, &self.money)
+                        .write_number_with_format(row, col, n, format)
                         .map_err(xlsx_error)?;
                 }
-                Cell::Integer(_) | Cell::Money(_) => {
-                    sheet.write_string(row, col, cell.display()).map_err(xlsx_error)?;
+                SheetForm::Bool(b) => {
+                    sheet.write_boolean(row, col, b).map_err(xlsx_error)?;
                 }
-                Cell::Timestamp(t) => {
-                    sheet.write_string(row, col, rfc3339(t)).map_err(xlsx_error)?;
-                }
-                Cell::Text(_) | Cell::Tags(_) => {
-                    let text = cell_text(cell).unwrap_or_default();
+                SheetForm::Text(text) => {
+                    let text = if kind.free_text() { sheet_text(text) } else { text };
                     let (text, cut) = fitted(&text);
                     self.shortened += u64::from(cut);
                     sheet.write_string(row, col, text).map_err(xlsx_error)?;
@@ -142,20 +143,12 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::ColumnKind;
+    use crate::catalog::Kind;
+    use crate::formats::testing::columns;
 
-    static COLUMNS: &[Column] = &[
-        Column {
-            name: "id",
-            label: "ID",
-            kind: ColumnKind::Integer,
-        },
-        Column {
-            name: "name",
-            label: "Name",
-            kind: ColumnKind::Text,
-        },
-    ];
+    fn cols() -> FileColumns {
+        columns(&[("id", Kind::Integer), ("name", Kind::Text)])
+    }
 
     #[test]
     fn long_text_is_cut_at_the_cell_limit_on_a_character_boundary() {
@@ -164,7 +157,7 @@ mod tests {
         assert!(cut);
         assert_eq!(fitted_text.chars().count(), CELL_CHARS);
         assert_eq!(fitted("short"), ("short", false));
-        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::new(COLUMNS, Vec::new()).unwrap());
+        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::new(cols(), Vec::new()).unwrap());
         e.row(&[Cell::Integer(1), Cell::Text(long)]).unwrap();
         e.row(&[Cell::Integer(i64::MIN), Cell::Text("x".repeat(CELL_CHARS))])
             .unwrap();
@@ -174,7 +167,7 @@ mod tests {
 
     #[test]
     fn rolls_over_to_a_new_sheet_and_writes_a_zip() {
-        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::with_sheet_size(COLUMNS, Vec::new(), 2).unwrap());
+        let mut e: Box<dyn Encoder<Vec<u8>>> = Box::new(XlsxEncoder::with_sheet_size(cols(), Vec::new(), 2).unwrap());
         for i in 0..5 {
             e.row(&[Cell::Integer(i), Cell::Text(format!("=row {i}"))]).unwrap();
         }

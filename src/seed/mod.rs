@@ -4,7 +4,7 @@
 
 mod pools;
 
-use crate::datasets::{self, Cell, Dataset};
+use crate::catalog::Cell;
 use crate::store::{DynStore, NewUser, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pools::*;
@@ -70,7 +70,7 @@ fn tags(rng: &mut Rng, pool: &[&str]) -> Cell {
             chosen.push(t);
         }
     }
-    Cell::Tags(chosen)
+    Cell::List(chosen)
 }
 
 fn email(first: &str, last: &str, index: u64) -> String {
@@ -85,16 +85,24 @@ fn email(first: &str, last: &str, index: u64) -> String {
     format!("{f}.{l}{index}@example.com")
 }
 
-/// A generator for one dataset: the columns it fills and how to make row `index` of `count`.
+/// The statuses the demo's rows take (the demo catalog's `one_of` filters list them).
+pub const CONTACT_STATUSES: &[&str] = &["lead", "active", "customer", "churned"];
+pub const ORDER_STATUSES: &[&str] = &["pending", "paid", "shipped", "delivered", "refunded", "cancelled"];
+pub const TRANSACTION_STATUSES: &[&str] = &["pending", "succeeded", "failed", "reversed"];
+
+/// A generator for one of the demo's tables: the columns it fills and how to make row
+/// `index` of `count`. (The demo catalog, `catalog/demo.toml`, declares datasets over
+/// these tables.)
 pub struct Generator {
-    pub dataset: &'static Dataset,
+    /// The table, which is also the demo dataset's id.
+    pub table: &'static str,
     pub columns: &'static [&'static str],
     pub row: fn(&mut Rng, u64, u64) -> Vec<Cell>,
 }
 
 pub static GENERATORS: &[Generator] = &[
     Generator {
-        dataset: &datasets::CONTACTS,
+        table: "contacts",
         columns: &[
             "first_name",
             "last_name",
@@ -111,7 +119,7 @@ pub static GENERATORS: &[Generator] = &[
         row: contact,
     },
     Generator {
-        dataset: &datasets::ORDERS,
+        table: "orders",
         columns: &[
             "order_number",
             "customer_name",
@@ -128,7 +136,7 @@ pub static GENERATORS: &[Generator] = &[
         row: order,
     },
     Generator {
-        dataset: &datasets::TRANSACTIONS,
+        table: "transactions",
         columns: &[
             "reference",
             "kind",
@@ -159,7 +167,7 @@ fn contact(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         text(city),
         text(country),
         maybe(rng, 40, |rng| text(*rng.pick(NOTES))),
-        text(*rng.pick(datasets::CONTACTS.statuses)),
+        text(*rng.pick(CONTACT_STATUSES)),
         tags(rng, CONTACT_TAGS),
         created_at(rng, i, count),
     ]
@@ -170,9 +178,9 @@ fn order(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
     let last = *rng.pick(LAST_NAMES);
     let (currency, _) = *rng.pick(CURRENCIES);
     let items = 1 + rng.below(9) as i64;
-    // Cents matter: prices like 19.99, and JPY has no minor unit.
+    // Minor units: cents matter (prices like 19.99), and the yen has none.
     let unit_cents = if currency == "JPY" {
-        100 * (100 + rng.below(20_000) as i64)
+        100 + rng.below(20_000) as i64
     } else {
         99 + 100 * rng.below(500) as i64
     };
@@ -182,7 +190,7 @@ fn order(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         text(format!("{first} {last}")),
         maybe(rng, 5, |_| text(email(first, last, i))),
         Cell::Integer(items),
-        Cell::Money(items * unit_cents),
+        Cell::cents(items * unit_cents),
         text(currency),
         maybe(rng, 10, |rng| {
             text(format!(
@@ -192,7 +200,7 @@ fn order(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
             ))
         }),
         maybe(rng, 50, |rng| text(*rng.pick(NOTES))),
-        text(*rng.pick(datasets::ORDERS.statuses)),
+        text(*rng.pick(ORDER_STATUSES)),
         tags(rng, ORDER_TAGS),
         created_at(rng, i, count),
     ]
@@ -207,9 +215,9 @@ fn transaction(rng: &mut Rng, i: u64, count: u64) -> Vec<Cell> {
         text(kind),
         maybe(rng, 10, |rng| text(*rng.pick(DESCRIPTIONS))),
         maybe(rng, 10, |rng| text(*rng.pick(COMPANIES))),
-        Cell::Money(cents),
+        Cell::cents(cents),
         text(currency),
-        text(*rng.pick(datasets::TRANSACTIONS.statuses)),
+        text(*rng.pick(TRANSACTION_STATUSES)),
         tags(rng, TRANSACTION_TAGS),
         created_at(rng, i, count),
     ]
@@ -221,7 +229,7 @@ const BATCH: usize = 10_000;
 impl Generator {
     /// The `count` rows this generator makes for `seed`, lazily.
     pub fn rows(&self, count: u64, seed: u64) -> impl Iterator<Item = Vec<Cell>> + '_ {
-        let mut rng = Rng::new(seed ^ (self.dataset.id.len() as u64).wrapping_mul(0x1234_5678_9ABC));
+        let mut rng = Rng::new(seed ^ (self.table.len() as u64).wrapping_mul(0x1234_5678_9ABC));
         (0..count).map(move |i| (self.row)(&mut rng, i, count))
     }
 }
@@ -242,7 +250,7 @@ pub async fn seed_dataset(
             return Ok(());
         }
         store
-            .insert_rows(generator.dataset, workspace_id, generator.columns, &batch)
+            .insert_rows(generator.table, workspace_id, generator.columns, &batch)
             .await?;
     }
 }
@@ -322,13 +330,12 @@ mod tests {
             let a = (g.row)(&mut Rng::new(1), 3, 100);
             let b = (g.row)(&mut Rng::new(1), 3, 100);
             assert_eq!(a, b);
-            assert_eq!(a.len(), g.columns.len(), "{}", g.dataset.id);
+            assert_eq!(a.len(), g.columns.len(), "{}", g.table);
+            // The demo catalog declares every column the seed fills.
+            let catalog = crate::catalog::Catalog::load(None).unwrap();
+            let dataset = catalog.find(g.table).unwrap();
             for name in g.columns {
-                assert!(
-                    g.dataset.columns.iter().any(|c| c.name == *name),
-                    "{name} in {}",
-                    g.dataset.id
-                );
+                assert!(dataset.column(name).is_some(), "{name} in {}", g.table);
             }
         }
     }

@@ -30,6 +30,30 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// The catalog of datasets.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace whose rows carry `tenant_key` in the source.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The tenant's id in the source (the value of the datasets' tenant column).
+        #[arg(long)]
+        tenant_key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Check the catalog against the live source and print what to fix.
+    Check,
 }
 
 /// The database URL of the embedded defaults.
@@ -50,6 +74,13 @@ pub struct Config {
     /// Folder for the embedded defaults (SQLite file, stored objects, mail files).
     #[arg(long, env = "EGRESS_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// The catalog of datasets (TOML). Default: the demo's, over Egress's own demo tables.
+    #[arg(long, env = "EGRESS_CATALOG", global = true)]
+    pub catalog: Option<PathBuf>,
+    /// The database datasets are read from (`postgres://…` with a read-only role, a
+    /// replica is fine; or `sqlite://PATH`). Default: the database URL.
+    #[arg(long, env = "EGRESS_SOURCE_URL", global = true, hide_env_values = true)]
+    pub source_url: Option<String>,
     /// Log filter, in tracing's `EnvFilter` syntax.
     #[arg(
         long,
@@ -191,7 +222,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &crate::store::redact(&self.database_url))
+            .field("source_url", &self.source_url.as_deref().map(crate::store::redact))
             .field("data_dir", &self.data_dir)
+            .field("catalog", &self.catalog)
             .field("log", &self.log)
             .finish()
     }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/exports/{id}/events", get(events))
         .route("/exports/{id}/download", get(download))
         .route("/files/{*key}", get(files))
+        .route("/api/datasets", get(datasets))
         .route("/api/openapi.json", get(super::openapi::document))
 }
 
@@ -40,6 +41,15 @@ pub(super) async fn member(state: &AppState, session: &Session) -> Result<Member
     }
 }
 
+/// `GET /api/datasets`: the datasets the caller's role may see, with their columns and
+/// filters (what `POST /api/exports` takes).
+async fn datasets(State(state): State<AppState>, session: Session) -> Result<Json<crate::catalog::Catalog>, AppError> {
+    let member = member(&state, &session).await?;
+    Ok(Json(crate::catalog::Catalog {
+        datasets: state.catalog.visible_to(member.role).cloned().collect(),
+    }))
+}
+
 /// `POST /api/exports`: 202 with the new job.
 async fn create(
     State(state): State<AppState>,
@@ -48,7 +58,7 @@ async fn create(
 ) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
     let request: NewExport = parse_json(&body?)?;
-    let job = service::create(&state, member, request).await?;
+    let job = service::create(&state, &member, request).await?;
     let location = format!("/api/exports/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)).into_response())
 }
@@ -79,7 +89,7 @@ async fn list(
     let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let page = number("page", get("page"), 1)?;
     let per_page = number("per_page", get("per_page"), 20)?;
-    let (exports, total) = service::list(&state, member, page, per_page).await?;
+    let (exports, total) = service::list(&state, &member, page, per_page).await?;
     Ok(Json(
         json!({ "exports": exports, "total": total, "page": page, "per_page": per_page }),
     ))
@@ -92,7 +102,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<ExportJob>, AppError> {
     let member = member(&state, &session).await?;
-    Ok(Json(service::get(&state, member, &id, ExportAction::View).await?.job))
+    Ok(Json(service::get(&state, &member, &id, ExportAction::View).await?.job))
 }
 
 /// `DELETE /api/exports/{id}`: cancels a running export (200 with the job) or deletes an
@@ -103,7 +113,7 @@ async fn cancel_or_delete(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
-    Ok(match service::cancel_or_delete(&state, member, &id).await? {
+    Ok(match service::cancel_or_delete(&state, &member, &id).await? {
         Some(job) => Json(job).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -144,7 +154,7 @@ fn is_news(last: &Progress, next: &Progress) -> bool {
 /// a terminal state. A reconnect starts again from the database.
 async fn events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, AppError> {
     let member = member(&state, &session).await?;
-    let record = service::get(&state, member, &id, ExportAction::View).await?;
+    let record = service::get(&state, &member, &id, ExportAction::View).await?;
     let mut ticket = state
         .streams
         .open(session_id(&session)?, member.user_id, record.workspace_id)?;
@@ -249,7 +259,7 @@ async fn download(State(state): State<AppState>, session: Session, Path(id): Pat
         Err(e) => return e.into_response(),
     };
     use crate::error::ErrorCode;
-    match service::download_url(&state, member, &id).await {
+    match service::download_url(&state, &member, &id).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => {
             let title = match e.code {

@@ -27,6 +27,8 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: DynStore,
+    pub catalog: Arc<crate::catalog::Catalog>,
+    pub source: crate::source::Source,
     pub settings: Arc<ServeArgs>,
     pub storage: crate::storage::DynStorage,
     pub local_files: Option<Arc<crate::storage::LocalStorage>>,
@@ -101,11 +103,16 @@ pub struct RunningServer {
 
 /// Binds `args.listen` (port 0 picks one), starts the background tasks, and serves
 /// until the task is aborted.
-pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs) -> anyhow::Result<RunningServer> {
+pub async fn start(
+    store: DynStore,
+    data: runtime::Data,
+    data_dir: &std::path::Path,
+    args: ServeArgs,
+) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let runtime = runtime::build(&store, &args.pipeline, data_dir, &public_url).await?;
+    let runtime = runtime::build(&store, data, &args.pipeline, data_dir, &public_url).await?;
     runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
     crate::accounts::ssr::prepare().await;
     let limits = &args.limits;
@@ -129,6 +136,8 @@ pub async fn start(store: DynStore, data_dir: &std::path::Path, args: ServeArgs)
     let state = AppState {
         leptos_options: leptos_options(&args, addr),
         store: store.clone(),
+        catalog: runtime.catalog.clone(),
+        source: runtime.source.clone(),
         settings: Arc::new(args),
         storage: runtime.storage.clone(),
         local_files: runtime.local_files.clone(),

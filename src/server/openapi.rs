@@ -1,7 +1,7 @@
 //! `GET /api/openapi.json`: the JSON API described in OpenAPI 3.1, written by hand next
 //! to the routes it describes (tests check that every route is in it).
 
-use crate::datasets::CATALOG;
+use crate::catalog::{Catalog, FilterKind};
 use crate::exports::ACTIVE_LIMIT;
 use axum::Json;
 use serde_json::{Value, json};
@@ -31,8 +31,47 @@ fn retry_response(description: &str, code: &str, message: &str) -> Value {
     response
 }
 
-pub async fn document() -> Json<Value> {
-    let datasets: Vec<&str> = CATALOG.iter().map(|d| d.id).collect();
+/// Each filter parameter of the catalog's datasets, with what it takes.
+fn filter_parameters(catalog: &Catalog) -> Value {
+    let mut properties = serde_json::Map::new();
+    for dataset in &catalog.datasets {
+        for filter in &dataset.filters {
+            let column = dataset.column(&filter.column).map_or("", |c| c.label.as_str());
+            for (i, param) in filter.kind.params(&filter.id).into_iter().enumerate() {
+                let what = match filter.kind {
+                    FilterKind::TimeRange if i == 0 => {
+                        format!("{column} from: a date (YYYY-MM-DD) or an RFC 3339 time, inclusive")
+                    }
+                    FilterKind::TimeRange => {
+                        format!("{column} to: a date (that whole day) or an RFC 3339 time (exclusive)")
+                    }
+                    FilterKind::NumberRange if i == 0 => format!("{column} at least"),
+                    FilterKind::NumberRange => format!("{column} at most"),
+                    FilterKind::OneOf if filter.values.is_empty() => format!("{column} equals (a value in the data)"),
+                    FilterKind::OneOf => format!("{column} is one of: {}", filter.values.join(", ")),
+                    FilterKind::ListContains => format!("{column} contains"),
+                    FilterKind::TextEquals => format!("{column} equals"),
+                    FilterKind::TextSearch => format!("{column} starts with or contains, ignoring case"),
+                };
+                let entry = properties
+                    .entry(param)
+                    .or_insert_with(|| json!({"type": "string", "description": ""}));
+                let described = entry["description"].as_str().unwrap_or_default();
+                let line = format!("{}: {what}", dataset.id);
+                entry["description"] = json!(if described.is_empty() {
+                    line
+                } else {
+                    format!("{described}; {line}")
+                });
+            }
+        }
+    }
+    json!({"type": "object", "additionalProperties": false, "description": "The dataset's filter parameters, as text (GET /api/datasets lists each dataset's). A parameter another dataset has is an error naming it.", "properties": properties})
+}
+
+pub async fn document(axum::extract::State(state): axum::extract::State<crate::server::AppState>) -> Json<Value> {
+    let datasets: Vec<&str> = state.catalog.datasets.iter().map(|d| d.id.as_str()).collect();
+    let filters = filter_parameters(&state.catalog);
     let unauthorized = error_response("Not signed in", "unauthorized", "You are not signed in.");
     let not_found = error_response(
         "No such export in any of your workspaces (or it was deleted)",
@@ -143,6 +182,9 @@ pub async fn document() -> Json<Value> {
                     "description": "Checks the session, the workspace (any of the caller's) and the role, records the download, and redirects to a freshly signed URL that works for 5 minutes. Refusals are HTML pages for people.",
                     "responses": {"303": {"description": "Redirect to the signed file URL"}, "401": unauthorized, "403": {"description": "Another member's export, or a dataset the role may not see"}, "404": {"description": "No such export"}, "409": {"description": "Not completed (yet)"}, "410": {"description": "Expired: the file was deleted"}}}
             },
+            "/api/datasets": {"get": {"summary": "The datasets the caller may export: their columns and filters",
+                "responses": {"200": {"description": "The catalog", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "dataset": {"type": "array", "items": {"$ref": "#/components/schemas/Dataset"}}}}}}}, "401": unauthorized}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
         "components": {"schemas": {
@@ -155,20 +197,30 @@ pub async fn document() -> Json<Value> {
             "Viewer": {"type": "object", "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
                 "workspace": {"$ref": "#/components/schemas/Membership"}, "workspaces": {"type": "array", "items": {"$ref": "#/components/schemas/Membership"}}}},
             "Membership": {"type": "object", "properties": {"workspace_id": {"type": "integer"}, "workspace_name": {"type": "string"}, "role": {"type": "string", "enum": ["owner", "admin", "member"]}}},
-            "Filters": {"type": "object", "additionalProperties": false, "properties": {
-                "created_from": {"type": "string", "description": "RFC 3339 timestamp, or a date (YYYY-MM-DD) meaning its start, UTC; inclusive"},
-                "created_to": {"type": "string", "description": "RFC 3339 timestamp (exclusive), or a date (YYYY-MM-DD) meaning up to the end of that day"},
-                "status": {"type": "string", "description": "One of the dataset's statuses"},
-                "tag": {"type": "string", "description": "Rows that carry this tag (datasets with tags only)"}}},
+            "Filters": filters,
+            "Dataset": {"type": "object", "properties": {
+                "id": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
+                "role": {"type": "string", "enum": ["member", "admin", "owner"], "description": "The least role that may see it"},
+                "column": {"type": "array", "description": "The columns in export order", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "label": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["integer", "decimal", "money", "text", "boolean", "date", "timestamp", "uuid", "json", "text_list"]},
+                    "description": {"type": "string"}, "currency_column": {"type": "string"}}}},
+                "filter": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "label": {"type": "string"}, "column": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["one_of", "time_range", "number_range", "list_contains", "text_equals", "text_search"]},
+                    "values": {"type": "array", "items": {"type": "string"}}, "values_from_data": {"type": "boolean"},
+                    "mode": {"type": "string", "enum": ["prefix", "contains"]}}}}}},
             "NewExport": {"type": "object", "additionalProperties": false, "required": ["dataset", "format"], "properties": {
                 "dataset": {"type": "string", "enum": datasets},
                 "format": {"type": "string", "enum": ["csv", "json", "ndjson", "xlsx"]},
                 "filters": {"$ref": "#/components/schemas/Filters"},
+                "columns": {"type": "array", "items": {"type": "string"}, "description": "The columns to include, in order (default: all of the dataset's, in catalog order); a file's header follows it"},
                 "options": {"type": "object", "additionalProperties": false, "properties": {
                     "gzip": {"type": "boolean", "default": false}, "bom": {"type": "boolean", "default": false, "description": "CSV only: start with a UTF-8 byte order mark for Excel"}}}}},
             "Export": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "format": {"type": "string"},
-                "filters": {"type": "object"}, "options": {"type": "object"},
+                "filters": {"type": "object", "additionalProperties": {"type": "string"}}, "options": {"type": "object"},
+                "columns": {"type": ["array", "null"], "items": {"type": "string"}},
                 "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "expired"]},
                 "total_rows": {"type": ["integer", "null"]}, "processed_rows": {"type": "integer"}, "bytes": {"type": ["integer", "null"]},
                 "file_name": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]}, "created_by": {"type": "string"}, "created_by_id": {"type": "integer"},

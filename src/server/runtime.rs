@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct Runtime {
+    pub catalog: Arc<crate::catalog::Catalog>,
+    pub source: crate::source::Source,
     pub storage: DynStorage,
     /// The same storage when it is the local disk, for the `/files` route.
     pub local_files: Option<Arc<LocalStorage>>,
@@ -103,8 +105,50 @@ fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What every process reads datasets through: the catalog and the source.
+#[derive(Clone)]
+pub struct Data {
+    pub catalog: Arc<crate::catalog::Catalog>,
+    pub source: crate::source::Source,
+}
+
+impl Data {
+    /// Loads the catalog (`--catalog`, else the demo's) and connects to the source
+    /// (`--source-url`, else Egress's own database); refuses a catalog the source does
+    /// not match, naming the first problem, and logs the warnings.
+    pub async fn open(config: &super::config::Config) -> anyhow::Result<Data> {
+        let url = config.source_url.as_deref().unwrap_or(&config.database_url);
+        Data::load(config.catalog.as_deref(), url, config.source_url.is_none()).await
+    }
+
+    /// The catalog at `catalog` (the demo's without one) over the source at `source_url`
+    /// (`own`: Egress's own database).
+    pub async fn load(catalog: Option<&Path>, source_url: &str, own: bool) -> anyhow::Result<Data> {
+        let catalog = crate::catalog::Catalog::load(catalog)?;
+        let source = crate::source::Source::connect(source_url).await?;
+        let report = crate::source::check_catalog(&source, &catalog, own).await?;
+        for warning in &report.warnings {
+            tracing::warn!("catalog: {warning}");
+        }
+        if let Some(first) = report.problems.first() {
+            anyhow::bail!(
+                "the catalog does not match the source: {first}{}\nRun `egress catalog check` for the whole report.",
+                match report.problems.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                }
+            );
+        }
+        Ok(Data {
+            catalog: Arc::new(catalog),
+            source,
+        })
+    }
+}
+
 pub async fn build(
     store: &DynStore,
+    data: Data,
     args: &PipelineArgs,
     data_dir: &Path,
     public_url: &str,
@@ -136,6 +180,8 @@ pub async fn build(
         .map_err(|e| anyhow::anyhow!("--mail-from `{}`: {e}", args.mail_from))?;
     let wakeup = Arc::new(Notify::new());
     Ok(Runtime {
+        catalog: data.catalog,
+        source: data.source,
         storage,
         local_files,
         hub: Hub::connect(store, wakeup.clone()).await,
@@ -166,6 +212,8 @@ impl Runtime {
             Worker {
                 id: format!("{}-{}", hostname(), std::process::id()),
                 store: store.clone(),
+                catalog: self.catalog.clone(),
+                source: self.source.clone(),
                 storage: self.storage.clone(),
                 hub: self.hub.clone(),
                 wakeup: self.wakeup.clone(),
@@ -181,6 +229,7 @@ impl Runtime {
         );
         email::spawn_sender(
             store.clone(),
+            self.catalog.clone(),
             self.mailer.clone(),
             self.mail_from.clone(),
             self.public_url.clone(),

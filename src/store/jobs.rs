@@ -8,7 +8,7 @@
 
 use super::query::{Param, Query};
 use super::{Store, StoreResult};
-use crate::datasets::Filters;
+use crate::catalog::Filters;
 use crate::exports::{ExportJob, ExportOptions, JobStatus};
 use crate::formats::Format;
 use chrono::{DateTime, Utc};
@@ -65,6 +65,17 @@ pub struct JobRecord {
     pub deleted: bool,
     /// Tries so far to send its "ready" email.
     pub email_attempts: i32,
+    /// The key the job's workspace has in the source.
+    pub tenant_key: String,
+}
+
+/// The `options` column: the file's options and the chosen columns.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredOptions {
+    #[serde(flatten)]
+    options: ExportOptions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<String>>,
 }
 
 impl JobRecord {
@@ -101,6 +112,7 @@ pub struct NewJob {
     pub dataset: String,
     pub format: Format,
     pub filters: Filters,
+    pub columns: Option<Vec<String>>,
     pub options: ExportOptions,
     pub max_attempts: i32,
 }
@@ -111,7 +123,7 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts, COALESCE(w.tenant_key, CAST(w.id AS TEXT))",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),
@@ -126,7 +138,7 @@ pub fn job_columns(f: &Flavour) -> String {
 
 pub fn select_jobs(f: &Flavour) -> String {
     format!(
-        "SELECT {} FROM export_jobs j JOIN users u ON u.id = j.user_id",
+        "SELECT {} FROM export_jobs j JOIN users u ON u.id = j.user_id JOIN workspaces w ON w.id = j.workspace_id",
         job_columns(f)
     )
 }
@@ -148,13 +160,19 @@ where
     let options: String = r.try_get(8)?;
     let status: String = r.try_get(9)?;
     let uuid = uuid::Uuid::parse_str(&id).map_err(|_| bad("id", &id))?;
+    let stored: StoredOptions = serde_json::from_str(&options).map_err(|_| bad("options", &options))?;
+    // Jobs from before the catalog kept every filter, the absent ones as null.
+    let filters: std::collections::BTreeMap<String, Option<String>> =
+        serde_json::from_str(&filters).map_err(|_| bad("filters", &filters))?;
+    let filters = Filters(filters.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect());
     let job = ExportJob {
         id: uuid.to_string(),
         workspace_id: r.try_get(1)?,
         dataset: r.try_get(5)?,
         format: Format::parse(&format).ok_or_else(|| bad("format", &format))?,
-        filters: serde_json::from_str(&filters).map_err(|_| bad("filters", &filters))?,
-        options: serde_json::from_str(&options).map_err(|_| bad("options", &options))?,
+        filters,
+        columns: stored.columns,
+        options: stored.options,
         status: JobStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
         total_rows: r.try_get(10)?,
         processed_rows: r.try_get(11)?,
@@ -184,6 +202,7 @@ where
         email_sent_at: parse_time(r.try_get(21)?)?,
         deleted: r.try_get::<Option<String>, _>(26)?.is_some(),
         email_attempts: r.try_get(28)?,
+        tenant_key: r.try_get(29)?,
     })
 }
 
@@ -255,7 +274,13 @@ pub fn insert_job(store: &dyn Store, new: &NewJob, now: DateTime<Utc>) -> Query 
                 text(&new.dataset),
                 text(new.format.id()),
                 text(serde_json::to_string(&new.filters).expect("filters serialise")),
-                text(serde_json::to_string(&new.options).expect("options serialise")),
+                text(
+                    serde_json::to_string(&StoredOptions {
+                        options: new.options,
+                        columns: new.columns.clone(),
+                    })
+                    .expect("options serialise"),
+                ),
                 Param::Int(new.max_attempts as i64),
                 time(now),
                 time(now),

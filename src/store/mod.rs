@@ -12,12 +12,12 @@ mod postgres;
 pub mod query;
 mod sqlite;
 
-use crate::datasets::{Cell, DataPage, Dataset, Filters, PageRequest};
+use crate::catalog::Cell;
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use jobs::{JobRecord, Lease, NewJob};
-pub use postgres::{PgDialect, PgStore};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +26,6 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("this database does not support {0}")]
-    Unsupported(&'static str),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -63,6 +61,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a workspace; returns its id.
     async fn create_workspace(&self, name: &str) -> StoreResult<i64>;
+    /// Creates a workspace whose rows carry `tenant_key` in the source;
+    /// `Conflict("tenant key")` when another workspace has it.
+    async fn create_tenant_workspace(&self, name: &str, tenant_key: &str) -> StoreResult<i64>;
     async fn count_workspaces(&self) -> StoreResult<i64>;
     /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
@@ -94,14 +95,6 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
     async fn prune_login_failures(&self, before: i64) -> StoreResult<u64>;
 
-    /// One page of a dataset with the count of all matching rows.
-    async fn page(
-        &self,
-        dataset: &Dataset,
-        workspace_id: i64,
-        filters: &Filters,
-        page: PageRequest,
-    ) -> StoreResult<DataPage>;
     // --- Export jobs: the SQL lives in `jobs.rs`; these run it. ---------------------------
     fn flavour(&self) -> &'static jobs::Flavour;
     async fn execute(&self, query: &query::Query) -> StoreResult<u64>;
@@ -120,37 +113,6 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Option<JobRecord>>;
-    /// Streams a dataset's matching rows in one consistent snapshot: the count to
-    /// `sink.total`, the rows in cursor order to `sink.rows`, `batch` at a time. Stops
-    /// early when the receiver is gone.
-    async fn export_rows(
-        &self,
-        dataset: &'static Dataset,
-        workspace_id: i64,
-        filters: &Filters,
-        batch: usize,
-        sink: RowSink,
-    ) -> StoreResult<()>;
-
-    /// Whether the database writes CSV itself (`export_csv`).
-    fn writes_csv(&self) -> bool {
-        false
-    }
-
-    /// Like `export_rows`, but the database writes the CSV records (Postgres `COPY`),
-    /// made into exactly what the CSV encoder writes, so they come as `RowBatch::Csv`.
-    /// Only where `writes_csv`.
-    async fn export_csv(
-        &self,
-        _dataset: &'static Dataset,
-        _workspace_id: i64,
-        _filters: &Filters,
-        _batch: usize,
-        _sink: RowSink,
-    ) -> StoreResult<()> {
-        Err(StoreError::Unsupported("writing CSV in the database"))
-    }
-
     /// Sends `payload` to every process listening on `channel` (Postgres NOTIFY).
     async fn notify(&self, channel: &str, payload: &str) -> StoreResult<()>;
     /// Notifications on `channels`, as (channel, payload); `None` where the database has
@@ -160,11 +122,12 @@ pub trait Store: Send + Sync + 'static {
         channels: &[&str],
     ) -> StoreResult<Option<futures::stream::BoxStream<'static, (String, String)>>>;
 
-    /// Bulk-loads rows into a dataset's table. `columns` are the table's columns in the
-    /// order of each row's cells; `workspace_id` is added to every row.
+    /// Bulk-loads rows into one of the demo's tables (`egress seed`). `columns` are the
+    /// table's columns in the order of each row's cells; `workspace_id` goes into
+    /// `workspace_id` of every row.
     async fn insert_rows(
         &self,
-        dataset: &Dataset,
+        table: &str,
         workspace_id: i64,
         columns: &[&str],
         rows: &[Vec<Cell>],
@@ -172,51 +135,6 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
-
-/// Where `export_rows` sends. The count has a channel of its own: behind rows that wait
-/// for a slow consumer it would arrive last, and the progress would show no percentage
-/// for the whole export.
-pub struct RowSink {
-    pub rows: tokio::sync::mpsc::Sender<RowBatch>,
-    pub total: tokio::sync::oneshot::Sender<i64>,
-}
-
-impl RowSink {
-    /// A sink, its rows' receiver (holding `capacity` batches) and its count's receiver.
-    pub fn new(
-        capacity: usize,
-    ) -> (
-        RowSink,
-        tokio::sync::mpsc::Receiver<RowBatch>,
-        tokio::sync::oneshot::Receiver<i64>,
-    ) {
-        let (rows, rows_rx) = tokio::sync::mpsc::channel(capacity);
-        let (total, total_rx) = tokio::sync::oneshot::channel();
-        (RowSink { rows, total }, rows_rx, total_rx)
-    }
-}
-
-/// A batch of rows that `export_rows` sends.
-#[derive(Debug)]
-pub enum RowBatch {
-    Rows(Vec<Vec<Cell>>),
-    /// Rows the database wrote as CSV itself: CRLF-terminated records, exactly what the
-    /// CSV encoder writes for them (see `Store::export_csv`).
-    Csv {
-        bytes: Vec<u8>,
-        rows: usize,
-    },
-}
-
-impl RowBatch {
-    /// The rows this batch carries.
-    pub fn rows(&self) -> usize {
-        match self {
-            RowBatch::Rows(rows) => rows.len(),
-            RowBatch::Csv { rows, .. } => *rows,
-        }
-    }
-}
 
 /// Opens (and for SQLite creates) the database named by `url`.
 pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
@@ -287,40 +205,6 @@ where
         name: r.try_get(2)?,
         password_hash: r.try_get(3)?,
     })
-}
-
-/// Turns one page of rows (fetched with one extra row as a look-ahead) into a `DataPage`.
-fn assemble_page(dataset: &Dataset, mut rows: Vec<Vec<Cell>>, total: i64, page: PageRequest, limit: i64) -> DataPage {
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    if let PageRequest::Before(_) = page {
-        // Fetched newest-first to find the page before the cursor; show it in order.
-        rows.reverse();
-    }
-    let cursor_of = |row: &Vec<Cell>| match row.first() {
-        Some(Cell::Integer(id)) => Some(*id),
-        _ => None,
-    };
-    let (next_after, prev_before) = match page {
-        PageRequest::First => (has_more.then(|| rows.last().and_then(cursor_of)).flatten(), None),
-        PageRequest::After(_) => (
-            has_more.then(|| rows.last().and_then(cursor_of)).flatten(),
-            rows.first().and_then(cursor_of),
-        ),
-        PageRequest::Before(_) => (
-            rows.last().and_then(cursor_of),
-            has_more.then(|| rows.first().and_then(cursor_of)).flatten(),
-        ),
-    };
-    DataPage {
-        dataset: dataset.id.to_owned(),
-        labels: dataset.columns.iter().map(|c| c.label.to_owned()).collect(),
-        kinds: dataset.columns.iter().map(|c| c.kind).collect(),
-        rows,
-        total,
-        next_after,
-        prev_before,
-    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! The parts of both `Store` implementations whose code is the same: every statement is
 //! written with `$N` placeholders (SQLite takes them too) and the backend-specific pieces
-//! are names the backend module defines — its pool, `bind_all`, `decode_row`, its
-//! `Dialect`, `FLAVOUR`, `CLAIM`, and `begin_create` / `begin_snapshot` (the
-//! transactions that lock the workspace's job count or read one snapshot).
+//! are names the backend module defines — its pool, `bind_all`, `FLAVOUR`, `CLAIM`, and
+//! `begin_create` (the transaction that locks the workspace's job count).
 //!
 //! A macro rather than generic code because sqlx's executor bounds over two databases
 //! would hide the SQL under a page of trait bounds.
 
 macro_rules! impl_store {
-    ($store:ty, $dialect:ty, { $($own:tt)* }) => {
+    ($store:ty, { $($own:tt)* }) => {
         #[async_trait::async_trait]
         impl Store for $store {
             $($own)*
@@ -92,7 +91,8 @@ macro_rules! impl_store {
 
             async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
                 let rows = sqlx::query(
-                    "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                    "SELECT w.id, w.name, m.role, COALESCE(w.tenant_key, CAST(w.id AS TEXT)) FROM memberships m
+                     JOIN workspaces w ON w.id = m.workspace_id
                      WHERE m.user_id = $1 AND m.status = 'active' ORDER BY m.id",
                 )
                 .bind(user_id)
@@ -103,9 +103,26 @@ macro_rules! impl_store {
                         let role: String = r.try_get(2)?;
                         let role = crate::accounts::Role::parse(&role)
                             .ok_or_else(|| sqlx::Error::Decode(format!("unknown role `{role}`").into()))?;
-                        Ok(Membership { workspace_id: r.try_get(0)?, workspace_name: r.try_get(1)?, role })
+                        Ok(Membership {
+                            workspace_id: r.try_get(0)?,
+                            workspace_name: r.try_get(1)?,
+                            role,
+                            tenant_key: r.try_get(3)?,
+                        })
                     })
                     .collect()
+            }
+
+            async fn create_tenant_workspace(&self, name: &str, tenant_key: &str) -> StoreResult<i64> {
+                sqlx::query_scalar("INSERT INTO workspaces (name, tenant_key) VALUES ($1, $2) RETURNING id")
+                    .bind(name)
+                    .bind(tenant_key)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict("tenant key"),
+                        _ => e.into(),
+                    })
             }
 
             async fn workspace_name(&self, id: i64) -> StoreResult<Option<String>> {
@@ -197,21 +214,6 @@ macro_rules! impl_store {
                 Ok(deleted.rows_affected())
             }
 
-            async fn page(
-                &self,
-                dataset: &Dataset,
-                workspace_id: i64,
-                filters: &Filters,
-                page: PageRequest,
-            ) -> StoreResult<DataPage> {
-                let count = query::count::<$dialect>(dataset, workspace_id, filters);
-                let total: i64 = bind_all(&count).fetch_one(&self.pool).await?.try_get(0)?;
-                let select = query::page::<$dialect>(dataset, workspace_id, filters, page, PAGE_SIZE);
-                let rows = bind_all(&select).fetch_all(&self.pool).await?;
-                let rows = rows.iter().map(|r| decode_row(r, dataset)).collect::<Result<_, _>>()?;
-                Ok(assemble_page(dataset, rows, total, page, PAGE_SIZE))
-            }
-
             fn flavour(&self) -> &'static jobs::Flavour {
                 &FLAVOUR
             }
@@ -274,43 +276,6 @@ macro_rules! impl_store {
                     Some(id) => jobs::get(self, None, id).await,
                     None => Ok(None),
                 }
-            }
-
-            async fn export_rows(
-                &self,
-                dataset: &'static Dataset,
-                workspace_id: i64,
-                filters: &Filters,
-                batch: usize,
-                sink: RowSink,
-            ) -> StoreResult<()> {
-                use futures::TryStreamExt;
-                // The count and the rows come from one snapshot, so they agree.
-                let mut tx = self.begin_snapshot().await?;
-                let count = query::count::<$dialect>(dataset, workspace_id, filters);
-                let total: i64 = bind_all(&count).fetch_one(&mut *tx).await?.try_get(0)?;
-                let sender = sink.rows;
-                if sink.total.send(total).is_err() {
-                    return Ok(());
-                }
-                let select = query::export::<$dialect>(dataset, workspace_id, filters);
-                let mut rows = bind_all(&select).fetch(&mut *tx);
-                let mut chunk = Vec::with_capacity(batch);
-                while let Some(row) = rows.try_next().await? {
-                    chunk.push(decode_row(&row, dataset)?);
-                    if chunk.len() == batch {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
-                        if sender.send(RowBatch::Rows(full)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-                if !chunk.is_empty() {
-                    let _ = sender.send(RowBatch::Rows(chunk)).await;
-                }
-                drop(rows);
-                tx.commit().await?;
-                Ok(())
             }
         }
     };

@@ -4,11 +4,10 @@
 //! Timestamps are TEXT in one fixed-width RFC 3339 form (`jobs::time_text`) so that text
 //! order is time order; tags are a JSON array in TEXT; uuids and JSON are TEXT.
 
-use super::jobs::{Flavour, parse_time_text, time_text};
-use super::query::{self, Dialect, Param, Query};
+use super::jobs::{Flavour, time_text};
+use super::query::{Param, Query};
 use super::*;
-use crate::datasets::{ColumnKind, PAGE_SIZE};
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Row, Sqlite, SqlitePool, Transaction, query::Query as SqlxQuery};
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,27 +40,17 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-struct Lite;
-
-impl Dialect for Lite {
-    fn placeholder(n: usize) -> String {
-        format!("${n}")
-    }
-    fn has_tag(p: &str) -> String {
-        format!("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = {p})")
-    }
-}
-
 fn bind_value<'q>(
     sql: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>,
     cell: &'q Cell,
 ) -> SqlxQuery<'q, Sqlite, SqliteArguments<'q>> {
     match cell {
         Cell::Null => sql.bind(None::<String>),
-        Cell::Integer(v) | Cell::Money(v) => sql.bind(*v),
-        Cell::Text(s) => sql.bind(s.as_str()),
+        Cell::Integer(v) | Cell::Money { minor: v, .. } => sql.bind(*v),
         Cell::Timestamp(t) => sql.bind(time_text(t)),
-        Cell::Tags(tags) => sql.bind(serde_json::to_string(tags).expect("strings serialise")),
+        Cell::List(tags) => sql.bind(serde_json::to_string(tags).expect("strings serialise")),
+        Cell::Bool(b) => sql.bind(*b),
+        other => sql.bind(other.display()),
     }
 }
 
@@ -74,31 +63,6 @@ fn bind_all(q: &Query) -> SqlxQuery<'_, Sqlite, SqliteArguments<'_>> {
         Param::MaybeText(v) => sql.bind(v.as_deref()),
         Param::Time(v) => sql.bind(time_text(v)),
     })
-}
-
-fn decode_row(row: &SqliteRow, dataset: &Dataset) -> Result<Vec<Cell>, sqlx::Error> {
-    dataset
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            Ok(match column.kind {
-                ColumnKind::Integer => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Integer),
-                ColumnKind::Money => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Money),
-                ColumnKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
-                ColumnKind::Timestamp => match row.try_get::<Option<String>, _>(i)? {
-                    Some(text) => Cell::Timestamp(parse_time_text(&text)?),
-                    None => Cell::Null,
-                },
-                ColumnKind::Tags => match row.try_get::<Option<String>, _>(i)? {
-                    Some(json) => {
-                        Cell::Tags(serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
-                    }
-                    None => Cell::Null,
-                },
-            })
-        })
-        .collect()
 }
 
 impl SqliteStore {
@@ -135,14 +99,9 @@ impl SqliteStore {
             .await?;
         Ok(tx)
     }
-
-    /// A read transaction in WAL mode sees one snapshot throughout.
-    async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin().await
-    }
 }
 
-impl_store!(SqliteStore, Lite, {
+impl_store!(SqliteStore, {
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
@@ -161,7 +120,7 @@ impl_store!(SqliteStore, Lite, {
 
     async fn insert_rows(
         &self,
-        dataset: &Dataset,
+        table: &str,
         workspace_id: i64,
         columns: &[&str],
         rows: &[Vec<Cell>],
@@ -184,9 +143,7 @@ impl_store!(SqliteStore, Lite, {
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO {} ({}, {}) VALUES {}",
-                dataset.table,
-                dataset.tenant_column,
+                "INSERT INTO {table} (workspace_id, {}) VALUES {}",
                 columns.join(", "),
                 tuples.join(",")
             );

@@ -51,6 +51,8 @@ impl Default for WorkerSettings {
 pub struct Worker {
     pub id: String,
     pub store: DynStore,
+    pub catalog: Arc<crate::catalog::Catalog>,
+    pub source: crate::source::Source,
     pub storage: DynStorage,
     pub hub: Hub,
     pub wakeup: Arc<Notify>,
@@ -158,6 +160,8 @@ impl Worker {
         let heartbeat = self.heartbeat(&record, signals.clone());
         let pipeline = Pipeline {
             store: self.store.clone(),
+            catalog: self.catalog.clone(),
+            source: self.source.clone(),
             storage: self.storage.clone(),
             hub: self.hub.clone(),
             part_size: self.settings.part_size,

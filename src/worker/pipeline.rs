@@ -3,12 +3,13 @@
 //! buffers take turns, so memory stays flat whatever the row count. Any failure or a
 //! cancel aborts the upload.
 
-use crate::datasets;
+use crate::catalog::{Catalog, Dataset, filters};
 use crate::exports::{JobStatus, Progress};
-use crate::formats::{self, EncodeOptions, Format};
+use crate::formats::{self, EncodeOptions, FileColumns, Format};
 use crate::progress::Hub;
+use crate::source::{RowBatch, RowSink, Source};
 use crate::storage::{DynStorage, StorageError, UploadedPart};
-use crate::store::{DynStore, JobRecord, RowBatch, RowSink, jobs};
+use crate::store::{DynStore, JobRecord, jobs};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use std::io::{self, Write};
@@ -74,6 +75,8 @@ pub struct Signals {
 
 pub struct Pipeline {
     pub store: DynStore,
+    pub catalog: Arc<Catalog>,
+    pub source: Source,
     pub storage: DynStorage,
     pub hub: Hub,
     pub part_size: usize,
@@ -188,12 +191,22 @@ impl Pipeline {
     pub async fn run(&self, record: &JobRecord, signals: &Signals) -> Result<Outcome, Stop> {
         let lease = record.lease();
         let job = &record.job;
-        let dataset = datasets::find(&job.dataset).ok_or_else(|| {
+        let dataset = self.catalog.find(&job.dataset).cloned().ok_or_else(|| {
             Failure::stop(
                 "This dataset is no longer offered.",
                 format!("unknown dataset `{}`", job.dataset),
             )
         })?;
+        // The catalog may have changed since the export was asked for: check again.
+        let filters = filters::check(&dataset, &job.filters.0)
+            .map_err(|e| Failure::stop("The export's filters no longer fit the dataset.", e))?;
+        if let Some(missing) = job.columns.iter().flatten().find(|c| dataset.column(c).is_none()) {
+            return Err(Failure::stop(
+                "A column the export asked for is no longer offered.",
+                format!("unknown column `{missing}`"),
+            ));
+        }
+        let columns = formats::file_columns(&dataset, job.columns.as_deref());
         let (key, file_name, content_type) = object_names(record);
 
         // An upload left open by an earlier attempt goes first. If storage cannot be
@@ -225,7 +238,10 @@ impl Pipeline {
         .await
         .map_err(Failure::database);
         let result = match recorded {
-            Ok(true) => self.stream(record, dataset, &key, &upload_id, signals).await,
+            Ok(true) => {
+                self.stream(record, dataset, filters, columns, &key, &upload_id, signals)
+                    .await
+            }
             Ok(false) => Err(Stop::LeaseLost),
             Err(e) => Err(e),
         };
@@ -254,10 +270,13 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn stream(
         &self,
         record: &JobRecord,
-        dataset: &'static datasets::Dataset,
+        dataset: Arc<Dataset>,
+        filters: crate::catalog::Filters,
+        columns: FileColumns,
         key: &str,
         upload_id: &str,
         signals: &Signals,
@@ -267,19 +286,18 @@ impl Pipeline {
 
         let (sink, mut batches, mut counted) = RowSink::new(4);
         let reader = {
-            let store = self.store.clone();
-            let filters = job.filters.clone();
-            let workspace = record.workspace_id;
+            let (source, dataset) = (self.source.clone(), dataset.clone());
+            let (tenant, columns) = (record.tenant_key.clone(), columns.clone());
             let csv = job.format == Format::Csv;
             tokio::spawn(async move {
                 // CSV straight from the database where it can write it; else rows.
-                if csv && store.writes_csv() {
-                    store
-                        .export_csv(dataset, workspace, &filters, ROWS_PER_BATCH, sink)
+                if csv && source.writes_csv() {
+                    source
+                        .export_csv(dataset, &tenant, &filters, &columns, ROWS_PER_BATCH, sink)
                         .await
                 } else {
-                    store
-                        .export_rows(dataset, workspace, &filters, ROWS_PER_BATCH, sink)
+                    source
+                        .export_rows(dataset, &tenant, &filters, ROWS_PER_BATCH, sink)
                         .await
                 }
             })
@@ -324,7 +342,7 @@ impl Pipeline {
                 let options = EncodeOptions {
                     bom: bom && format == Format::Csv,
                 };
-                let mut encoder = formats::encoder(format, dataset.columns, options, sink)?;
+                let mut encoder = formats::encoder(format, columns, options, sink)?;
                 while let Some(batch) = rows_rx.blocking_recv() {
                     match batch {
                         RowBatch::Rows(rows) => {

@@ -103,6 +103,29 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// Which catalog and source a test's app reads (the demo's over its own database unless
+/// a test sets them).
+#[derive(Clone, Default)]
+pub struct DataSetup {
+    pub path: Option<std::path::PathBuf>,
+    pub source_url: Option<String>,
+}
+
+tokio::task_local! {
+    static DATA_SETUP: DataSetup;
+}
+
+impl DataSetup {
+    fn get() -> DataSetup {
+        DATA_SETUP.try_with(Clone::clone).unwrap_or_default()
+    }
+
+    /// Runs `body` with apps spawned in it reading this catalog and source.
+    pub async fn scope<F: std::future::Future>(self, body: F) -> F::Output {
+        DATA_SETUP.scope(self, body).await
+    }
+}
+
 /// Fast retries and cleanup, so failure stories finish quickly.
 pub fn quick_pipeline() -> PipelineArgs {
     PipelineArgs {
@@ -125,7 +148,13 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
         ..ServeArgs::default()
     };
     configure(&mut args);
-    let server = egress::server::start(store.clone(), data.path(), args)
+    let catalog = DataSetup::get();
+    let source_url = catalog.source_url.clone().unwrap_or_else(|| url.clone());
+    let loaded =
+        egress::server::runtime::Data::load(catalog.path.as_deref(), &source_url, catalog.source_url.is_none())
+            .await
+            .expect("the catalog matches the source");
+    let server = egress::server::start(store.clone(), loaded, data.path(), args)
         .await
         .expect("server starts");
     TestApp {
@@ -202,11 +231,7 @@ impl TestApp {
     pub async fn browse(&self, client: &reqwest::Client, dataset: &str, query: &[(&str, &str)]) -> reqwest::Response {
         let mut filters = serde_json::Map::new();
         for (k, v) in query {
-            let value = match *k {
-                "after" | "before" => serde_json::json!(v.parse::<i64>().unwrap()),
-                _ => serde_json::json!(v),
-            };
-            filters.insert(k.to_string(), value);
+            filters.insert(k.to_string(), serde_json::json!(v));
         }
         client
             .post(self.url("/rpc/browse_dataset"))
@@ -218,10 +243,10 @@ impl TestApp {
 }
 
 /// The rows the generator makes for a dataset, to compare the database's answers with.
-pub fn generated(dataset: &str, rows: u64, seed: u64) -> Vec<Vec<egress::datasets::Cell>> {
+pub fn generated(dataset: &str, rows: u64, seed: u64) -> Vec<Vec<egress::catalog::Cell>> {
     GENERATORS
         .iter()
-        .find(|g| g.dataset.id == dataset)
+        .find(|g| g.table == dataset)
         .unwrap()
         .rows(rows, seed)
         .collect()
@@ -274,8 +299,8 @@ pub async fn rows_via_pages(app: &TestApp, c: &reqwest::Client, dataset: &str, f
         }
         let page: Value = app.browse(c, dataset, &query).await.json().await.unwrap();
         rows.extend(page["rows"].as_array().unwrap().iter().cloned());
-        match page["next_after"].as_i64() {
-            Some(n) => after = Some(n.to_string()),
+        match page["next_after"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
             None => break,
         }
     }
@@ -293,9 +318,11 @@ pub fn csv_text(cell: &Value) -> String {
     match kind {
         "Integer" => value.to_string(),
         "Text" => neutral(value.as_str().unwrap()),
-        "Money" => egress::datasets::format_cents(value.as_i64().unwrap()),
+        "Money" => {
+            egress::catalog::format_minor(value["minor"].as_i64().unwrap(), value["scale"].as_u64().unwrap() as u8)
+        }
         "Timestamp" => value.as_str().unwrap().to_owned(),
-        "Tags" => neutral(
+        "List" => neutral(
             &value
                 .as_array()
                 .unwrap()

@@ -1,0 +1,200 @@
+//! The catalog: what can be browsed and exported, declared in a TOML file the operator
+//! writes (`--catalog PATH`; the demo's four datasets, `catalog/demo.toml`, are the
+//! shipped example and the default).
+//!
+//! A dataset is one entry: its source table or view, the tenant column, a unique ordered
+//! key, the columns in export order with labels and kinds, the filters it offers, and the
+//! least role that may see it. A column kind is one module in `kinds/` (its SQL, decoding
+//! and its text, JSON and spreadsheet forms); a filter kind is one module in `filters/`
+//! (its parameters, parsing and SQL). Nothing else names a dataset, a kind or a filter.
+//!
+//! The declarations travel to the browser too (the pages are built from them), without
+//! what only the server needs to know (source, tenant, key).
+
+mod cell;
+pub mod filters;
+pub mod kinds;
+#[cfg(feature = "ssr")]
+mod load;
+#[cfg(feature = "ssr")]
+pub mod query;
+
+pub use cell::{Cell, currency_scale, format_cents, format_minor};
+pub use filters::{FilterKind, FilterValues, Filters, SearchMode};
+pub use kinds::Kind;
+#[cfg(feature = "ssr")]
+pub use load::CatalogError;
+
+use crate::accounts::Role;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The demo's catalog, over the tables Egress's own migrations make.
+pub const DEMO: &str = include_str!("../../catalog/demo.toml");
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    #[serde(rename = "dataset", default)]
+    pub datasets: Vec<Arc<Dataset>>,
+}
+
+/// The column that says which tenant a row belongs to, and the type of its values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub column: String,
+    #[serde(rename = "type", default)]
+    pub kind: TenantKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKind {
+    #[default]
+    Integer,
+    Text,
+    Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// The identifier in URLs and the API (`contacts`).
+    pub id: String,
+    /// The name shown to people (`Contacts`).
+    pub label: String,
+    #[serde(default)]
+    pub description: String,
+    /// The table or view rows come from (`public.contacts`). Server only.
+    #[serde(default, skip_serializing)]
+    pub source: String,
+    #[serde(default, skip_serializing)]
+    pub tenant: Tenant,
+    /// Columns that order the rows uniquely (`["created_at", "id"]`). Server only.
+    #[serde(default, skip_serializing)]
+    pub key: Vec<String>,
+    #[serde(rename = "column")]
+    pub columns: Vec<Column>,
+    #[serde(rename = "filter", default)]
+    pub filters: Vec<Filter>,
+    /// The least role that may see the dataset.
+    #[serde(default = "member")]
+    pub role: Role,
+}
+
+fn member() -> Role {
+    Role::Member
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// The column (or expression alias) in the source.
+    pub name: String,
+    /// The header in the pages and in exported files.
+    pub label: String,
+    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// For money: the column holding the ISO 4217 currency code, which decides the
+    /// number of decimals. Without it, amounts have two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_column: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// The filter's name; its parameters are named after it (`created` → `created_from`).
+    pub id: String,
+    pub label: String,
+    pub column: String,
+    pub kind: FilterKind,
+    /// `one_of`: the values offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// `one_of`: offer the values found in the data instead of a list.
+    #[serde(default)]
+    pub values_from_data: bool,
+    /// `text_search`: `prefix` (the default) or `contains`.
+    #[serde(default)]
+    pub mode: filters::SearchMode,
+}
+
+impl Catalog {
+    pub fn find(&self, id: &str) -> Option<&Arc<Dataset>> {
+        self.datasets.iter().find(|d| d.id == id)
+    }
+
+    /// The datasets `role` may see, in catalog order.
+    pub fn visible_to(&self, role: Role) -> impl Iterator<Item = &Arc<Dataset>> {
+        self.datasets.iter().filter(move |d| role.may_see(d.role))
+    }
+}
+
+impl Dataset {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn filter(&self, id: &str) -> Option<&Filter> {
+        self.filters.iter().find(|f| f.id == id)
+    }
+
+    /// Every filter parameter the dataset accepts (`created_from`, `status`, …).
+    pub fn filter_params(&self) -> Vec<String> {
+        self.filters.iter().flat_map(|f| f.kind.params(&f.id)).collect()
+    }
+}
+
+/// One page of a dataset, as the data page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataPage {
+    pub dataset: String,
+    pub labels: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Rows matching the filters, over all pages.
+    pub total: i64,
+    /// Cursor for the next (older) page, when there is one.
+    pub next_after: Option<String>,
+    /// Cursor for the previous (newer) page, when there is one.
+    pub prev_before: Option<String>,
+}
+
+/// A page cursor: the key of the row at a page's edge. A key of one column is its value
+/// (`after=1200`); a longer one, a JSON array of the values.
+pub fn cursor_token(key: &[String]) -> String {
+    match key {
+        [one] => one.clone(),
+        many => serde_json::to_string(many).expect("texts serialise"),
+    }
+}
+
+/// The key a cursor names, for a key of `len` columns; `None` when it is malformed.
+pub fn parse_cursor(token: &str, len: usize) -> Option<Vec<String>> {
+    let key = if len == 1 {
+        vec![token.to_owned()]
+    } else {
+        serde_json::from_str::<Vec<String>>(token).ok()?
+    };
+    (key.len() == len && key.iter().all(|v| v.len() <= 200)).then_some(key)
+}
+
+/// The catalog the browser got from `visible_catalog()`, for the components under the layout.
+#[derive(Clone, Copy)]
+pub struct CatalogResource(pub leptos::prelude::Resource<Result<Catalog, crate::error::AppError>>);
+
+/// The datasets the caller's role may see, as the pages show them (none when signed out).
+#[leptos::server(prefix = "/rpc", endpoint = "catalog")]
+pub async fn visible_catalog() -> Result<Catalog, crate::error::AppError> {
+    crate::error::server_fn(async move {
+        let state = crate::accounts::ssr::state();
+        let session = crate::accounts::ssr::session().await?;
+        let datasets = match crate::accounts::ssr::member_of_session(&state, &session).await? {
+            Some((member, _)) => state.catalog.visible_to(member.role).cloned().collect(),
+            None => Vec::new(),
+        };
+        Ok(Catalog { datasets })
+    })
+    .await
+}

@@ -1,0 +1,345 @@
+//! The source: the operator's database that datasets are read from (`--source-url`, by
+//! default Egress's own). Egress only reads here, in one snapshot per export, and only
+//! through the catalog's declarations (`catalog::query`). Postgres or SQLite.
+//!
+//! Every column is read as the text its kind decodes (`catalog::kinds`), so one decoder
+//! serves both databases. On Postgres a CSV export can have the database write the
+//! records (`COPY`), made byte for byte into what the encoder writes (`postgres.rs`).
+
+/// Runs `$body` with `$pool` bound to whichever pool this is: the code is the same for
+/// both databases, only sqlx's types differ.
+macro_rules! with_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Postgres($pool) => $body,
+            Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+
+mod check;
+mod postgres;
+
+pub use check::{CheckReport, check_catalog};
+
+use crate::catalog::kinds::{Db, spec};
+use crate::catalog::query::{self, PageRequest, SourceQuery};
+use crate::catalog::{Cell, Column, Dataset, Filters, Kind, currency_scale};
+use futures::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A value the catalog's kind does not read: the catalog does not match the source.
+    #[error("{dataset}.{column}: {message}")]
+    Decode {
+        dataset: String,
+        column: String,
+        message: String,
+    },
+    #[error("this source does not support {0}")]
+    Unsupported(&'static str),
+}
+
+pub type SourceResult<T> = Result<T, SourceError>;
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pool: Pool,
+}
+
+/// One page of a dataset, as the data page shows it.
+pub use crate::catalog::DataPage;
+
+/// Where `export_rows` sends. The count has a channel of its own: behind rows that wait
+/// for a slow consumer it would arrive last, and the progress would show no percentage
+/// for the whole export.
+pub struct RowSink {
+    pub rows: tokio::sync::mpsc::Sender<RowBatch>,
+    pub total: tokio::sync::oneshot::Sender<i64>,
+}
+
+impl RowSink {
+    /// A sink, its rows' receiver (holding `capacity` batches) and its count's receiver.
+    pub fn new(
+        capacity: usize,
+    ) -> (
+        RowSink,
+        tokio::sync::mpsc::Receiver<RowBatch>,
+        tokio::sync::oneshot::Receiver<i64>,
+    ) {
+        let (rows, rows_rx) = tokio::sync::mpsc::channel(capacity);
+        let (total, total_rx) = tokio::sync::oneshot::channel();
+        (RowSink { rows, total }, rows_rx, total_rx)
+    }
+}
+
+/// A batch of rows that `export_rows` sends.
+#[derive(Debug)]
+pub enum RowBatch {
+    Rows(Vec<Vec<Cell>>),
+    /// Rows the database wrote as CSV itself: CRLF-terminated records, exactly what the
+    /// CSV encoder writes for them (see `Source::export_csv`).
+    Csv {
+        bytes: Vec<u8>,
+        rows: usize,
+    },
+}
+
+impl RowBatch {
+    /// The rows this batch carries.
+    pub fn rows(&self) -> usize {
+        match self {
+            RowBatch::Rows(rows) => rows.len(),
+            RowBatch::Csv { rows, .. } => *rows,
+        }
+    }
+}
+
+/// A row read as text, one value per column, decoded by the columns' kinds. Money takes
+/// its currency's decimals from the row's currency column.
+pub fn decode_row(dataset: &Dataset, texts: Vec<Option<String>>) -> SourceResult<Vec<Cell>> {
+    let bad = |column: &Column, message: String| SourceError::Decode {
+        dataset: dataset.id.clone(),
+        column: column.name.clone(),
+        message,
+    };
+    let mut cells = Vec::with_capacity(texts.len());
+    for (column, text) in dataset.columns.iter().zip(&texts) {
+        cells.push(match text {
+            None => Cell::Null,
+            Some(text) => spec(column.kind).decode(text).map_err(|m| bad(column, m))?,
+        });
+    }
+    for (i, column) in dataset.columns.iter().enumerate() {
+        if let (Some(currency), Cell::Money { scale, .. }) = (&column.currency_column, &mut cells[i]) {
+            let at = dataset.columns.iter().position(|c| &c.name == currency);
+            if let Some(Some(code)) = at.map(|at| &texts[at]) {
+                *scale = currency_scale(code);
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// How many rows a data page shows.
+pub const PAGE_SIZE: i64 = 50;
+
+impl Source {
+    /// Opens the source at `url`: `postgres://…` (its sessions run in UTC and read only)
+    /// or `sqlite://PATH` (which must exist; opened read-only).
+    pub async fn connect(url: &str) -> anyhow::Result<Source> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?
+                .options([("TimeZone", "UTC"), ("default_transaction_read_only", "on")])
+                .disable_statement_logging();
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?,
+            )
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .read_only(true)
+                .busy_timeout(Duration::from_secs(10))
+                .disable_statement_logging();
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            anyhow::bail!(
+                "the source URL must start with postgres:// or sqlite: (got `{}`)",
+                crate::store::redact(url)
+            )
+        };
+        Ok(Source { pool })
+    }
+
+    pub fn db(&self) -> Db {
+        match self.pool {
+            Pool::Postgres(_) => Db::Postgres,
+            Pool::Sqlite(_) => Db::Sqlite,
+        }
+    }
+
+    pub async fn ping(&self) -> SourceResult<()> {
+        with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    async fn texts(&self, q: &SourceQuery) -> SourceResult<Vec<Vec<Option<String>>>> {
+        with_pool!(self, pool => {
+            let rows = q.params.iter().fold(sqlx::query(&q.sql), |s, p| s.bind(p)).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(SourceError::from)
+        })
+    }
+
+    async fn count_of(&self, q: &SourceQuery) -> SourceResult<i64> {
+        with_pool!(self, pool => {
+            let row = q.params.iter().fold(sqlx::query(&q.sql), |s, p| s.bind(p)).fetch_one(pool).await?;
+            Ok(row.try_get::<i64, _>(0)?)
+        })
+    }
+
+    /// One page of a dataset for a tenant, with the count of all matching rows.
+    pub async fn page(
+        &self,
+        dataset: &Dataset,
+        tenant: &str,
+        filters: &Filters,
+        page: &PageRequest,
+    ) -> SourceResult<DataPage> {
+        let db = self.db();
+        let total = self.count_of(&query::count(db, dataset, tenant, filters)).await?;
+        let mut texts = self
+            .texts(&query::page(db, dataset, tenant, filters, page, PAGE_SIZE))
+            .await?;
+        let has_more = texts.len() as i64 > PAGE_SIZE;
+        texts.truncate(PAGE_SIZE as usize);
+        if let PageRequest::Before(_) = page {
+            // Read oldest-first to find the page before the cursor; shown newest first.
+            texts.reverse();
+        }
+        let width = dataset.columns.len();
+        let mut rows = Vec::with_capacity(texts.len());
+        let mut keys = Vec::with_capacity(texts.len());
+        for mut row in texts {
+            // The key's values, as text, come after the columns: what a cursor carries.
+            let key = row.split_off(width);
+            keys.push(key.into_iter().map(Option::unwrap_or_default).collect::<Vec<_>>());
+            rows.push(decode_row(dataset, row)?);
+        }
+        let cursor = |key: Option<&Vec<String>>| key.map(|k| crate::catalog::cursor_token(k));
+        let (next_after, prev_before) = match page {
+            PageRequest::First => (has_more.then(|| cursor(keys.last())).flatten(), None),
+            PageRequest::After(_) => (has_more.then(|| cursor(keys.last())).flatten(), cursor(keys.first())),
+            PageRequest::Before(_) => (cursor(keys.last()), has_more.then(|| cursor(keys.first())).flatten()),
+        };
+        Ok(DataPage {
+            dataset: dataset.id.clone(),
+            labels: dataset.columns.iter().map(|c| c.label.clone()).collect(),
+            rows,
+            total,
+            next_after,
+            prev_before,
+        })
+    }
+
+    /// The distinct values of a column in the tenant's rows, for a `values_from_data` filter.
+    pub async fn distinct(&self, dataset: &Dataset, tenant: &str, column: &str) -> SourceResult<Vec<String>> {
+        let q = query::distinct(self.db(), dataset, tenant, column, 200);
+        Ok(self
+            .texts(&q)
+            .await?
+            .into_iter()
+            .filter_map(|mut r| r.pop().flatten())
+            .collect())
+    }
+
+    /// Streams a dataset's matching rows in one consistent snapshot: the count to
+    /// `sink.total`, the rows in key order to `sink.rows`, `batch` at a time. Stops early
+    /// when the receiver is gone.
+    pub async fn export_rows(
+        &self,
+        dataset: Arc<Dataset>,
+        tenant: &str,
+        filters: &Filters,
+        batch: usize,
+        sink: RowSink,
+    ) -> SourceResult<()> {
+        let db = self.db();
+        let count = query::count(db, &dataset, tenant, filters);
+        let select = query::export(db, &dataset, tenant, filters);
+        with_pool!(self, pool => {
+            // The count and the rows come from one snapshot, so they agree.
+            let mut tx = pool.begin().await?;
+            if db == Db::Postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+            }
+            let total: i64 = count
+                .params
+                .iter()
+                .fold(sqlx::query(&count.sql), |s, p| s.bind(p))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            if sink.total.send(total).is_err() {
+                return Ok(());
+            }
+            let mut rows = select.params.iter().fold(sqlx::query(&select.sql), |s, p| s.bind(p)).fetch(&mut *tx);
+            let mut chunk = Vec::with_capacity(batch);
+            while let Some(row) = rows.try_next().await? {
+                let texts = (0..row.len())
+                    .map(|i| row.try_get::<Option<String>, _>(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                chunk.push(decode_row(&dataset, texts)?);
+                if chunk.len() == batch {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
+                    if sink.rows.send(RowBatch::Rows(full)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = sink.rows.send(RowBatch::Rows(chunk)).await;
+            }
+            drop(rows);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Whether the database writes CSV itself (`export_csv`).
+    pub fn writes_csv(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// Like `export_rows`, but the database writes the records (Postgres `COPY`), made
+    /// into exactly what the CSV encoder writes, so they come as `RowBatch::Csv`.
+    pub async fn export_csv(
+        &self,
+        dataset: Arc<Dataset>,
+        tenant: &str,
+        filters: &Filters,
+        columns: &crate::formats::FileColumns,
+        batch: usize,
+        sink: RowSink,
+    ) -> SourceResult<()> {
+        match &self.pool {
+            Pool::Postgres(pool) => postgres::export_csv(pool, &dataset, tenant, filters, columns, batch, sink).await,
+            Pool::Sqlite(_) => Err(SourceError::Unsupported("writing CSV in the database")),
+        }
+    }
+
+    /// The columns of a table or view and their types (lower case), `None` when it does
+    /// not exist: for `catalog check`.
+    pub async fn describe(&self, source: &str) -> SourceResult<Option<Vec<(String, String)>>> {
+        check::describe(self, source).await
+    }
+}
+
+/// Whether a kind reads a column of this database type (for `catalog check`).
+pub fn accepts(db: Db, kind: Kind, sql_type: &str) -> bool {
+    spec(kind).accepts(db, sql_type)
+}
