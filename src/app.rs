@@ -74,6 +74,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/data/:dataset") view=DatasetPage />
                 <Route path=path!("/exports") view=crate::exports::ExportsPage />
+                <Route path=path!("/settings/tokens") view=crate::accounts::api_tokens::TokensPage />
             </Routes>
         </main>
     }
@@ -97,6 +98,9 @@ fn Header() -> impl IntoView {
                                     .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label.clone()}</A> })
                                     .collect_view()}
                                 <A href="/exports">"Exports"</A>
+                                {v.workspace.role.manages_all_exports().then(|| view! {
+                                    <A href="/settings/tokens">"API tokens"</A>
+                                })}
                             </nav>
                             <div class="account">
                                 <WorkspaceSwitcher viewer=v.clone() />

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     EmailTaken,
     /// The export is not in a state that allows it (409).
     NotReady,
+    /// The request clashes with an earlier one (an `Idempotency-Key` reused) (409).
+    Conflict,
     /// The export's file was deleted when it expired (410).
     Expired,
     /// The request body is too large (413).
@@ -44,7 +46,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized | ErrorCode::BadCredentials => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::EmailTaken | ErrorCode::NotReady => 409,
+            ErrorCode::EmailTaken | ErrorCode::NotReady | ErrorCode::Conflict => 409,
             ErrorCode::Expired => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited | ErrorCode::TooManyExports => 429,
@@ -232,7 +234,10 @@ mod ssr {
 
     impl From<crate::source::SourceError> for AppError {
         fn from(e: crate::source::SourceError) -> Self {
-            AppError::internal(e)
+            match e {
+                crate::source::SourceError::NoTenant => AppError::forbidden(e.to_string()),
+                e => AppError::internal(e),
+            }
         }
     }
 

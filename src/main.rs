@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     match cli.command.expect("a command, `serve` by default") {
-        Command::Serve(args) => serve(&cli.config, args).await,
+        Command::Serve(args) => serve(&cli.config, *args).await,
         Command::Worker(args) => work(&cli.config, args).await,
         Command::Migrate => {
             open_store(&cli.config).await?;
@@ -64,6 +64,12 @@ async fn main() -> anyhow::Result<()> {
                 !tenant_key.trim().is_empty() && tenant_key.len() <= 200,
                 "--tenant-key: give the tenant's id in the source (1 to 200 characters)"
             );
+            if cli.config.source_url.is_some()
+                && let Some(why) =
+                    egress::catalog::Catalog::load(cli.config.catalog.as_deref())?.refuses_tenant_key(tenant_key.trim())
+            {
+                anyhow::bail!("--tenant-key: {why}");
+            }
             let id = match store.create_tenant_workspace(name.trim(), tenant_key.trim()).await {
                 Ok(id) => id,
                 Err(store::StoreError::Conflict(_)) => {
@@ -98,7 +104,9 @@ async fn check_catalog(config: &Config) -> anyhow::Result<()> {
         if catalog.datasets.len() == 1 { "" } else { "s" },
         store::redact(url)
     );
-    let source = egress::source::Source::connect(url).await?;
+    let source = egress::source::Source::connect(url)
+        .await?
+        .own(config.source_url.is_none());
     let report = egress::source::check_catalog(&source, &catalog, config.source_url.is_none()).await?;
     println!("{report}");
     if !report.is_ok() {

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{Backend, PASSWORD, TestApp, client, spawn_app, spawn_app_with, start_export, wait_until_done};
+use common::{
+    Backend, PASSWORD, TestApp, client, error_of, says, spawn_app, spawn_app_with, start_export, wait_until_done,
+};
 use egress::accounts::Role;
 use egress::server::config::{ServeArgs, Signup};
-use egress::store::NewUser;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -51,33 +52,6 @@ async fn sign_in(app: &TestApp, c: &reqwest::Client, email: &str, password: &str
         .send()
         .await
         .unwrap()
-}
-
-/// A user with `role` in `workspace`, who can sign in with `PASSWORD`.
-async fn add_user(app: &TestApp, workspace: i64, email: &str, role: Role) -> i64 {
-    let id = app
-        .store
-        .create_user(&NewUser {
-            email: email.into(),
-            name: email.split('@').next().unwrap().into(),
-            password_hash: egress::accounts::ssr::hash_password(PASSWORD),
-        })
-        .await
-        .unwrap();
-    app.store.add_membership(workspace, id, role.id()).await.unwrap();
-    id
-}
-
-async fn error_of(r: reqwest::Response) -> (StatusCode, Value) {
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    (status, body["error"].clone())
-}
-
-/// The error's message, which must contain `part`.
-fn says(error: &Value, part: &str) {
-    let message = error["message"].as_str().unwrap_or_default();
-    assert!(message.contains(part), "{error} should say {part:?}");
 }
 
 // --- 1. Login throttling ---------------------------------------------------------------
@@ -242,9 +216,9 @@ async fn login_follows_only_paths_of_this_site(backend: Backend) {
 async fn members_manage_their_own_exports_and_admins_all(backend: Backend) {
     let app = spawn_app_with(backend, |a| a.no_worker = true).await;
     let ws = app.workspace_with_data("Acme", "owner@acme.test", 3, 1).await;
-    add_user(&app, ws, "mia@acme.test", Role::Member).await;
-    add_user(&app, ws, "max@acme.test", Role::Member).await;
-    add_user(&app, ws, "ada@acme.test", Role::Admin).await;
+    app.add_user(ws, "mia@acme.test", Role::Member).await;
+    app.add_user(ws, "max@acme.test", Role::Member).await;
+    app.add_user(ws, "ada@acme.test", Role::Admin).await;
     let (mia, max, admin) = (
         app.logged_in("mia@acme.test").await,
         app.logged_in("max@acme.test").await,
@@ -296,7 +270,7 @@ async fn members_manage_their_own_exports_and_admins_all(backend: Backend) {
 async fn datasets_can_require_a_role(backend: Backend) {
     let app = spawn_app(backend).await;
     let ws = app.workspace_with_data("Acme", "owner@acme.test", 3, 1).await;
-    add_user(&app, ws, "mia@acme.test", Role::Member).await;
+    app.add_user(ws, "mia@acme.test", Role::Member).await;
     let mia = app.logged_in("mia@acme.test").await;
     let r = mia
         .post(app.url("/api/exports"))
@@ -478,7 +452,7 @@ async fn read_to_end(r: reqwest::Response, within: Duration) -> String {
 async fn streams_end_when_the_session_or_membership_ends(backend: Backend) {
     let app = spawn_app(backend).await;
     let ws = app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
-    let mia_id = add_user(&app, ws, "mia@acme.test", Role::Member).await;
+    let mia_id = app.add_user(ws, "mia@acme.test", Role::Member).await;
     // Logging out ends the session's streams.
     let c = app.logged_in("owner@acme.test").await;
     let stream = c.get(app.url("/api/exports/events")).send().await.unwrap();
@@ -491,14 +465,8 @@ async fn streams_end_when_the_session_or_membership_ends(backend: Backend) {
     let mia = app.logged_in("mia@acme.test").await;
     let stream = mia.get(app.url("/api/exports/events")).send().await.unwrap();
     assert_eq!(stream.status(), 200);
-    remove_membership(&app, ws, mia_id).await;
+    app.remove_membership(ws, mia_id).await;
     read_to_end(stream, Duration::from_secs(15)).await;
-}
-
-async fn remove_membership(app: &TestApp, workspace: i64, user: i64) {
-    let sql = format!("DELETE FROM memberships WHERE workspace_id = {workspace} AND user_id = {user}");
-    let q = egress::store::query::Query { sql, params: vec![] };
-    app.store.execute(&q).await.unwrap();
 }
 
 // --- 7. Sessions -------------------------------------------------------------------------
@@ -913,9 +881,14 @@ async fn a_bare_egress_serves_with_the_serve_settings() {
     let started = Instant::now();
     let mut answered = false;
     while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/rpc/signup_open")).await {
+        let asked = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/rpc/sign_in_options"))
+            .send()
+            .await;
+        if let Ok(r) = asked {
             // EGRESS_SIGNUP, a serve setting, was read too.
-            answered = r.status() == 405 || r.status().is_success();
+            let ways: Value = r.json().await.unwrap();
+            answered = ways["signup"] == true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

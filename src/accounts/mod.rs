@@ -1,11 +1,16 @@
 //! Accounts: sign-up, log-in, log-out, who is signed in, roles, and switching workspace.
 
+pub mod api_tokens;
+#[cfg(feature = "ssr")]
+pub mod jwt;
 mod pages;
 pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]
 pub mod throttle;
+#[cfg(feature = "ssr")]
+pub mod tokens;
 
 pub use pages::{LoginPage, LogoutButton, SignupPage, WorkspaceSwitcher};
 pub use roles::Role;
@@ -20,9 +25,10 @@ pub struct Membership {
     pub workspace_id: i64,
     pub workspace_name: String,
     pub role: Role,
-    /// The key the workspace's rows carry in the source. Server only.
+    /// The key the workspace's rows carry in the source, when it was given one (see
+    /// `Source::tenant`). Server only.
     #[serde(skip_serializing, default)]
-    pub tenant_key: String,
+    pub tenant_key: Option<String>,
 }
 
 /// The signed-in user as the pages see them.
@@ -54,10 +60,22 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     .await
 }
 
-/// Whether this Egress lets people create their own workspace.
-#[server(prefix = "/rpc", endpoint = "signup_open")]
-pub async fn signup_open() -> Result<bool, AppError> {
-    Ok(ssr::state().settings.signup_open())
+/// How people may sign in here, for the login and sign-up pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInWays {
+    /// With an Egress password.
+    pub password: bool,
+    /// Creating their own workspace.
+    pub signup: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_in_options")]
+pub async fn sign_in_options() -> Result<SignInWays, AppError> {
+    let settings = &ssr::state().settings;
+    Ok(SignInWays {
+        password: settings.auth.password(),
+        signup: settings.signup_open(),
+    })
 }
 
 /// Creates a workspace and its owner, then logs the owner in.

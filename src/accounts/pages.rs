@@ -1,6 +1,6 @@
 //! Log-in and sign-up pages, the workspace switcher and the log-out button.
 
-use super::{Login, Logout, Signup, SwitchWorkspace, Viewer, signup_open};
+use super::{Login, Logout, SignInWays, Signup, SwitchWorkspace, Viewer, sign_in_options};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,9 +17,9 @@ fn failure<T: Clone + Send + Sync + 'static>(
     }
 }
 
-/// Whether sign-up is open here, for the link and the page.
-fn signup_is_open() -> Resource<Result<bool, AppError>> {
-    Resource::new(|| (), |_| signup_open())
+/// How people sign in here, for the links and the pages.
+fn options() -> Resource<Result<SignInWays, AppError>> {
+    Resource::new(|| (), |_| sign_in_options())
 }
 
 /// A password field with a show/hide toggle (it works once the page is hydrated).
@@ -53,7 +53,7 @@ fn PasswordField(#[prop(into)] autocomplete: String, #[prop(optional)] hint: Opt
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let open = signup_is_open();
+    let open = options();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     Effect::new(move |_| {
@@ -77,9 +77,17 @@ pub fn LoginPage() -> impl IntoView {
             </ActionForm>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    (open.await == Ok(true)).then(|| view! {
-                        <p class="switch">"New here? " <a href="/signup">"Create an account"</a></p>
-                    })
+                    let options = open.await.ok();
+                    view! {
+                        {options.is_some_and(|o| !o.password).then(|| view! {
+                            <p class="notice" role="status">
+                                "Password sign-in is off here: open Egress from the product you use."
+                            </p>
+                        })}
+                        {options.is_some_and(|o| o.signup).then(|| view! {
+                            <p class="switch">"New here? " <a href="/signup">"Create an account"</a></p>
+                        })}
+                    }
                 })}
             </Suspense>
         </section>
@@ -88,13 +96,13 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let open = signup_is_open();
+    let open = options();
     view! {
         <Title text="Sign up" />
         <section class="auth">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    if open.await == Ok(true) {
+                    if open.await.is_ok_and(|o| o.signup) {
                         view! { <SignupForm /> }.into_any()
                     } else {
                         view! {

@@ -68,6 +68,11 @@ pub async fn check_credentials(
     password: &str,
     address: IpAddr,
 ) -> Result<UserRecord, AppError> {
+    if !state.settings.auth.password() {
+        return Err(AppError::forbidden(
+            "Password sign-in is off on this Egress: open it from the product you use.",
+        ));
+    }
     state.throttle.check(&state.store, email, address).await?;
     if password.len() > 1024 {
         return Err(bad_credentials());
@@ -221,8 +226,8 @@ pub struct Member {
     pub user_id: i64,
     pub workspace_id: i64,
     pub role: Role,
-    /// The key the workspace's rows carry in the source.
-    pub tenant_key: String,
+    /// The workspace's tenant key, when it has one (`Source::tenant` says what it reads).
+    pub tenant_key: Option<String>,
 }
 
 fn now() -> i64 {

@@ -56,6 +56,26 @@ pub enum TenantKind {
     Uuid,
 }
 
+#[cfg(feature = "ssr")]
+impl TenantKind {
+    /// Whether a tenant column of this kind can hold `key`.
+    pub fn accepts(self, key: &str) -> bool {
+        match self {
+            TenantKind::Integer => key.parse::<i64>().is_ok(),
+            TenantKind::Uuid => uuid::Uuid::parse_str(key).is_ok(),
+            TenantKind::Text => true,
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            TenantKind::Integer => "integer",
+            TenantKind::Text => "text",
+            TenantKind::Uuid => "uuid",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
@@ -122,6 +142,20 @@ pub struct Filter {
 }
 
 impl Catalog {
+    /// Why `key` cannot be a tenant's key in this catalog's source: a dataset's tenant
+    /// column cannot hold it (`acme` for a column of integers).
+    #[cfg(feature = "ssr")]
+    pub fn refuses_tenant_key(&self, key: &str) -> Option<String> {
+        self.datasets.iter().find(|d| !d.tenant.kind.accepts(key)).map(|d| {
+            format!(
+                "`{key}` cannot be a tenant key here: the tenant column `{}` of `{}` holds {} values",
+                d.tenant.column,
+                d.id,
+                d.tenant.kind.id()
+            )
+        })
+    }
+
     pub fn find(&self, id: &str) -> Option<&Arc<Dataset>> {
         self.datasets.iter().find(|d| d.id == id)
     }

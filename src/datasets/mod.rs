@@ -38,7 +38,8 @@ async fn browse(dataset: String, mut query: FilterValues) -> Result<DataPage, Ap
         (None, None) => PageRequest::First,
     };
     let filters = filters::check(ds, &query).map_err(|e| AppError::invalid(e.param, e.message))?;
-    Ok(state.source.page(ds, &member.tenant_key, &filters, &page).await?)
+    let tenant = state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
+    Ok(state.source.page(ds, &tenant, &filters, &page).await?)
 }
 
 /// A page of `dataset` in the caller's workspace: `query` holds the filters and the page
@@ -61,7 +62,8 @@ pub async fn offered_values(dataset: String, filter: String) -> Result<Vec<Strin
                 format!("{dataset} has no filter `{filter}` with values from data"),
             )
         })?;
-        Ok(state.source.distinct(ds, &member.tenant_key, &f.column).await?)
+        let tenant = state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
+        Ok(state.source.distinct(ds, &tenant, &f.column).await?)
     })
     .await
 }

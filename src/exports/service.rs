@@ -92,6 +92,8 @@ pub fn validate<'c>(
 
 pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Result<ExportJob, AppError> {
     let (dataset, format, filters) = validate(&state.catalog, &request, member.role)?;
+    // A workspace that reads nothing is told so now, not by a failed export.
+    state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
     let new = NewJob {
         id: uuid::Uuid::new_v4(),
         workspace_id: member.workspace_id,

@@ -18,6 +18,30 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/session", get(whoami).post(create_session).delete(delete_session))
+        .route("/auth/jwt", get(jwt_sign_in))
+}
+
+#[derive(Deserialize)]
+struct JwtLink {
+    token: Option<String>,
+    return_to: Option<String>,
+}
+
+/// `GET /auth/jwt?token=…&return_to=…`: sign-in from the host product; a redirect to
+/// `return_to`, or a page that says why not.
+async fn jwt_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Query(link): axum::extract::Query<JwtLink>,
+) -> Response {
+    match crate::accounts::jwt::sign_in(&state, &session, link.token.as_deref(), link.return_to.as_deref()).await {
+        Ok(target) => axum::response::Redirect::to(&target).into_response(),
+        Err(refusal) => super::exports_api::page(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+            refusal.title,
+            &refusal.message,
+        ),
+    }
 }
 
 /// The process is up.

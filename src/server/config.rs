@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web UI and the JSON API, and run the worker (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the export worker and the cleanup schedule (to scale workers apart).
     Worker(WorkerArgs),
     /// Apply the database migrations and exit.
@@ -118,6 +118,24 @@ pub struct ServeArgs {
     pub signup: Option<Signup>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// How people sign in: with an Egress password, from the host product (JWT), or both.
+    #[arg(long, env = "EGRESS_AUTH", value_enum, default_value_t = AuthMode::Both)]
+    pub auth: AuthMode,
+    /// The HS256 secret the host product signs sign-in tokens with (32+ bytes).
+    #[arg(long, env = "EGRESS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Or the host's public key (PEM, RSA for RS256 or Ed25519 for EdDSA).
+    #[arg(long, env = "EGRESS_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// The audience (`aud`) sign-in tokens must name.
+    #[arg(long, env = "EGRESS_JWT_AUDIENCE", default_value = "egress")]
+    pub jwt_audience: String,
+    /// The issuer (`iss`) sign-in tokens must name, if any.
+    #[arg(long, env = "EGRESS_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The longest a sign-in token may be valid for, in seconds.
+    #[arg(long, env = "EGRESS_JWT_MAX_AGE_SECONDS", default_value_t = 300)]
+    pub jwt_max_age_seconds: u64,
     /// Rows per dataset and workspace in the demo data made on first start.
     #[arg(long, env = "EGRESS_DEMO_ROWS", default_value_t = 20_000)]
     pub demo_rows: u64,
@@ -194,18 +212,35 @@ pub enum Demo {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    Password,
+    Jwt,
+    Both,
+}
+
+impl AuthMode {
+    pub fn password(self) -> bool {
+        self != AuthMode::Jwt
+    }
+    pub fn jwt(self) -> bool {
+        self != AuthMode::Password
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Signup {
     Open,
     Closed,
 }
 
 impl ServeArgs {
-    /// Sign-up is open when asked for, else on the demo only.
+    /// Sign-up is open when asked for, else on the demo only; never without passwords.
     pub fn signup_open(&self) -> bool {
-        match self.signup {
-            Some(mode) => mode == Signup::Open,
-            None => self.demo == Demo::On,
-        }
+        self.auth.password()
+            && match self.signup {
+                Some(mode) => mode == Signup::Open,
+                None => self.demo == Demo::On,
+            }
     }
 }
 
@@ -329,6 +364,12 @@ impl Default for ServeArgs {
             demo: Demo::Auto,
             signup: None,
             limits: LimitArgs::default(),
+            auth: AuthMode::Both,
+            jwt_secret: None,
+            jwt_public_key: None,
+            jwt_audience: "egress".into(),
+            jwt_issuer: None,
+            jwt_max_age_seconds: 300,
             demo_rows: 20_000,
             site_root: "target/site".into(),
             no_worker: false,

@@ -2,8 +2,9 @@
 //! and the signed `/files` route of the local disk storage.
 
 use super::AppState;
+use super::caller::Caller;
+use crate::accounts::api_tokens::Scope;
 use crate::accounts::roles::ExportAction;
-use crate::accounts::ssr::{Member, member_of_session};
 use crate::error::{AppError, parse_json};
 use crate::exports::service;
 use crate::exports::{ExportJob, JobStatus, NewExport, Progress};
@@ -20,7 +21,6 @@ use serde_json::json;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,31 +34,33 @@ pub fn routes() -> Router<AppState> {
         .route("/api/openapi.json", get(super::openapi::document))
 }
 
-pub(super) async fn member(state: &AppState, session: &Session) -> Result<Member, AppError> {
-    match member_of_session(state, session).await? {
-        Some((member, _)) => Ok(member),
-        None => Err(AppError::unauthorized()),
-    }
-}
-
 /// `GET /api/datasets`: the datasets the caller's role may see, with their columns and
 /// filters (what `POST /api/exports` takes).
-async fn datasets(State(state): State<AppState>, session: Session) -> Result<Json<crate::catalog::Catalog>, AppError> {
-    let member = member(&state, &session).await?;
+async fn datasets(State(state): State<AppState>, caller: Caller) -> Result<Json<crate::catalog::Catalog>, AppError> {
+    let member = caller.may(Scope::ExportsRead)?;
     Ok(Json(crate::catalog::Catalog {
         datasets: state.catalog.visible_to(member.role).cloned().collect(),
     }))
 }
 
-/// `POST /api/exports`: 202 with the new job.
+/// `POST /api/exports`: 202 with the new job. With an `Idempotency-Key`, a retried
+/// request gets the job the first one made (200) instead of a second export.
 async fn create(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let member = member(&state, &session).await?;
+    let member = caller.may(Scope::ExportsWrite)?;
     let request: NewExport = parse_json(&body?)?;
-    let job = service::create(&state, &member, request).await?;
+    let key = super::idempotency::key(&headers)?;
+    let job = match key {
+        None => service::create(&state, member, request).await?,
+        Some(key) => match super::idempotency::create_once(&state, member, &key, request).await? {
+            super::idempotency::Outcome::Made(job) => job,
+            super::idempotency::Outcome::Again(job) => return Ok((StatusCode::OK, Json(job)).into_response()),
+        },
+    };
     let location = format!("/api/exports/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)).into_response())
 }
@@ -76,10 +78,10 @@ fn number(field: &str, value: Option<&str>, default: i64) -> Result<i64, AppErro
 /// `GET /api/exports?page=1&per_page=20`: newest first.
 async fn list(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let member = member(&state, &session).await?;
+    let member = caller.may(Scope::ExportsRead)?;
     if let Some((unknown, _)) = query.iter().find(|(k, _)| k != "page" && k != "per_page") {
         return Err(AppError::invalid(
             unknown.clone(),
@@ -89,7 +91,7 @@ async fn list(
     let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let page = number("page", get("page"), 1)?;
     let per_page = number("per_page", get("per_page"), 20)?;
-    let (exports, total) = service::list(&state, &member, page, per_page).await?;
+    let (exports, total) = service::list(&state, member, page, per_page).await?;
     Ok(Json(
         json!({ "exports": exports, "total": total, "page": page, "per_page": per_page }),
     ))
@@ -98,22 +100,22 @@ async fn list(
 /// `GET /api/exports/{id}`.
 async fn show(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ExportJob>, AppError> {
-    let member = member(&state, &session).await?;
-    Ok(Json(service::get(&state, &member, &id, ExportAction::View).await?.job))
+    let member = caller.may(Scope::ExportsRead)?;
+    Ok(Json(service::get(&state, member, &id, ExportAction::View).await?.job))
 }
 
 /// `DELETE /api/exports/{id}`: cancels a running export (200 with the job) or deletes an
 /// ended one and its file (204).
 async fn cancel_or_delete(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let member = member(&state, &session).await?;
-    Ok(match service::cancel_or_delete(&state, &member, &id).await? {
+    let member = caller.may(Scope::ExportsWrite)?;
+    Ok(match service::cancel_or_delete(&state, member, &id).await? {
         Some(job) => Json(job).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -137,10 +139,6 @@ fn sse(rx: tokio::sync::mpsc::Receiver<Result<Event, Infallible>>) -> Response {
         .into_response()
 }
 
-fn session_id(session: &Session) -> Result<tower_sessions::session::Id, AppError> {
-    session.id().ok_or_else(AppError::unauthorized)
-}
-
 /// Whether `next` should replace `last` on the stream: a change, and not an older count
 /// of the same run (a re-read and a notification can cross).
 fn is_news(last: &Progress, next: &Progress) -> bool {
@@ -152,12 +150,10 @@ fn is_news(last: &Progress, next: &Progress) -> bool {
 
 /// `GET /api/exports/{id}/events`: the job's state now, then every change, ending after
 /// a terminal state. A reconnect starts again from the database.
-async fn events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, AppError> {
-    let member = member(&state, &session).await?;
-    let record = service::get(&state, &member, &id, ExportAction::View).await?;
-    let mut ticket = state
-        .streams
-        .open(session_id(&session)?, member.user_id, record.workspace_id)?;
+async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, AppError> {
+    let member = caller.may(Scope::ExportsRead)?;
+    let record = service::get(&state, member, &id, ExportAction::View).await?;
+    let mut ticket = state.streams.open(caller.holder, member.user_id, record.workspace_id)?;
     // Listening before reading the state, so nothing published in between is missed.
     let mut updates = state.hub.subscribe();
     let mut rereads = state.streams.job(record.uuid);
@@ -207,11 +203,9 @@ async fn events(State(state): State<AppState>, session: Session, Path(id): Path<
 /// `GET /api/exports/events`: every progress update of the caller's workspace that they
 /// may see (members: their own exports), for the "your export is ready" notices in other
 /// tabs. Runs until the client goes or the session ends.
-async fn workspace_events(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    let member = member(&state, &session).await?;
-    let mut ticket = state
-        .streams
-        .open(session_id(&session)?, member.user_id, member.workspace_id)?;
+async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    let member = caller.may(Scope::ExportsRead)?.clone();
+    let mut ticket = state.streams.open(caller.holder, member.user_id, member.workspace_id)?;
     let mut updates = state.hub.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     let sees_all = member.role.manages_all_exports();
@@ -241,7 +235,8 @@ async fn workspace_events(State(state): State<AppState>, session: Session) -> Re
     Ok(sse(rx))
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
+/// A page for a person (a refused download or sign-in link), in the app's style.
+pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let (title, message) = (crate::text::html_escape(title), crate::text::html_escape(message));
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Egress</title>\
@@ -253,13 +248,17 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// `GET /exports/{id}/download`: checks who asks, records the download, and redirects to
 /// a freshly signed URL that works for a few minutes. A person gets a page, not JSON.
-async fn download(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    let member = match member(&state, &session).await {
-        Ok(m) => m,
+async fn download(State(state): State<AppState>, caller: Result<Caller, AppError>, Path(id): Path<String>) -> Response {
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let member = match caller.may(Scope::ExportsRead) {
+        Ok(member) => member,
         Err(e) => return e.into_response(),
     };
     use crate::error::ErrorCode;
-    match service::download_url(&state, &member, &id).await {
+    match service::download_url(&state, member, &id).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => {
             let title = match e.code {

@@ -145,6 +145,17 @@ pub async fn same_origin_changes(State(state): State<AppState>, req: Request, ne
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
+    // An API call with a token carries no cookie authority: the API never falls back to
+    // the session when an `Authorization` header is present (`server::caller`), and a
+    // page on another site cannot know the token.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    if bearer && req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let headers = req.headers();
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -184,14 +195,16 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
 /// themselves and answer 401, which suits a program better than a redirect.
 fn is_public(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "/pkg/", "/rpc/", "/api/", "/files/", "/login", "/signup", "/healthz", "/readyz",
+        "/pkg/", "/rpc/", "/api/", "/files/", "/auth/", "/login", "/signup", "/healthz", "/readyz",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/favicon.ico" || path.ends_with(".png")
 }
 
 /// Sends a signed-out visitor of any page to the login page, and back afterwards.
+/// A request with an `Authorization` header is a program's (an API token on the download
+/// link): it gets the handler's own 401, not a login page.
 pub async fn require_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if is_public(req.uri().path()) {
+    if is_public(req.uri().path()) || req.headers().contains_key(header::AUTHORIZATION) {
         return next.run(req).await;
     }
     let signed_in = match req.extensions().get::<Session>() {

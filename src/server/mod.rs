@@ -1,8 +1,10 @@
 //! The process: configuration, start-up, the HTTP router and its middleware.
 
 pub mod api;
+pub mod caller;
 pub mod config;
 mod exports_api;
+mod idempotency;
 pub mod middleware;
 mod openapi;
 pub mod runtime;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub sessions: sessions::Sessions,
     pub throttle: Arc<Throttle>,
     pub streams: Arc<streams::Streams>,
+    /// How sign-in tokens from the host product are checked (when set up).
+    pub jwt: Option<Arc<crate::accounts::jwt::JwtSettings>>,
 }
 
 pub const SESSION_COOKIE: &str = "egress_session";
@@ -133,6 +137,7 @@ pub async fn start(
         limits.max_streams.max(1),
     ));
     let header_timeout = Duration::from_secs(limits.header_timeout_seconds.max(1));
+    let jwt = crate::accounts::jwt::JwtSettings::from_args(&args)?.map(Arc::new);
     let state = AppState {
         leptos_options: leptos_options(&args, addr),
         store: store.clone(),
@@ -146,6 +151,7 @@ pub async fn start(
         sessions: sessions.clone(),
         throttle: throttle.clone(),
         streams,
+        jwt,
     };
     tokio::spawn(async move {
         // Expired sessions and old sign-in failures go every ten minutes.
@@ -158,6 +164,13 @@ pub async fn start(
             }
             if let Err(e) = throttle.prune(&store).await {
                 tracing::warn!(error = %e, "old sign-in failures not deleted; will try again");
+            }
+            let now = chrono::Utc::now().timestamp();
+            if let Err(e) = store.prune_token_ids(now).await {
+                tracing::warn!(error = %e, "used sign-in token ids not deleted; will try again");
+            }
+            if let Err(e) = store.prune_idempotency_keys(now - 24 * 3600).await {
+                tracing::warn!(error = %e, "old idempotency keys not deleted; will try again");
             }
         }
     });

@@ -125,7 +125,7 @@ impl Data {
     /// (`own`: Egress's own database).
     pub async fn load(catalog: Option<&Path>, source_url: &str, own: bool) -> anyhow::Result<Data> {
         let catalog = crate::catalog::Catalog::load(catalog)?;
-        let source = crate::source::Source::connect(source_url).await?;
+        let source = crate::source::Source::connect(source_url).await?.own(own);
         let report = crate::source::check_catalog(&source, &catalog, own).await?;
         for warning in &report.warnings {
             tracing::warn!("catalog: {warning}");

@@ -25,13 +25,20 @@ pub const ACCESS_CHECK: Duration = Duration::from_secs(5);
 /// How often a job's state is re-read for its streams.
 pub const REREAD: Duration = Duration::from_secs(2);
 
-type Access = (Id, i64);
+/// What a stream belongs to: a session, or an API token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Holder {
+    Session(Id),
+    Token(i64),
+}
+
+type Access = (Holder, i64);
 
 #[derive(Default)]
 struct Open {
     total: usize,
-    /// Streams per session, and the "still allowed" flag of each (session, workspace).
-    sessions: HashMap<Id, usize>,
+    /// Streams per holder, and the "still allowed" flag of each (holder, workspace).
+    sessions: HashMap<Holder, usize>,
     access: HashMap<Access, Arc<watch::Sender<bool>>>,
     jobs: HashMap<uuid::Uuid, Arc<watch::Sender<Option<Progress>>>>,
 }
@@ -46,7 +53,7 @@ pub struct Streams {
 
 /// A stream's place: held while the stream runs, given back when dropped.
 pub struct Ticket {
-    session: Id,
+    session: Holder,
     open: Arc<Mutex<Open>>,
     /// Turns false when the session may no longer stream this workspace.
     pub allowed: watch::Receiver<bool>,
@@ -77,7 +84,7 @@ impl Streams {
     }
 
     /// Takes a place for one more stream of `session` on `workspace_id`, or says why not.
-    pub fn open(&self, session: Id, user_id: i64, workspace_id: i64) -> Result<Ticket, AppError> {
+    pub fn open(&self, session: Holder, user_id: i64, workspace_id: i64) -> Result<Ticket, AppError> {
         let mut open = self.open.lock().expect("stream bookkeeping");
         if open.total >= self.total {
             return Err(AppError::rate_limited(
@@ -142,9 +149,13 @@ impl Streams {
     }
 }
 
-/// Whether the session is live and its user still a member of the workspace.
-async fn still_allowed(store: &DynStore, sessions: &Sessions, (session, workspace_id): Access, user_id: i64) -> bool {
-    if !sessions.is_live(&session).await {
+/// Whether the session (or token) is live and its user still a member of the workspace.
+async fn still_allowed(store: &DynStore, sessions: &Sessions, (holder, workspace_id): Access, user_id: i64) -> bool {
+    let live = match holder {
+        Holder::Session(id) => sessions.is_live(&id).await,
+        Holder::Token(id) => crate::accounts::tokens::is_live(store, id).await,
+    };
+    if !live {
         return false;
     }
     match store.memberships(user_id).await {
@@ -244,7 +255,7 @@ mod tests {
         let (a, b) = (streams.job(job), streams.job(job));
         assert!(a.same_channel(&b), "two streams of one job, one re-reader");
         assert!(!a.same_channel(&streams.job(uuid::Uuid::new_v4())));
-        let session = Id::default();
+        let session = Holder::Session(Id::default());
         let first = streams.open(session, 1, 1).unwrap();
         let second = streams.open(session, 1, 1).unwrap();
         assert!(

@@ -204,8 +204,9 @@ async fn check_dataset(source: &Source, d: &Dataset, own: bool, report: &mut Che
             let expected = tenant_types(db, d.tenant.kind);
             if !expected.is_empty() && !expected.contains(&t) {
                 report.problems.push(format!(
-                    "{at}: tenant column `{}` is {t}, not {:?}; set tenant.type to match it",
-                    d.tenant.column, d.tenant.kind
+                    "{at}: tenant column `{}` is {t}, not {}; set tenant.type to match it",
+                    d.tenant.column,
+                    d.tenant.kind.id()
                 ));
             }
         }

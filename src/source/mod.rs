@@ -46,6 +46,11 @@ pub enum SourceError {
     },
     #[error("this source does not support {0}")]
     Unsupported(&'static str),
+    /// The workspace has no tenant key, and the source is not Egress's own database.
+    #[error(
+        "This workspace is not linked to any tenant of the data. It gets one when someone signs in from your product, or from `egress workspace add --tenant-key`."
+    )]
+    NoTenant,
 }
 
 pub type SourceResult<T> = Result<T, SourceError>;
@@ -59,6 +64,8 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Source {
     pool: Pool,
+    /// Egress's own database (the demo's tables), whose rows carry workspace ids.
+    own: bool,
 }
 
 /// One page of a dataset, as the data page shows it.
@@ -170,7 +177,28 @@ impl Source {
                 crate::store::redact(url)
             )
         };
-        Ok(Source { pool })
+        Ok(Source { pool, own: false })
+    }
+
+    /// Marks the source as Egress's own database: its rows carry workspace ids.
+    pub fn own(self, own: bool) -> Source {
+        Source { own, ..self }
+    }
+
+    pub fn is_own(&self) -> bool {
+        self.own
+    }
+
+    /// The key a workspace's rows carry here. In Egress's own database that is the
+    /// workspace's id; in an operator's source it is the tenant key the workspace was
+    /// given, and a workspace without one reads nothing. (Falling back to the id there
+    /// would show a self-signed-up workspace 7 the rows of the operator's tenant 7.)
+    pub fn tenant(&self, workspace_id: i64, key: Option<&str>) -> SourceResult<String> {
+        match (self.own, key) {
+            (true, _) => Ok(workspace_id.to_string()),
+            (false, Some(key)) => Ok(key.to_owned()),
+            (false, None) => Err(SourceError::NoTenant),
+        }
     }
 
     pub fn db(&self) -> Db {

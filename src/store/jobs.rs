@@ -65,8 +65,9 @@ pub struct JobRecord {
     pub deleted: bool,
     /// Tries so far to send its "ready" email.
     pub email_attempts: i32,
-    /// The key the job's workspace has in the source.
-    pub tenant_key: String,
+    /// The key the job's workspace has in the source, when it has one (see
+    /// `Source::tenant`).
+    pub tenant_key: Option<String>,
 }
 
 /// The `options` column: the file's options and the chosen columns.
@@ -123,7 +124,7 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts, COALESCE(w.tenant_key, CAST(w.id AS TEXT))",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts, w.tenant_key",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),

@@ -44,6 +44,46 @@ pub struct UserRecord {
 
 pub use crate::accounts::Membership;
 
+/// A new API token: only the hash of its secret is stored.
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub workspace_id: i64,
+    pub created_by: i64,
+    pub name: String,
+    pub prefix: String,
+    pub token_hash: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiTokenRecord {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub created_by: i64,
+    pub created_by_name: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What became of an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// This request has it now.
+    Claimed,
+    /// An earlier request has it: with this body hash, and its job once made.
+    Taken {
+        request_hash: String,
+        job_id: Option<String>,
+    },
+}
+
 /// A new user and the workspace they own (sign-up, demo data, `egress user add`).
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -87,6 +127,36 @@ pub trait Store: Send + Sync + 'static {
     async fn load_session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>>;
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
+
+    // --- Sign-in from the host product (see `accounts::jwt`). ---------------------------
+    /// Records a sign-in token's id; `false` when it was used before.
+    async fn use_token_id(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
+    async fn prune_token_ids(&self, now: i64) -> StoreResult<u64>;
+    /// The user the host knows as `external_id`: found by it, else by email (and linked),
+    /// else created without a password. Their email and name are updated.
+    async fn upsert_external_user(&self, external_id: &str, email: &str, name: &str) -> StoreResult<i64>;
+    /// The workspace whose rows carry `tenant_key`, created (or renamed) as `name`.
+    async fn upsert_tenant_workspace(&self, tenant_key: &str, name: &str) -> StoreResult<i64>;
+
+    // --- API tokens and idempotency keys (see `accounts::tokens`). ------------------
+    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<i64>;
+    async fn api_tokens(&self, workspace_id: i64) -> StoreResult<Vec<ApiTokenRecord>>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRecord>>;
+    async fn api_token_by_id(&self, id: i64) -> StoreResult<Option<ApiTokenRecord>>;
+    async fn touch_api_token(&self, id: i64, now: i64) -> StoreResult<()>;
+    /// Revokes a token of the workspace; `false` when there is no such live token.
+    async fn revoke_api_token(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool>;
+    /// Takes an idempotency key for a request, or says what it was taken for.
+    async fn claim_idempotency_key(
+        &self,
+        workspace_id: i64,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// The job a claimed key's request made (`None`: give the key back, it made none).
+    async fn settle_idempotency_key(&self, workspace_id: i64, key: &str, job_id: Option<&str>) -> StoreResult<()>;
+    async fn prune_idempotency_keys(&self, before: i64) -> StoreResult<u64>;
 
     // --- The login throttle (see `accounts::throttle`). ---------------------------------
     /// How many failures `key` has had since `since`, and when the oldest of them was.
@@ -190,6 +260,32 @@ fn email_conflict(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict("email"),
         _ => e.into(),
     }
+}
+
+const SELECT_TOKENS: &str = "SELECT t.id, t.workspace_id, t.created_by, u.name, t.name, t.prefix, t.scopes, t.created_at, \
+     t.expires_at, t.last_used_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.created_by";
+
+fn token_record<R>(r: &R) -> Result<ApiTokenRecord, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database>,
+{
+    Ok(ApiTokenRecord {
+        id: r.try_get(0)?,
+        workspace_id: r.try_get(1)?,
+        created_by: r.try_get(2)?,
+        created_by_name: r.try_get(3)?,
+        name: r.try_get(4)?,
+        prefix: r.try_get(5)?,
+        scopes: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        expires_at: r.try_get(8)?,
+        last_used_at: r.try_get(9)?,
+        revoked_at: r.try_get(10)?,
+    })
 }
 
 fn user_record<'r, R>(r: &'r R) -> Result<UserRecord, sqlx::Error>

@@ -91,7 +91,7 @@ macro_rules! impl_store {
 
             async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
                 let rows = sqlx::query(
-                    "SELECT w.id, w.name, m.role, COALESCE(w.tenant_key, CAST(w.id AS TEXT)) FROM memberships m
+                    "SELECT w.id, w.name, m.role, w.tenant_key FROM memberships m
                      JOIN workspaces w ON w.id = m.workspace_id
                      WHERE m.user_id = $1 AND m.status = 'active' ORDER BY m.id",
                 )
@@ -179,6 +179,167 @@ macro_rules! impl_store {
 
             async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
                 let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                Ok(deleted.rows_affected())
+            }
+
+            async fn use_token_id(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+                let inserted = sqlx::query("INSERT INTO jwt_uses (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn prune_token_ids(&self, now: i64) -> StoreResult<u64> {
+                let deleted = sqlx::query("DELETE FROM jwt_uses WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+                Ok(deleted.rows_affected())
+            }
+
+            async fn upsert_external_user(&self, external_id: &str, email: &str, name: &str) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
+                    .bind(external_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let by_email: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let id = match (known, by_email) {
+                    (Some(id), Some(other)) if other != id => return Err(StoreError::Conflict("email")),
+                    (Some(id), _) | (None, Some(id)) => {
+                        sqlx::query("UPDATE users SET external_id = $2, email = $3, name = $4 WHERE id = $1")
+                            .bind(id)
+                            .bind(external_id)
+                            .bind(email)
+                            .bind(name)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(email_conflict)?;
+                        id
+                    }
+                    // No password: `!` is no hash, so password sign-in always fails.
+                    (None, None) => sqlx::query_scalar(
+                        "INSERT INTO users (email, name, password_hash, external_id) VALUES ($1, $2, '!', $3) RETURNING id",
+                    )
+                    .bind(email)
+                    .bind(name)
+                    .bind(external_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(email_conflict)?,
+                };
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn upsert_tenant_workspace(&self, tenant_key: &str, name: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO workspaces (name, tenant_key) VALUES ($1, $2)
+                     ON CONFLICT (tenant_key) DO UPDATE SET name = excluded.name RETURNING id",
+                )
+                .bind(name)
+                .bind(tenant_key)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn create_api_token(&self, t: &NewApiToken) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO api_tokens (workspace_id, created_by, name, prefix, token_hash, scopes, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(t.workspace_id)
+                .bind(t.created_by)
+                .bind(&t.name)
+                .bind(&t.prefix)
+                .bind(&t.token_hash)
+                .bind(&t.scopes)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn api_tokens(&self, workspace_id: i64) -> StoreResult<Vec<ApiTokenRecord>> {
+                let rows = sqlx::query(&format!("{} WHERE t.workspace_id = $1 ORDER BY t.id DESC", SELECT_TOKENS))
+                    .bind(workspace_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(token_record).collect::<Result<_, _>>()?)
+            }
+
+            async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRecord>> {
+                let row = sqlx::query(&format!("{} WHERE t.token_hash = $1", SELECT_TOKENS))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(token_record).transpose()?)
+            }
+
+            async fn api_token_by_id(&self, id: i64) -> StoreResult<Option<ApiTokenRecord>> {
+                let row = sqlx::query(&format!("{} WHERE t.id = $1", SELECT_TOKENS))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(token_record).transpose()?)
+            }
+
+            async fn touch_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1").bind(id).bind(now).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn revoke_api_token(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND workspace_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(workspace_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_idempotency_key(&self, workspace_id: i64, key: &str, request_hash: &str, now: i64) -> StoreResult<IdempotencyClaim> {
+                let inserted = sqlx::query(
+                    // A claim whose request never finished (the process stopped between
+                    // claiming and settling) is taken over after a minute.
+                    "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, created_at = excluded.created_at
+                     WHERE idempotency_keys.job_id IS NULL AND idempotency_keys.created_at < $5",
+                )
+                .bind(workspace_id)
+                .bind(key)
+                .bind(request_hash)
+                .bind(now)
+                .bind(now - 60)
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(IdempotencyClaim::Claimed);
+                }
+                let row = sqlx::query("SELECT request_hash, job_id FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
+                    .bind(workspace_id)
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(IdempotencyClaim::Taken { request_hash: row.try_get(0)?, job_id: row.try_get(1)? })
+            }
+
+            async fn settle_idempotency_key(&self, workspace_id: i64, key: &str, job_id: Option<&str>) -> StoreResult<()> {
+                let q = match job_id {
+                    Some(_) => "UPDATE idempotency_keys SET job_id = $3 WHERE workspace_id = $1 AND key = $2",
+                    None => "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND $3 IS NULL",
+                };
+                sqlx::query(q).bind(workspace_id).bind(key).bind(job_id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn prune_idempotency_keys(&self, before: i64) -> StoreResult<u64> {
+                let deleted = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(&self.pool).await?;
                 Ok(deleted.rows_affected())
             }
 

@@ -187,6 +187,14 @@ pub fn object_names(record: &JobRecord) -> (String, String, &'static str) {
     (key, name, content_type)
 }
 
+/// What an export reads: the dataset's rows of one tenant, filtered, these columns.
+struct Selection {
+    dataset: Arc<Dataset>,
+    filters: crate::catalog::Filters,
+    columns: FileColumns,
+    tenant: String,
+}
+
 impl Pipeline {
     pub async fn run(&self, record: &JobRecord, signals: &Signals) -> Result<Outcome, Stop> {
         let lease = record.lease();
@@ -206,6 +214,10 @@ impl Pipeline {
                 format!("unknown column `{missing}`"),
             ));
         }
+        let tenant = self
+            .source
+            .tenant(job.workspace_id, record.tenant_key.as_deref())
+            .map_err(|e| Failure::stop("This workspace is not linked to any tenant of the data.", e))?;
         let columns = formats::file_columns(&dataset, job.columns.as_deref());
         let (key, file_name, content_type) = object_names(record);
 
@@ -239,8 +251,19 @@ impl Pipeline {
         .map_err(Failure::database);
         let result = match recorded {
             Ok(true) => {
-                self.stream(record, dataset, filters, columns, &key, &upload_id, signals)
-                    .await
+                self.stream(
+                    record,
+                    Selection {
+                        dataset,
+                        filters,
+                        columns,
+                        tenant,
+                    },
+                    &key,
+                    &upload_id,
+                    signals,
+                )
+                .await
             }
             Ok(false) => Err(Stop::LeaseLost),
             Err(e) => Err(e),
@@ -270,13 +293,15 @@ impl Pipeline {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn stream(
         &self,
         record: &JobRecord,
-        dataset: Arc<Dataset>,
-        filters: crate::catalog::Filters,
-        columns: FileColumns,
+        Selection {
+            dataset,
+            filters,
+            columns,
+            tenant,
+        }: Selection,
         key: &str,
         upload_id: &str,
         signals: &Signals,
@@ -287,7 +312,7 @@ impl Pipeline {
         let (sink, mut batches, mut counted) = RowSink::new(4);
         let reader = {
             let (source, dataset) = (self.source.clone(), dataset.clone());
-            let (tenant, columns) = (record.tenant_key.clone(), columns.clone());
+            let columns = columns.clone();
             let csv = job.format == Format::Csv;
             tokio::spawn(async move {
                 // CSV straight from the database where it can write it; else rows.

@@ -217,6 +217,34 @@ impl TestApp {
         workspace_id
     }
 
+    /// A user with `role` in `workspace`, who can sign in with `PASSWORD`.
+    pub async fn add_user(&self, workspace: i64, email: &str, role: egress::accounts::Role) -> i64 {
+        let id = self
+            .store
+            .create_user(&NewUser {
+                email: email.into(),
+                name: email.split('@').next().unwrap().into(),
+                password_hash: egress::accounts::ssr::hash_password(PASSWORD),
+            })
+            .await
+            .unwrap();
+        self.store.add_membership(workspace, id, role.id()).await.unwrap();
+        id
+    }
+
+    /// Runs a statement on Egress's database (for states a test cannot wait for).
+    pub async fn sql(&self, sql: String) {
+        let q = egress::store::query::Query { sql, params: vec![] };
+        self.store.execute(&q).await.unwrap();
+    }
+
+    pub async fn remove_membership(&self, workspace: i64, user: i64) {
+        self.sql(format!(
+            "DELETE FROM memberships WHERE workspace_id = {workspace} AND user_id = {user}"
+        ))
+        .await;
+    }
+
     /// A client logged in through `POST /api/session`.
     pub async fn logged_in(&self, email: &str) -> reqwest::Client {
         log_in(&self.base, email).await
@@ -240,6 +268,19 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The status and the `error` object of a JSON error answer.
+pub async fn error_of(r: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    (status, body["error"].clone())
+}
+
+/// The error's message, which must contain `part`.
+pub fn says(error: &Value, part: &str) {
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains(part), "{error} should say {part:?}");
 }
 
 /// The rows the generator makes for a dataset, to compare the database's answers with.

@@ -15,6 +15,16 @@ pub enum Open {
 
 /// The document Calc makes of `bytes`, as flat ODF XML.
 pub fn libreoffice(bytes: &[u8], open: Open) -> String {
+    convert(bytes, open, "fods", "fods")
+}
+
+/// The first sheet as Calc shows it, saved as CSV (UTF-8, `,`, `"`): the values a person
+/// sees in each cell.
+pub fn libreoffice_csv(bytes: &[u8], open: Open) -> String {
+    convert(bytes, open, "csv:Text - txt - csv (StarCalc):44,34,76,1", "csv")
+}
+
+fn convert(bytes: &[u8], open: Open, to: &str, extension: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let (name, filter) = match open {
         // Tokens: separator, quote ("), UTF-8, from line 1, no column formats, language,
@@ -38,12 +48,12 @@ pub fn libreoffice(bytes: &[u8], open: Open) -> String {
     }
     let out = dir.path().join("out");
     let status = command
-        .args(["--convert-to", "fods", "--outdir"])
+        .args(["--convert-to", to, "--outdir"])
         .arg(&out)
         .arg(&file)
         .output()
         .expect("soffice runs");
-    let converted = out.join(Path::new(name).with_extension("fods"));
+    let converted = out.join(Path::new(name).with_extension(extension));
     std::fs::read_to_string(&converted).unwrap_or_else(|e| {
         panic!(
             "LibreOffice did not convert {name} ({e}): {}",

@@ -60,7 +60,7 @@ impl KindSpec for Decimal {
         let scale = text.split_once('.').map_or(0, |(_, f)| f.len());
         // Up to 15 digits the nearest f64 is written back as exactly this decimal.
         match text.parse::<f64>() {
-            Ok(n) if significant <= 15 => SheetForm::Number(n, super::number_format(scale.min(4) as u8)),
+            Ok(n) if significant <= 15 => SheetForm::Number(n, super::number_format(scale.min(7) as u8)),
             _ => SheetForm::Text(text),
         }
     }

@@ -207,6 +207,10 @@ mod server {
             1 => "0.0",
             2 => "0.00",
             3 => "0.000",
+            4 => "0.0000",
+            5 => "0.00000",
+            6 => "0.000000",
+            // Past six places a sheet's 15 digits run short anyway.
             _ => "General",
         }
     }

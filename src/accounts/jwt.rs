@@ -1,0 +1,278 @@
+//! Sign-in from the host product (no second password), in the style of Metabase's JWT
+//! sign-in. The host signs a short-lived token naming the user, the tenant and the role,
+//! and sends the browser to `/auth/jwt?token=…&return_to=…`. Egress checks the signature
+//! (HS256 with a shared secret, or RS256 / EdDSA with the host's public key), the expiry,
+//! the audience (and issuer when set), that the token lives no longer than allowed, and
+//! that its id (`jti`) was never used; then it creates or updates the user, the workspace
+//! (by the tenant's id, which is the workspace's tenant key in the source) and the
+//! membership with the token's role, starts a session, and goes to `return_to`, which
+//! must be a path of this site.
+//!
+//! Claims: `sub` (the user's id at the host), `email`, `name`, `tenant` (`{id, name}`),
+//! `role` (`owner`, `admin` or `member`; default member), `exp`, `iat`, `aud`, `jti`.
+
+use super::Role;
+use crate::server::AppState;
+use crate::server::config::ServeArgs;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How tokens are checked; `None` in `AppState` when JWT sign-in is not set up.
+pub struct JwtSettings {
+    key: DecodingKey,
+    algorithms: Vec<Algorithm>,
+    audience: String,
+    issuer: Option<String>,
+    /// The longest a token may live (from `iat`, or from now, to `exp`).
+    max_age: Duration,
+}
+
+impl JwtSettings {
+    /// From `--jwt-secret` or `--jwt-public-key`; `None` when neither is given.
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Option<JwtSettings>> {
+        let (key, algorithms) = match (&args.jwt_secret, &args.jwt_public_key) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => anyhow::bail!("give --jwt-secret or --jwt-public-key, not both"),
+            (Some(secret), None) => {
+                anyhow::ensure!(
+                    secret.len() >= 32,
+                    "--jwt-secret is {} bytes; an HS256 secret needs at least 32",
+                    secret.len()
+                );
+                (DecodingKey::from_secret(secret.as_bytes()), vec![Algorithm::HS256])
+            }
+            (None, Some(path)) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| anyhow::anyhow!("--jwt-public-key {}: {e}", path.display()))?;
+                if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+                    (key, vec![Algorithm::RS256])
+                } else if let Ok(key) = DecodingKey::from_ed_pem(&pem) {
+                    (key, vec![Algorithm::EdDSA])
+                } else {
+                    anyhow::bail!(
+                        "--jwt-public-key {}: not an RSA or Ed25519 public key in PEM",
+                        path.display()
+                    )
+                }
+            }
+        };
+        Ok(Some(JwtSettings {
+            key,
+            algorithms,
+            audience: args.jwt_audience.clone(),
+            issuer: args.jwt_issuer.clone(),
+            max_age: Duration::from_secs(args.jwt_max_age_seconds.max(1)),
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TenantClaim {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    tenant: TenantClaim,
+    #[serde(default)]
+    role: Option<String>,
+    exp: i64,
+    #[serde(default)]
+    iat: Option<i64>,
+    jti: String,
+}
+
+/// Why a sign-in link was refused, as the page says it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+}
+
+fn refuse(status: u16, title: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        title,
+        message: message.into(),
+    }
+}
+
+const GO_BACK: &str = "Open Egress again from the product you came from to get a fresh link.";
+
+/// Checks a token and signs its user in; the path to go to next.
+pub async fn sign_in(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    token: Option<&str>,
+    return_to: Option<&str>,
+) -> Result<String, Refusal> {
+    let settings = state
+        .jwt
+        .as_ref()
+        .filter(|_| state.settings.auth.jwt())
+        .ok_or_else(|| {
+            refuse(
+                404,
+                "Not set up",
+                "Signing in from another product is not set up on this Egress.",
+            )
+        })?;
+    let target = super::ssr::local_path(return_to);
+    if let Some(asked) = return_to
+        && !asked.is_empty()
+        && asked != target
+    {
+        return Err(refuse(
+            400,
+            "Not this site",
+            "The address to return to is not a page of this Egress, so the sign-in was refused.",
+        ));
+    }
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| refuse(400, "No sign-in token", format!("The link has no token. {GO_BACK}")))?;
+    let mut validation = Validation::new(settings.algorithms[0]);
+    validation.algorithms = settings.algorithms.clone();
+    validation.set_audience(&[&settings.audience]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    validation.leeway = 30;
+    if let Some(issuer) = &settings.issuer {
+        validation.set_issuer(&[issuer]);
+    }
+    let claims = jsonwebtoken::decode::<Claims>(token, &settings.key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                refuse(401, "Link expired", format!("This sign-in link has expired. {GO_BACK}"))
+            }
+            ErrorKind::InvalidAudience => refuse(
+                401,
+                "Wrong audience",
+                "This sign-in link was made for another application.",
+            ),
+            ErrorKind::InvalidIssuer => refuse(401, "Wrong issuer", "This sign-in link comes from an unknown issuer."),
+            ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => refuse(
+                400,
+                "Incomplete token",
+                format!("The sign-in token lacks what Egress needs ({e}): sub, email, tenant.id, exp, aud and jti."),
+            ),
+            _ => refuse(
+                401,
+                "Not valid",
+                "This sign-in link is not valid: its signature does not check out.",
+            ),
+        })?
+        .claims;
+    let now = chrono::Utc::now().timestamp();
+    let born = claims.iat.unwrap_or(now).min(now);
+    if claims.exp - born > settings.max_age.as_secs() as i64 {
+        return Err(refuse(
+            401,
+            "Link lives too long",
+            format!(
+                "This sign-in link would be valid for too long; links must expire within {} seconds.",
+                settings.max_age.as_secs()
+            ),
+        ));
+    }
+    let bad_claim =
+        |claim: &str, what: &str| refuse(400, "Bad token", format!("The sign-in token's `{claim}` {what}."));
+    let email = super::ssr::normalise_email(&claims.email);
+    super::ssr::validate_signup("w", "n", &email, "long enough password")
+        .map_err(|_| bad_claim("email", "is not an email address"))?;
+    if claims.sub.is_empty() || claims.sub.len() > 200 {
+        return Err(bad_claim("sub", "must be 1 to 200 characters"));
+    }
+    if claims.tenant.id.trim().is_empty() || claims.tenant.id.len() > 200 {
+        return Err(bad_claim("tenant.id", "must be 1 to 200 characters"));
+    }
+    if !state.source.is_own()
+        && let Some(why) = state.catalog.refuses_tenant_key(claims.tenant.id.trim())
+    {
+        return Err(refuse(
+            400,
+            "Bad token",
+            format!("The sign-in token's `tenant.id`: {why}."),
+        ));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 200 {
+        return Err(bad_claim("jti", "must be 1 to 200 characters"));
+    }
+    let role = match claims.role.as_deref() {
+        None => Role::Member,
+        Some(r) => Role::parse(r).ok_or_else(|| bad_claim("role", "must be owner, admin or member"))?,
+    };
+    let internal = |e: crate::store::StoreError| {
+        let e = crate::error::AppError::internal(e);
+        refuse(500, "Something went wrong", e.message)
+    };
+    // Single use: the token's id is taken before anything else changes.
+    if !state
+        .store
+        .use_token_id(&claims.jti, claims.exp + 60)
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            401,
+            "Link already used",
+            format!("This sign-in link was used already. {GO_BACK}"),
+        ));
+    }
+    let name = claims
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&email);
+    let user = match state
+        .store
+        .upsert_external_user(
+            &format!("jwt:{}", claims.sub),
+            &email,
+            &name.chars().take(100).collect::<String>(),
+        )
+        .await
+    {
+        Err(crate::store::StoreError::Conflict(_)) => {
+            return Err(refuse(
+                409,
+                "Email in use",
+                "Another Egress user already has this email. Ask an administrator to sort out the accounts.",
+            ));
+        }
+        other => other.map_err(internal)?,
+    };
+    let tenant_name = claims
+        .tenant
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(claims.tenant.id.trim());
+    let workspace = state
+        .store
+        .upsert_tenant_workspace(
+            claims.tenant.id.trim(),
+            &tenant_name.chars().take(100).collect::<String>(),
+        )
+        .await
+        .map_err(internal)?;
+    state
+        .store
+        .add_membership(workspace, user, role.id())
+        .await
+        .map_err(internal)?;
+    super::ssr::log_in(session, user, Some(workspace))
+        .await
+        .map_err(|e| refuse(500, "Something went wrong", e.message))?;
+    tracing::info!(user, workspace, role = role.id(), "signed in from the host product");
+    Ok(target)
+}
