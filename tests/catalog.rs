@@ -18,6 +18,7 @@ use uuid::Uuid;
 both_backends!(
     every_format_carries_the_sources_rows,
     a_workspace_without_a_tenant_key_reads_nothing,
+    catalog_check_names_each_problem_and_serve_refuses,
 );
 
 const CATALOG: &str = r#"
@@ -25,7 +26,7 @@ const CATALOG: &str = r#"
 id = "invoices"
 label = "Invoices"
 description = "Every invoice, paid or not."
-source = "invoices"
+source = "SCHEMA.invoices"
 tenant = { column = "tenant_id", type = "uuid" }
 key = ["created_at", "id"]
 
@@ -85,7 +86,7 @@ kind = "list_contains"
 [[dataset]]
 id = "unpaid"
 label = "Unpaid invoices"
-source = "unpaid_invoices"
+source = "SCHEMA.unpaid_invoices"
 tenant = { column = "tenant_id", type = "uuid" }
 key = ["created_at", "id"]
 role = "admin"
@@ -174,27 +175,88 @@ fn invoices() -> Vec<Invoice> {
     out
 }
 
-/// Creates the operator's database: a table, a view over it, an index for the key.
-async fn make_source(backend: Backend) -> (String, common::Database) {
+/// The operator's database, and on Postgres the read-only role Egress reads it with
+/// (both dropped at the end).
+struct OperatorSource {
+    /// What `--source-url` gets.
+    url: String,
+    /// The owner's URL (Postgres's superuser on Postgres).
+    admin_url: String,
+    schema: &'static str,
+    role: Option<String>,
+    database: common::Database,
+}
+
+impl Drop for OperatorSource {
+    fn drop(&mut self) {
+        if let (Some(role), common::Database::Postgres { name }) = (&self.role, &self.database) {
+            let _ = std::process::Command::new("psql")
+                .args([&common::postgres_admin_url(), "-q"])
+                .args(["-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args(["-c", &format!("DROP ROLE IF EXISTS {role}")])
+                .output();
+        }
+    }
+}
+
+/// Creates the operator's database: a table in a schema of its own, a view over it, an
+/// index for the tenant and the key; on Postgres, a role that may only read them.
+async fn make_source(backend: Backend) -> OperatorSource {
+    let (admin_url, database) = make_tables(backend).await;
+    let common::Database::Postgres { name } = &database else {
+        return OperatorSource {
+            url: admin_url.clone(),
+            admin_url,
+            schema: "main",
+            role: None,
+            database,
+        };
+    };
+    let role = format!("reader_{name}");
+    let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    pool.execute(
+        format!(
+            "CREATE ROLE {role} LOGIN; GRANT CONNECT ON DATABASE {name} TO {role}; \
+             GRANT USAGE ON SCHEMA billing TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA billing TO {role};"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    let url = admin_url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(url, admin_url, "the test Postgres URL names the user postgres");
+    OperatorSource {
+        url,
+        admin_url,
+        schema: "billing",
+        role: Some(role),
+        database,
+    }
+}
+
+/// The tables, rows and view; the owner's URL.
+async fn make_tables(backend: Backend) -> (String, common::Database) {
     let (url, database) = common::database(backend).await;
     let rows = invoices();
     match backend {
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             pool.execute(
-                "CREATE TABLE invoices (
+                "CREATE SCHEMA billing;
+                 CREATE TABLE billing.invoices (
                     tenant_id uuid NOT NULL, id bigint NOT NULL, created_at timestamptz NOT NULL,
                     number text NOT NULL, amount numeric(14,4), paid boolean NOT NULL, due_on date,
                     details jsonb, external_ref uuid, labels text[] NOT NULL,
                     PRIMARY KEY (tenant_id, id));
-                 CREATE INDEX invoices_order ON invoices (tenant_id, created_at, id);
-                 CREATE VIEW unpaid_invoices AS
-                    SELECT tenant_id, id, created_at, number, amount FROM invoices WHERE NOT paid;",
+                 CREATE INDEX invoices_order ON billing.invoices (tenant_id, created_at, id);
+                 CREATE VIEW billing.unpaid_invoices AS
+                    SELECT tenant_id, id, created_at, number, amount FROM billing.invoices WHERE NOT paid;",
             )
             .await
             .unwrap();
             for r in &rows {
-                sqlx::query("INSERT INTO invoices VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10)")
+                sqlx::query("INSERT INTO billing.invoices VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10)")
                     .bind(r.tenant)
                     .bind(r.id)
                     .bind(r.created_at)
@@ -252,15 +314,20 @@ async fn make_source(backend: Backend) -> (String, common::Database) {
     (url, database)
 }
 
-/// Egress over the operator's source with the catalog above; the source's guard.
-async fn operator_app(backend: Backend) -> (TestApp, common::Database, tempfile::TempDir) {
-    let (source_url, source) = make_source(backend).await;
-    let dir = tempfile::tempdir().unwrap();
+/// The catalog above for `source`, written to a file in `dir`.
+fn catalog_file(dir: &tempfile::TempDir, source: &OperatorSource, text: &str) -> std::path::PathBuf {
     let path = dir.path().join("catalog.toml");
-    std::fs::write(&path, CATALOG).unwrap();
+    std::fs::write(&path, text.replace("SCHEMA.", &format!("{}.", source.schema))).unwrap();
+    path
+}
+
+/// Egress over the operator's source with the catalog above; the source's guard.
+async fn operator_app(backend: Backend) -> (TestApp, OperatorSource, tempfile::TempDir) {
+    let source = make_source(backend).await;
+    let dir = tempfile::tempdir().unwrap();
     let setup = DataSetup {
-        path: Some(path),
-        source_url: Some(source_url),
+        path: Some(catalog_file(&dir, &source, CATALOG)),
+        source_url: Some(source.url.clone()),
     };
     let app = setup.scope(spawn_app_with(backend, |_| {})).await;
     (app, source, dir)
@@ -347,15 +414,75 @@ async fn export(app: &TestApp, c: &reqwest::Client, body: Value) -> Vec<u8> {
     download(app, c, id).await.0
 }
 
+/// An exported file's rows as the cells a CSV of them holds.
+fn file_rows(format: &str, columns: &[&str], bytes: &[u8]) -> Vec<Vec<String>> {
+    let objects = |values: Vec<Value>| -> Vec<Vec<String>> {
+        values
+            .iter()
+            .map(|o| {
+                assert_eq!(o.as_object().unwrap().len(), columns.len(), "{o}");
+                columns.iter().map(|c| json_cell(c, &o[*c])).collect()
+            })
+            .collect()
+    };
+    match format {
+        "csv" => csv_rows(bytes).1,
+        "json" => objects(serde_json::from_slice(bytes).unwrap()),
+        "ndjson" => objects(
+            std::str::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+        ),
+        // As LibreOffice shows the cells: booleans as TRUE and FALSE, decimals with the
+        // places of their number format.
+        "xlsx" => {
+            let shown = libreoffice_csv(bytes, Open::Xlsx);
+            csv_rows(shown.as_bytes())
+                .1
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .zip(columns)
+                        .map(|(v, c)| if *c == "paid" { v.to_lowercase() } else { v })
+                        .collect()
+                })
+                .collect()
+        }
+        other => panic!("no format {other}"),
+    }
+}
+
+/// A file's rows, each as the cells of a CSV.
+type Rows = Vec<Vec<String>>;
+
+const UNPAID: [&str; 4] = ["id", "number", "created_at", "amount"];
+
 async fn every_format_carries_the_sources_rows(backend: Backend) {
     let (app, _source, _dir) = operator_app(backend).await;
     let alice = tenant_workspace(&app, tenant_a(), "alice@a.test").await;
     let all = expected(tenant_a(), |_| true, &ALL);
     assert_eq!(all.len(), 240);
 
-    // CSV: the header is the labels, then every row of the tenant, in key order.
+    // Both datasets (a table and a view) in every format: every row of the tenant, in
+    // key order, each cell as the source holds it.
+    let datasets: [(&str, &[&str], Rows); 2] = [
+        ("invoices", &ALL, all.clone()),
+        ("unpaid", &UNPAID, expected(tenant_a(), |r| !r.paid, &UNPAID)),
+    ];
+    for (dataset, columns, want) in &datasets {
+        for format in ["csv", "json", "ndjson", "xlsx"] {
+            let bytes = export(&app, &alice, json!({"dataset": dataset, "format": format})).await;
+            let got = file_rows(format, columns, &bytes);
+            assert_eq!(got.len(), want.len(), "{dataset} as {format}");
+            for (i, (got, want)) in got.iter().zip(want).enumerate() {
+                assert_eq!(got, want, "{dataset} as {format}, row {i}");
+            }
+        }
+    }
     let bytes = export(&app, &alice, json!({"dataset": "invoices", "format": "csv"})).await;
-    let (header, rows) = csv_rows(&bytes);
+    let (header, _) = csv_rows(&bytes);
     assert_eq!(
         header,
         [
@@ -370,58 +497,20 @@ async fn every_format_carries_the_sources_rows(backend: Backend) {
             "Labels"
         ]
     );
-    assert_eq!(rows.len(), all.len());
-    for (i, (got, want)) in rows.iter().zip(&all).enumerate() {
-        assert_eq!(got, want, "CSV row {i}");
-    }
-
-    // JSON and NDJSON: objects keyed by column name, values typed.
+    // JSON keeps the types: numbers, booleans, objects; decimals as exact strings.
     let bytes = export(&app, &alice, json!({"dataset": "invoices", "format": "json"})).await;
     let objects: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
-    let ndjson = export(&app, &alice, json!({"dataset": "invoices", "format": "ndjson"})).await;
-    let lines: Vec<Value> = String::from_utf8(ndjson)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(objects, lines, "JSON and NDJSON hold the same objects");
-    assert_eq!(objects.len(), all.len());
-    for (i, (object, want)) in objects.iter().zip(&all).enumerate() {
-        let got: Vec<String> = ALL.iter().map(|c| json_cell(c, &object[*c])).collect();
-        assert_eq!(&got, want, "JSON object {i}");
-    }
-    let first_paid = objects
+    let sample = objects
         .iter()
-        .find(|o| o["paid"] == json!(true) && !o["details"].is_null())
+        .find(|o| o["paid"] == json!(true) && !o["details"].is_null() && !o["amount"].is_null())
         .unwrap();
     assert!(
-        first_paid["id"].is_i64() && first_paid["details"].is_object(),
-        "{first_paid}"
+        sample["id"].is_i64() && sample["details"].is_object() && sample["amount"].is_string(),
+        "{sample}"
     );
-    assert!(
-        first_paid["amount"].is_string() || first_paid["amount"].is_null(),
-        "decimals stay exact strings"
-    );
+    assert!(sample["labels"].is_array(), "{sample}");
 
-    // XLSX: LibreOffice opens it and shows the same cells (booleans as TRUE/FALSE).
-    let bytes = export(&app, &alice, json!({"dataset": "invoices", "format": "xlsx"})).await;
-    let (header, rows) = csv_rows(libreoffice_csv(&bytes, Open::Xlsx).as_bytes());
-    assert_eq!(header[0], "Invoice id");
-    assert_eq!(rows.len(), all.len());
-    for (i, (got, want)) in rows.iter().zip(&all).enumerate() {
-        let want: Vec<String> = want
-            .iter()
-            .enumerate()
-            .map(|(c, v)| match ALL[c] {
-                "paid" => v.to_uppercase(),
-                // Calc shows the decimal with the four places of its number format.
-                _ => v.clone(),
-            })
-            .collect();
-        assert_eq!(got, &want, "XLSX row {i}");
-    }
-
-    // Chosen columns, filters over a decimal, a time and a list, and the view.
+    // Chosen columns, and filters over a time, a decimal and a list.
     let from = Utc.with_ymd_and_hms(2025, 3, 1, 9, 30, 2).unwrap();
     let bytes = export(
         &app,
@@ -444,18 +533,6 @@ async fn every_format_carries_the_sources_rows(backend: Backend) {
     assert_eq!(header, ["Labels", "Amount", "Invoice id"]);
     assert!(!want.is_empty());
     assert_eq!(rows, want);
-
-    let bytes = export(&app, &alice, json!({"dataset": "unpaid", "format": "ndjson"})).await;
-    let ids: Vec<i64> = String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
-        .collect();
-    let want: Vec<i64> = expected(tenant_a(), |r| !r.paid, &["id"])
-        .into_iter()
-        .map(|r| r[0].parse().unwrap())
-        .collect();
-    assert_eq!(ids, want);
 
     // The data pages page through the same rows (newest first) with a cursor of the key.
     let pages = common::rows_via_pages(&app, &alice, "invoices", &[]).await;
@@ -488,4 +565,166 @@ async fn a_workspace_without_a_tenant_key_reads_nothing(backend: Backend) {
     assert_eq!(status, 403, "refused before a job is made");
     says(&error, "not linked to any tenant");
     assert_eq!(app.get_json(&eve, "/api/exports").await["total"], 0);
+}
+
+/// Runs `egress` with these arguments; its exit code and everything it printed.
+fn egress(args: &[&str]) -> (Option<i32>, String) {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(args)
+        .output()
+        .expect("the egress binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+async fn catalog_check_names_each_problem_and_serve_refuses(backend: Backend) {
+    let source = make_source(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (own_url, _own) = common::database(backend).await;
+    let check = |catalog: &std::path::Path, source_url: &str| {
+        egress(&[
+            "--database-url",
+            &own_url,
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--source-url",
+            source_url,
+            "catalog",
+            "check",
+        ])
+    };
+
+    // A sound catalog: each dataset ok, the view's index to look after.
+    let good = catalog_file(&dir, &source, CATALOG);
+    let (code, report) = check(&good, &source.url);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        report.contains("ok       invoices") && report.contains("ok       unpaid"),
+        "{report}"
+    );
+    assert!(
+        report.contains("a view; make sure an index on its table serves (tenant_id, created_at, id)"),
+        "{report}"
+    );
+    assert!(!report.contains("can write"), "the reader role only reads: {report}");
+    if backend == Backend::Postgres {
+        // Read as the database's owner, the check says to use a role that only reads.
+        let (code, report) = check(&good, &source.admin_url);
+        assert_eq!(code, Some(0), "{report}");
+        assert!(
+            report.contains("the source's role `postgres` can write to it"),
+            "{report}"
+        );
+    }
+
+    // A catalog the source does not match: every problem named, with what to do.
+    let broken = CATALOG
+        .replace("SCHEMA.unpaid_invoices", "SCHEMA.unpaid_invoice")
+        .replacen("tenant = { column = \"tenant_id\"", "tenant = { column = \"tenant\"", 1)
+        .replacen("name = \"number\"\nlabel = \"Number\"\nkind = \"text\"", "name = \"number\"\nlabel = \"Number\"\nkind = \"integer\"", 1)
+        .replacen(
+            "[[dataset.column]]\nname = \"paid\"",
+            "[[dataset.column]]\nname = \"customer\"\nlabel = \"Customer\"\nkind = \"text\"\n[[dataset.column]]\nname = \"paid\"",
+            1,
+        );
+    let broken = catalog_file(&dir, &source, &broken);
+    let (code, report) = check(&broken, &source.url);
+    assert_eq!(code, Some(1), "{report}");
+    let table = format!("dataset `invoices` ({}.invoices)", source.schema);
+    for problem in [
+        format!("PROBLEM  {table}: tenant column `tenant` does not exist (its columns: tenant_id, id, created_at,"),
+        format!(
+            "PROBLEM  {table}: column `number` is text, which the `integer` kind does not read; declare the kind that matches"
+        ),
+        format!("PROBLEM  {table}: column `customer` does not exist"),
+        format!(
+            "PROBLEM  dataset `unpaid` ({0}.unpaid_invoice): there is no table or view `{0}.unpaid_invoice` in the source",
+            source.schema
+        ),
+        "4 problems".to_owned(),
+    ] {
+        assert!(
+            report.contains(&problem),
+            "the report should say {problem:?}:\n{report}"
+        );
+    }
+
+    // `serve` refuses it, naming the first problem and how many more there are.
+    let (code, said) = egress(&[
+        "--database-url",
+        &own_url,
+        "--catalog",
+        broken.to_str().unwrap(),
+        "--source-url",
+        &source.url,
+        "serve",
+        "--demo",
+        "off",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(said.contains("the catalog does not match the source: "), "{said}");
+    assert!(said.contains("tenant column `tenant` does not exist"), "{said}");
+    assert!(
+        said.contains("(and 3 more)") && said.contains("egress catalog check"),
+        "{said}"
+    );
+
+    // Mistakes in the declarations themselves are all named before the source is read.
+    let declared = CATALOG
+        .replace("id = \"unpaid\"", "id = \"invoices\"")
+        .replace("column = \"labels\"", "column = \"label_list\"");
+    let declared = catalog_file(&dir, &source, &declared);
+    let (code, report) = check(&declared, &source.url);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report.contains("filter `label`: column `label_list` is not declared"),
+        "{report}"
+    );
+    assert!(
+        report.contains("has 2 problems")
+            && report.contains("dataset #1 has this id too; give each dataset its own id"),
+        "{report}"
+    );
+}
+
+/// The README's worked catalog (`catalog/example-saas.toml`) checks out against the
+/// schema its header declares.
+#[tokio::test]
+async fn the_worked_example_matches_its_schema() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/example-saas.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let schema: String = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("#   "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(schema.contains("CREATE TABLE app.invoices"), "{schema}");
+    let (url, _database) = common::database(Backend::Postgres).await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    pool.execute(format!("CREATE SCHEMA app; {schema}").as_str())
+        .await
+        .unwrap();
+    pool.close().await;
+    let (code, report) = egress(&[
+        "--database-url",
+        &url,
+        "--catalog",
+        path.to_str().unwrap(),
+        "--source-url",
+        &url,
+        "catalog",
+        "check",
+    ]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("0 problems"), "{report}");
 }

@@ -520,9 +520,42 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/exports/{id}/events", vec!["get"]),
         ("/api/exports/events", vec!["get"]),
         ("/exports/{id}/download", vec!["get"]),
+        ("/api/datasets", vec!["get"]),
+        ("/auth/jwt", vec!["get"]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} is not documented");
+        }
+    }
+    // Both ways in, and the header that makes a create safe to retry.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["token"]["scheme"], "bearer");
+    assert_eq!(schemes["session"]["name"], "egress_session");
+    assert_eq!(
+        doc["paths"]["/api/exports"]["post"]["parameters"][0]["name"],
+        "Idempotency-Key"
+    );
+    assert!(doc["paths"]["/api/exports"]["post"]["responses"]["409"].is_object());
+
+    // What GET /api/datasets answers has exactly the documented shape.
+    app.workspace_with_data("Acme", "a@acme.test", 1, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let catalog = app.get_json(&c, "/api/datasets").await;
+    let documented = &doc["paths"]["/api/datasets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&catalog), keys(&documented["properties"]));
+    let dataset = &doc["components"]["schemas"]["Dataset"]["properties"];
+    for d in catalog["dataset"].as_array().unwrap() {
+        for key in keys(d) {
+            assert!(dataset[&key].is_object(), "dataset field {key} is not documented");
+        }
+        for column in d["column"].as_array().unwrap() {
+            for key in keys(column) {
+                assert!(
+                    dataset["column"]["items"]["properties"][&key].is_object(),
+                    "column field {key} is not documented"
+                );
+            }
         }
     }
     assert_eq!(

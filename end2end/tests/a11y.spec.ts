@@ -49,4 +49,9 @@ test("the data pages, the export dialog and the exports page pass the audit", as
   await page.goto("/exports");
   await hydrated(page);
   await audit(page, "exports page");
+
+  await page.goto("/settings/tokens");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  await audit(page, "API tokens page");
 });

@@ -102,8 +102,12 @@ impl Catalog {
                 format!("dataset #{}", i + 1)
             };
             let mut say = |what: String| problems.push(format!("{at}: {what}"));
-            if self.datasets.iter().filter(|o| o.id == d.id).count() > 1 {
-                say("the id is used by another dataset too".into());
+            // Said once, at the second use: ids name datasets in URLs and the API.
+            if let Some(first) = self.datasets[..i].iter().position(|o| o.id == d.id) {
+                say(format!(
+                    "dataset #{} has this id too; give each dataset its own id",
+                    first + 1
+                ));
             }
             if d.label.trim().is_empty() {
                 say("label: give it a name people read".into());
@@ -209,6 +213,15 @@ mod tests {
         let catalog = Catalog::load(None).unwrap();
         let ids: Vec<&str> = catalog.datasets.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["contacts", "orders", "transactions", "members"]);
+    }
+
+    /// The README's worked example declares what it says.
+    #[test]
+    fn the_example_catalog_is_sound() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/example-saas.toml");
+        let catalog = Catalog::load(Some(&path)).unwrap();
+        let ids: Vec<&str> = catalog.datasets.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["customers", "invoices", "overdue"]);
     }
 
     #[test]

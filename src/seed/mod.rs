@@ -293,6 +293,9 @@ pub async fn seed_demo(store: &DynStore, rows: u64, hash: impl Fn(&str) -> Strin
         .create_account("Globex", &owner("grace@globex.example", "Grace Hopper"))
         .await?;
     store.add_membership(globex, ada, "member").await?;
+    // Tenant keys, so a sign-in link from a host product can name them (`tenant.id`).
+    store.set_tenant_key(acme, "acme").await?;
+    store.set_tenant_key(globex, "globex").await?;
 
     // Members who cannot log in: their hash is of a random password nobody knows.
     let locked_hash = hash(&format!("{:x}{:x}", Rng::new(rows).next_u64(), std::process::id()));

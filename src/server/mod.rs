@@ -138,6 +138,10 @@ pub async fn start(
     ));
     let header_timeout = Duration::from_secs(limits.header_timeout_seconds.max(1));
     let jwt = crate::accounts::jwt::JwtSettings::from_args(&args)?.map(Arc::new);
+    anyhow::ensure!(
+        jwt.is_some() || args.auth.password(),
+        "--auth jwt needs --jwt-secret or --jwt-public-key: without them nobody could sign in"
+    );
     let state = AppState {
         leptos_options: leptos_options(&args, addr),
         store: store.clone(),

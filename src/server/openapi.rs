@@ -72,7 +72,11 @@ fn filter_parameters(catalog: &Catalog) -> Value {
 pub async fn document(axum::extract::State(state): axum::extract::State<crate::server::AppState>) -> Json<Value> {
     let datasets: Vec<&str> = state.catalog.datasets.iter().map(|d| d.id.as_str()).collect();
     let filters = filter_parameters(&state.catalog);
-    let unauthorized = error_response("Not signed in", "unauthorized", "You are not signed in.");
+    let unauthorized = error_response(
+        "Not signed in, or the API token is unknown, revoked or expired",
+        "unauthorized",
+        "You are not signed in.",
+    );
     let not_found = error_response(
         "No such export in any of your workspaces (or it was deleted)",
         "not_found",
@@ -82,11 +86,6 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "Your role does not allow it: members act on their own exports only",
         "forbidden",
         "Only the person who started this export, or an admin of the workspace, can cancel it.",
-    );
-    let cross_site = error_response(
-        "Sent by a page of another site (Origin or Sec-Fetch-Site says so)",
-        "forbidden",
-        "This request came from another site (https://evil.example), so it was refused. Changes are only accepted from Egress's own pages.",
     );
     let too_large = error_response(
         "The body is over 64 KiB",
@@ -105,12 +104,32 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "info": {
             "title": "Egress API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Export a workspace's data as CSV, JSON, NDJSON or XLSX. Log in with POST /api/session and send the session cookie with every request. New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
+            "description": "Export a workspace's data as CSV, JSON, NDJSON or XLSX. Authenticate with an API token (`Authorization: Bearer egress_…`, made by an admin on the API tokens page, with the scopes exports:read and/or exports:write), or log in with POST /api/session and send the session cookie with every request. A token acts in its workspace with its maker's role there (at most admin). New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
         },
+        "security": [{"token": []}, {"session": []}],
         "paths": {
+            "/auth/jwt": {
+                "get": {
+                    "summary": "Sign in from the host product (for browsers)",
+                    "description": "The host product sends a person here with a short-lived signed token (HS256, RS256 or EdDSA; claims sub, email, name, tenant {id, name}, role, aud, exp, iat, jti). Egress checks it, creates or updates the user, the tenant's workspace and the membership, starts a session and redirects to return_to. Each token works once. Refusals are HTML pages for people.",
+                    "security": [],
+                    "parameters": [
+                        {"name": "token", "in": "query", "required": true, "schema": {"type": "string"}},
+                        {"name": "return_to", "in": "query", "schema": {"type": "string", "default": "/"}, "description": "A path of this site; anything else is refused"}
+                    ],
+                    "responses": {
+                        "303": {"description": "Signed in; redirect to return_to"},
+                        "400": {"description": "No token, a claim missing or wrong, or return_to off this site"},
+                        "401": {"description": "Expired, used before, signed by another key, for another audience or issuer, or valid for too long"},
+                        "404": {"description": "Sign-in from another product is not set up"},
+                        "409": {"description": "Another Egress user already has this email"}
+                    }
+                }
+            },
             "/api/session": {
                 "post": {
                     "summary": "Log in",
+                    "security": [],
                     "requestBody": {"required": true, "content": {"application/json": {
                         "schema": {"type": "object", "additionalProperties": false, "required": ["email", "password"],
                                    "properties": {"email": {"type": "string"}, "password": {"type": "string"}}},
@@ -119,7 +138,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                         "200": {"description": "Logged in; the `egress_session` cookie is set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Viewer"}}}},
                         "400": invalid_response("Malformed body; `error.field` names the field", "password", "missing field `password`"),
                         "401": error_response("Wrong email or password (the same answer for both)", "bad_credentials", "That email and password do not match an account."),
-                        "403": cross_site,
+                        "403": error_response("Sent by a page of another site, or password sign-in is off (--auth jwt)", "forbidden", "Password sign-in is off on this Egress: open it from the product you use."),
                         "429": retry_response("Too many failed sign-ins for this account or from this address in the last 15 minutes", "rate_limited", "Too many failed sign-ins. Try again in 12 minutes."),
                         "503": retry_response("Too many sign-ins being checked at once", "unavailable", "Egress is busy checking other sign-ins. Try again in a few seconds.")
                     }
@@ -130,14 +149,19 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/api/exports": {
                 "post": {
                     "summary": "Start an export",
+                    "description": "Needs the exports:write scope. With an Idempotency-Key, a retry of the same request (same key, same body) answers 200 with the export the first one made, for a day.",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "description": "Printable ASCII, unique per export you mean to start (a UUID is a good key); keys are per user"}],
                     "requestBody": {"required": true, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/NewExport"},
                         "example": {"dataset": "orders", "format": "csv", "filters": {"status": "paid", "created_from": "2025-01-01", "created_to": "2025-03-31T23:59:59Z", "tag": "priority"}, "options": {"gzip": false, "bom": true}}}}},
                     "responses": {
                         "202": {"description": "Queued; `Location` names the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
+                        "200": {"description": "The same request was made before with this Idempotency-Key: its export", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
                         "400": invalid_response("A field is wrong (unknown, missing, of the wrong type, or a bad value); `error.field` names it as a path, and nothing is created", "filters.created_to", "the range ends before it starts"),
                         "401": unauthorized,
-                        "403": error_response("The dataset requires a role the caller does not have, or the request came from another site", "forbidden", "Members can only be seen by the workspace's admins and owners."),
+                        "403": error_response("The dataset requires a role the caller does not have, the token lacks exports:write, the workspace is linked to no tenant of the data, or the request came from another site", "forbidden", "Members can only be seen by the workspace's admins and owners."),
+                        "409": error_response("The Idempotency-Key was used for a different request, or its first request is still being handled", "conflict", "This Idempotency-Key was already used for a different request. Use a new key for a new export."),
                         "413": too_large,
                         "429": error_response(&format!("The workspace already has {ACTIVE_LIMIT} pending or running exports"), "too_many_exports", "This workspace already has 3 exports running. Wait for one to finish or cancel one, then try again."),
                         "500": internal
@@ -185,11 +209,16 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/api/datasets": {"get": {"summary": "The datasets the caller may export: their columns and filters",
                 "responses": {"200": {"description": "The catalog", "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "dataset": {"type": "array", "items": {"$ref": "#/components/schemas/Dataset"}}}}}}}, "401": unauthorized}}},
-            "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+            "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
-        "components": {"schemas": {
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading (GET) needs exports:read; starting, cancelling and deleting need exports:write; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "egress_session", "description": "The cookie POST /api/session or /auth/jwt sets"}
+            },
+            "schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": ["invalid", "unauthorized", "bad_credentials", "forbidden", "not_found", "email_taken", "not_ready", "expired", "payload_too_large", "rate_limited", "too_many_exports", "internal", "unavailable"]},
+                "code": {"type": "string", "enum": ["invalid", "unauthorized", "bad_credentials", "forbidden", "not_found", "email_taken", "not_ready", "conflict", "expired", "payload_too_large", "rate_limited", "too_many_exports", "internal", "unavailable"]},
                 "message": {"type": "string", "description": "A sentence for people; for a 400 it starts with the field"},
                 "field": {"type": "string", "description": "The request field at fault, as a path (`filters.status`, `options.bom`, `page`), for 400s"},
                 "retry_after": {"type": "integer", "description": "Seconds to wait (429, 503); also the Retry-After header"},
@@ -230,6 +259,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
             "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "workspace_id": {"type": "integer"}, "user_id": {"type": "integer"}, "dataset": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
                 "total_rows": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}
-        }}
+            }
+        }
     }))
 }

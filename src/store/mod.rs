@@ -104,6 +104,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a workspace whose rows carry `tenant_key` in the source;
     /// `Conflict("tenant key")` when another workspace has it.
     async fn create_tenant_workspace(&self, name: &str, tenant_key: &str) -> StoreResult<i64>;
+    /// Gives a workspace its tenant key (the demo's, so sign-in links can name them).
+    async fn set_tenant_key(&self, workspace_id: i64, tenant_key: &str) -> StoreResult<()>;
     async fn count_workspaces(&self) -> StoreResult<i64>;
     /// Creates a user; `Conflict("email")` when the email is taken. Returns the user id.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;

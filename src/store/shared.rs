@@ -113,6 +113,15 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            async fn set_tenant_key(&self, workspace_id: i64, tenant_key: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE workspaces SET tenant_key = $2 WHERE id = $1")
+                    .bind(workspace_id)
+                    .bind(tenant_key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn create_tenant_workspace(&self, name: &str, tenant_key: &str) -> StoreResult<i64> {
                 sqlx::query_scalar("INSERT INTO workspaces (name, tenant_key) VALUES ($1, $2) RETURNING id")
                     .bind(name)
