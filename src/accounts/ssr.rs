@@ -99,6 +99,16 @@ pub async fn check_credentials(
 }
 
 /// Checks a sign-up form; the first problem found names its field.
+/// Whether `email` looks like an address: something, `@`, a dotted domain; no spaces.
+pub fn is_email(email: &str) -> bool {
+    let email = email.trim();
+    email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control())
+}
+
 pub fn validate_signup(workspace: &str, name: &str, email: &str, password: &str) -> Result<(), AppError> {
     if workspace.trim().is_empty() || workspace.len() > 100 {
         return Err(AppError::invalid(
@@ -109,13 +119,7 @@ pub fn validate_signup(workspace: &str, name: &str, email: &str, password: &str)
     if name.trim().is_empty() || name.len() > 100 {
         return Err(AppError::invalid("name", "give your name, 1 to 100 characters"));
     }
-    let email = email.trim();
-    let well_formed = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.contains(|c: char| c.is_whitespace() || c.is_control());
-    if !well_formed {
+    if !is_email(email) {
         return Err(AppError::invalid(
             "email",
             "enter an email address like name@example.com",
