@@ -75,6 +75,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/data/:dataset") view=DatasetPage />
                 <Route path=path!("/exports") view=crate::exports::ExportsPage />
                 <Route path=path!("/settings/tokens") view=crate::accounts::api_tokens::TokensPage />
+                <Route path=path!("/settings/webhooks") view=crate::webhooks::WebhooksPage />
             </Routes>
         </main>
     }
@@ -100,6 +101,7 @@ fn Header() -> impl IntoView {
                                 <A href="/exports">"Exports"</A>
                                 {v.workspace.role.manages_all_exports().then(|| view! {
                                     <A href="/settings/tokens">"API tokens"</A>
+                                    <A href="/settings/webhooks">"Webhooks"</A>
                                 })}
                             </nav>
                             <div class="account">

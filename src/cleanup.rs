@@ -1,9 +1,10 @@
 //! The cleanup schedule: expires completed exports past their time (object deleted,
-//! status expired), deletes the objects of failed and cancelled jobs, and aborts uploads
-//! left open by crashed attempts. Every step is idempotent, so any number of processes
-//! can run it at once.
+//! status expired, with its event and webhook calls in one transaction), deletes the
+//! objects of failed and cancelled jobs, and aborts uploads left open by crashed attempts.
+//! Every step is idempotent, so any number of processes can run it at once.
 
 use crate::exports::JobStatus;
+use crate::notify;
 use crate::storage::DynStorage;
 use crate::store::{DynStore, jobs};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 pub const STALE_UPLOAD: Duration = Duration::from_secs(24 * 3600);
 
 /// One pass; returns how many jobs it tidied.
-pub async fn run_once(store: &DynStore, storage: &DynStorage) -> usize {
+pub async fn run_once(store: &DynStore, storage: &DynStorage, public_url: &str) -> usize {
     let stale = chrono::Utc::now() - STALE_UPLOAD;
     let due = match jobs::due_for_cleanup(store.as_ref(), stale, 200).await {
         Ok(due) => due,
@@ -42,26 +43,29 @@ pub async fn run_once(store: &DynStore, storage: &DynStorage) -> usize {
         if !ok {
             continue;
         }
-        let expire = record.job.status == JobStatus::Completed;
-        if jobs::forget_object(store.as_ref(), record.uuid, expire)
-            .await
-            .unwrap_or(false)
-        {
-            tidied += 1;
-            if expire {
-                let _ = jobs::add_event(store.as_ref(), record.uuid, "expired", None, None).await;
-            }
+        let mut expired = record.clone();
+        expired.job.status = JobStatus::Expired;
+        let then = notify::on_event(store.as_ref(), notify::Event::Expired, &expired, public_url);
+        match jobs::forget_object(store.as_ref(), &record, then).await {
+            Ok(true) => tidied += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = %record.uuid, error = %e, "cleanup could not record the job"),
         }
     }
     tidied
 }
 
-pub fn spawn(store: DynStore, storage: DynStorage, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    store: DynStore,
+    storage: DynStorage,
+    public_url: String,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
-            let n = run_once(&store, &storage).await;
+            let n = run_once(&store, &storage, &public_url).await;
             if n > 0 {
                 tracing::info!(jobs = n, "cleanup pass");
             }

@@ -13,17 +13,20 @@
 //! - `seed` (server): deterministic demo data.
 //! - `server` (server): configuration, start-up, HTTP routes and middleware.
 
+// The OpenAPI document is one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod app;
 pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod cleanup;
 pub mod datasets;
-#[cfg(feature = "ssr")]
-pub mod email;
 pub mod error;
 pub mod exports;
 pub mod formats;
+#[cfg(feature = "ssr")]
+pub mod notify;
 #[cfg(feature = "ssr")]
 pub mod progress;
 #[cfg(feature = "ssr")]
@@ -37,6 +40,7 @@ pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod store;
 pub mod text;
+pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub mod worker;
 

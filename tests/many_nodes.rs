@@ -1,8 +1,9 @@
 //! Many nodes on one Postgres and one bucket: two `egress serve` processes and one
 //! `egress worker` process share the queue. Twenty exports from seven workspaces are
 //! submitted to both web nodes; each runs exactly once, the work spreads over all three
-//! processes, a progress stream on node A follows jobs that other processes run, and each
-//! export sends exactly one email.
+//! processes, a progress stream on node A follows jobs that other processes run, every
+//! state change has its audit event, and each export sends exactly one email and makes
+//! exactly one webhook call.
 
 mod common;
 
@@ -50,7 +51,16 @@ async fn twenty_exports_on_three_processes() {
 
     let data = tempfile::tempdir().unwrap();
     let mut flags = service_flags();
-    flags.extend(["--worker-concurrency", "2", "--max-rows-per-second", ROWS_PER_SECOND].map(String::from));
+    flags.extend(
+        [
+            "--worker-concurrency",
+            "2",
+            "--max-rows-per-second",
+            ROWS_PER_SECOND,
+            "--webhook-allow-private",
+        ]
+        .map(String::from),
+    );
     let a = Node::serve(&url, data.path(), &flags).await;
     let b = Node::serve(&url, data.path(), &flags).await;
     let c = Node::worker(&url, data.path(), &flags);
@@ -63,6 +73,17 @@ async fn twenty_exports_on_three_processes() {
             email.clone(),
             (log_in(&a.base, email).await, log_in(&b.base, email).await),
         );
+    }
+    // Every workspace has an endpoint on one receiver.
+    let receiver = common::receiver::Receiver::start(common::receiver::Answer::Ok).await;
+    for (on_a, _) in sessions.values() {
+        let r = on_a
+            .post(a.url("/api/webhooks"))
+            .json(&json!({"url": receiver.url, "events": ["export.completed"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     let mut submitted = Vec::new();
     let mut streams = Vec::new();
@@ -96,17 +117,14 @@ async fn twenty_exports_on_three_processes() {
         assert_eq!(record.job.status.id(), "completed", "{id}: {:?}", record.job.error);
         assert_eq!(record.job.attempts, 1, "{id}");
         assert_eq!(record.job.processed_rows, *rows as i64);
-        // The audit event follows the state change by a moment.
-        let mut events = jobs::events(store.as_ref(), uuid).await.unwrap();
-        for _ in 0..50 {
-            if events.iter().any(|e| e.0 == "completed") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            events = jobs::events(store.as_ref(), uuid).await.unwrap();
-        }
-        let count = |kind: &str| events.iter().filter(|e| e.0 == kind).count();
-        assert_eq!((count("started"), count("completed")), (1, 1), "{id}: {events:?}");
+        // Every state change has its event, written with it: created, started, completed.
+        let events = jobs::events(store.as_ref(), uuid).await.unwrap();
+        let changes: Vec<&str> = events
+            .iter()
+            .map(|e| e.0.as_str())
+            .filter(|k| ["created", "started", "retried", "completed", "failed", "cancelled"].contains(k))
+            .collect();
+        assert_eq!(changes, ["created", "started", "completed"], "{id}: {events:?}");
         let detail = events.iter().find(|e| e.0 == "started").unwrap().2.clone().unwrap();
         let pid: u32 = detail.rsplit('-').next().unwrap().parse().unwrap();
         let runner = names[&pid];
@@ -171,8 +189,11 @@ async fn twenty_exports_on_three_processes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(12)).await;
+    let calls = receiver.wait_for(submitted.len()).await;
     for (id, ..) in &submitted {
         assert_eq!(emails_for(id), 1, "export {id} sent {} emails", emails_for(id));
+        let hooks = calls.iter().filter(|c| c.json()["data"]["id"] == id.as_str()).count();
+        assert_eq!(hooks, 1, "export {id} made {hooks} webhook calls");
         let events = jobs::events(store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
             .await
             .unwrap();

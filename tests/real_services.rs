@@ -73,8 +73,9 @@ async fn s3_round_trip_presigned_urls_and_email(backend: Backend) {
         Some(s.s3_secret_key.clone()),
     )
     .unwrap();
+    // Each attempt writes its own key: the first attempt's.
     let key = format!(
-        "exports/{}/{id}.csv",
+        "exports/{}/{id}/1.csv",
         app.store.workspaces_named("Acme").await.unwrap()[0]
     );
     let short = storage
@@ -194,14 +195,20 @@ async fn s3_unreachable_is_retried_then_fails_cleanly(backend: Backend) {
     let events = egress::store::jobs::events(app.store.as_ref(), uuid::Uuid::parse_str(id).unwrap())
         .await
         .unwrap();
-    let detail = events.last().and_then(|e| e.2.clone()).unwrap_or_default();
+    let detail = events
+        .iter()
+        .find(|e| e.0 == "failed")
+        .and_then(|e| e.2.clone())
+        .unwrap_or_default();
     assert!(
         detail.contains("object storage is unreachable: dispatch failure"),
         "{detail}"
     );
     let kinds: Vec<String> = common::event_kinds(&app, id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "retry_scheduled").count(), 2, "{kinds:?}");
-    assert_eq!(kinds.last().map(String::as_str), Some("failed"), "{kinds:?}");
+    // The failure is the last change of state; its email follows it.
+    let changes: Vec<&String> = kinds.iter().filter(|k| !k.starts_with("email")).collect();
+    assert_eq!(changes.last().map(|k| k.as_str()), Some("failed"), "{kinds:?}");
     let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
     assert_eq!(r.status(), 409);
 }

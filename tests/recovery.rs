@@ -152,8 +152,8 @@ async fn killed_worker_loses_nothing(backend: Backend) {
         .collect();
     assert!(open.is_empty(), "{open:?}");
     assert_eq!(
-        job_event_kinds(&store, id).await[..3],
-        ["started", "retried", "completed"]
+        job_event_kinds(&store, id).await[..4],
+        ["created", "started", "retried", "completed"]
     );
 }
 

@@ -54,4 +54,9 @@ test("the data pages, the export dialog and the exports page pass the audit", as
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
   await audit(page, "API tokens page");
+
+  await page.goto("/settings/webhooks");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Webhooks" })).toBeVisible();
+  await audit(page, "webhooks page");
 });

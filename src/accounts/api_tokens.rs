@@ -14,15 +14,27 @@ pub enum Scope {
     ExportsRead,
     /// Start, cancel and delete exports.
     ExportsWrite,
+    /// Add, rotate, test and delete webhook endpoints (an admin's token).
+    WebhooksManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::ExportsRead, Scope::ExportsWrite];
+    pub const ALL: [Scope; 3] = [Scope::ExportsRead, Scope::ExportsWrite, Scope::WebhooksManage];
 
     pub fn id(self) -> &'static str {
         match self {
             Scope::ExportsRead => "exports:read",
             Scope::ExportsWrite => "exports:write",
+            Scope::WebhooksManage => "webhooks:manage",
+        }
+    }
+
+    /// What the scope allows, as the tokens page says it.
+    pub fn what(self) -> &'static str {
+        match self {
+            Scope::ExportsRead => "list, follow and download exports",
+            Scope::ExportsWrite => "start, cancel and delete exports",
+            Scope::WebhooksManage => "add, test, rotate and delete webhook endpoints",
         }
     }
 
@@ -94,8 +106,7 @@ fn day(t: &DateTime<Utc>) -> String {
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
-    let read = RwSignal::new(true);
-    let write = RwSignal::new(false);
+    let chosen = Scope::ALL.map(|scope| (scope, RwSignal::new(scope == Scope::ExportsRead)));
     let days = RwSignal::new("90".to_owned());
     let create = Action::new(move |(name, scopes, days): &(String, Vec<String>, Option<u32>)| {
         let (name, scopes, days) = (name.clone(), scopes.clone(), *days);
@@ -111,10 +122,10 @@ pub fn TokensPage() -> impl IntoView {
     );
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let scopes = [(read, Scope::ExportsRead), (write, Scope::ExportsWrite)]
+        let scopes = chosen
             .iter()
-            .filter(|(on, _)| on.get_untracked())
-            .map(|(_, s)| s.id().to_owned())
+            .filter(|(_, on)| on.get_untracked())
+            .map(|(s, _)| s.id().to_owned())
             .collect();
         let days = days.get_untracked().trim().parse::<u32>().ok();
         create.dispatch((name.get_untracked(), scopes, days));
@@ -133,8 +144,13 @@ pub fn TokensPage() -> impl IntoView {
                 <input id="token-name" required maxlength="100" placeholder="e.g. Nightly sync" bind:value=name />
                 <fieldset>
                     <legend>"Scopes"</legend>
-                    <label class="check"><input type="checkbox" bind:checked=read />"exports:read — list, follow and download exports"</label>
-                    <label class="check"><input type="checkbox" bind:checked=write />"exports:write — start, cancel and delete exports"</label>
+                    {chosen
+                        .iter()
+                        .map(|(scope, on)| {
+                            let on = *on;
+                            view! { <label class="check"><input type="checkbox" bind:checked=on />{format!("{} — {}", scope.id(), scope.what())}</label> }
+                        })
+                        .collect_view()}
                 </fieldset>
                 <label for="token-days">"Expires after (days; empty for never)"</label>
                 <input id="token-days" type="number" min="1" max="3650" bind:value=days />

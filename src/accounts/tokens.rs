@@ -93,7 +93,7 @@ pub async fn create(
         let scope = Scope::parse(scope).ok_or_else(|| {
             AppError::invalid(
                 format!("scopes.{i}"),
-                format!("`{scope}` is not a scope (exports:read, exports:write)"),
+                format!("`{scope}` is not a scope ({})", Scope::ALL.map(Scope::id).join(", ")),
             )
         })?;
         if !checked.contains(&scope) {

@@ -222,8 +222,10 @@ pub struct CatalogResource(pub leptos::prelude::Resource<Result<Catalog, crate::
 #[leptos::server(prefix = "/rpc", endpoint = "catalog")]
 pub async fn visible_catalog() -> Result<Catalog, crate::error::AppError> {
     crate::error::server_fn(async move {
-        let state = crate::accounts::ssr::state();
+        // The session first: while the router lists its routes it renders the app with no
+        // request, and this answers an error then instead of asking for the state.
         let session = crate::accounts::ssr::session().await?;
+        let state = crate::accounts::ssr::state();
         let datasets = match crate::accounts::ssr::member_of_session(&state, &session).await? {
             Some((member, _)) => state.catalog.visible_to(member.role).cloned().collect(),
             None => Vec::new(),

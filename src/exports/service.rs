@@ -113,7 +113,6 @@ pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Re
             ),
         )
     })?;
-    jobs::add_event(state.store.as_ref(), new.id, "created", Some(member.user_id), None).await?;
     state.wakeup.notify_one();
     if let Err(e) = state.store.notify(crate::progress::JOBS_CHANNEL, "").await {
         tracing::debug!(error = %e, "could not wake other workers; they will poll");
@@ -194,11 +193,9 @@ pub async fn cancel_or_delete(state: &AppState, member: &Member, id: &str) -> Re
     let record = get(state, member, id, action).await?;
     let store = state.store.as_ref();
     if record.job.status.is_active() {
-        jobs::request_cancel(store, record.uuid).await?;
-        jobs::add_event(store, record.uuid, "cancel_requested", Some(member.user_id), None).await?;
+        jobs::request_cancel(store, record.uuid, member.user_id).await?;
         let now = jobs::get(store, None, record.uuid).await?.ok_or_else(not_found)?;
         if now.job.status == super::JobStatus::Cancelled {
-            jobs::add_event(store, record.uuid, "cancelled", Some(member.user_id), None).await?;
             state.hub.publish((&now.job).into());
         }
         return Ok(Some(now.job));
@@ -209,8 +206,7 @@ pub async fn cancel_or_delete(state: &AppState, member: &Member, id: &str) -> Re
     if let (Some(key), Some(upload)) = (&record.object_key, &record.upload_id) {
         state.storage.abort_upload(key, upload).await?;
     }
-    jobs::mark_deleted(store, record.uuid).await?;
-    jobs::add_event(store, record.uuid, "deleted", Some(member.user_id), None).await?;
+    jobs::mark_deleted(store, record.uuid, member.user_id).await?;
     Ok(None)
 }
 

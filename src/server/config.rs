@@ -313,6 +313,18 @@ pub struct PipelineArgs {
     /// Seconds between cleanup passes.
     #[arg(long, env = "EGRESS_CLEANUP_SECONDS", default_value_t = 60)]
     pub cleanup_seconds: u64,
+    /// Let webhooks call loopback and private addresses (endpoints inside your network).
+    #[arg(long, env = "EGRESS_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// The waits between tries of a webhook call, in seconds; after the last it is given
+    /// up. The default is Standard Webhooks' schedule, about 27 hours in all.
+    #[arg(
+        long,
+        env = "EGRESS_WEBHOOK_BACKOFF_SECONDS",
+        value_delimiter = ',',
+        default_value = "5,300,1800,7200,18000,36000,36000"
+    )]
+    pub webhook_backoff_seconds: Vec<f64>,
 }
 
 impl std::fmt::Debug for PipelineArgs {
@@ -349,6 +361,11 @@ impl Default for PipelineArgs {
             part_size_mib: 5,
             max_rows_per_second: 0,
             cleanup_seconds: 60,
+            webhook_allow_private: false,
+            webhook_backoff_seconds: crate::notify::webhook::BACKOFF
+                .iter()
+                .map(|d| d.as_secs_f64())
+                .collect(),
         }
     }
 }

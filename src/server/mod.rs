@@ -10,6 +10,7 @@ mod openapi;
 pub mod runtime;
 pub mod sessions;
 pub mod streams;
+mod webhooks_api;
 
 use crate::accounts::throttle::{Throttle, ThrottleSettings};
 use crate::app::{App, shell};
@@ -36,6 +37,9 @@ pub struct AppState {
     pub local_files: Option<Arc<crate::storage::LocalStorage>>,
     pub hub: crate::progress::Hub,
     pub wakeup: Arc<tokio::sync::Notify>,
+    /// Rung when notifications were queued, so this process's sender sends them at once.
+    #[from_ref(skip)]
+    pub notify_wakeup: Arc<tokio::sync::Notify>,
     pub sessions: sessions::Sessions,
     pub throttle: Arc<Throttle>,
     pub streams: Arc<streams::Streams>,
@@ -82,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(exports_api::routes())
+        .merge(webhooks_api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), middleware::require_login))
@@ -152,6 +157,7 @@ pub async fn start(
         local_files: runtime.local_files.clone(),
         hub: runtime.hub.clone(),
         wakeup: runtime.wakeup.clone(),
+        notify_wakeup: runtime.notify_wakeup.clone(),
         sessions: sessions.clone(),
         throttle: throttle.clone(),
         streams,

@@ -97,6 +97,18 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "internal",
         "Something went wrong on our side. If it keeps happening, tell your administrator the request id 0f3c….",
     );
+    let forbidden_manage = error_response(
+        "Only admins and owners manage webhooks (a token needs webhooks:manage)",
+        "forbidden",
+        "Only the workspace's admins and owners manage webhooks.",
+    );
+    let webhook_not_found = error_response(
+        "No such endpoint in this workspace",
+        "not_found",
+        "There is no such webhook endpoint in this workspace.",
+    );
+    let webhook_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let webhook_events: Vec<&str> = crate::notify::Event::ALL.iter().map(|e| e.id()).collect();
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     Json(json!({
@@ -209,11 +221,40 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/api/datasets": {"get": {"summary": "The datasets the caller may export: their columns and filters",
                 "responses": {"200": {"description": "The catalog", "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "dataset": {"type": "array", "items": {"$ref": "#/components/schemas/Dataset"}}}}}}}, "401": unauthorized}}},
+            "/api/webhooks": {
+                "get": {"summary": "The workspace's webhook endpoints, each with its latest deliveries",
+                    "description": "Needs the webhooks:manage scope, or an admin's or owner's session.",
+                    "responses": {"200": {"description": "The endpoints, newest first", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}}}},
+                        "401": unauthorized, "403": forbidden_manage}},
+                "post": {"summary": "Add an endpoint; its signing secret is in the answer, only this once",
+                    "requestBody": {"required": true, "content": {"application/json": {
+                        "schema": {"type": "object", "additionalProperties": false, "required": ["url", "events"], "properties": {
+                            "url": {"type": "string", "description": "https:// (or http://) on a public address, unless the operator allows private ones"},
+                            "events": {"type": "array", "items": {"type": "string", "enum": webhook_events}},
+                            "description": {"type": "string", "maxLength": 200}}},
+                        "example": {"url": "https://crm.example.com/hooks/egress", "events": ["export.completed"], "description": "CRM sync"}}}},
+                    "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}}}},
+                        "400": invalid_response("A field is wrong: a URL that is not https/http, carries credentials, or resolves to a private address; no events; an unknown event", "url", "127.0.0.1 is 127.0.0.1 — not a public address; Egress only calls public addresses unless the operator allows others"),
+                        "401": unauthorized, "403": forbidden_manage}}
+            },
+            "/api/webhooks/{id}": {
+                "parameters": [webhook_id],
+                "get": {"summary": "One endpoint with its latest deliveries", "responses": {"200": {"description": "The endpoint", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpoint"}}}}, "401": unauthorized, "403": forbidden_manage, "404": webhook_not_found}},
+                "delete": {"summary": "Delete an endpoint: nothing more is sent to it", "responses": {"204": {"description": "Deleted"}, "401": unauthorized, "403": forbidden_manage, "404": webhook_not_found}}
+            },
+            "/api/webhooks/{id}/rotate": {
+                "parameters": [webhook_id],
+                "post": {"summary": "A new signing secret; the previous one signs too for 24 hours", "responses": {"200": {"description": "Rotated; the new secret, only this once", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}}}}, "401": unauthorized, "403": forbidden_manage, "404": webhook_not_found}}
+            },
+            "/api/webhooks/{id}/test": {
+                "parameters": [webhook_id],
+                "post": {"summary": "Send a webhook.test call to the endpoint (it shows in its deliveries)", "responses": {"202": {"description": "Queued"}, "401": unauthorized, "403": forbidden_manage, "404": webhook_not_found}}
+            },
             "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
         "components": {
             "securitySchemes": {
-                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading (GET) needs exports:read; starting, cancelling and deleting need exports:write; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading exports (GET) needs exports:read; starting, cancelling and deleting them exports:write; webhook endpoints webhooks:manage; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "egress_session", "description": "The cookie POST /api/session or /auth/jwt sets"}
             },
             "schemas": {
@@ -257,6 +298,17 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "attempts": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
                 "started_at": {"type": ["string", "null"], "format": "date-time"}, "completed_at": {"type": ["string", "null"], "format": "date-time"},
                 "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+            "WebhookEndpoint": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string"}},
+                "description": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                "previous_secret_until": {"type": ["string", "null"], "format": "date-time", "description": "After a rotation: until when the previous secret signs too"},
+                "deliveries": {"type": "array", "description": "The latest tries, newest first", "items": {"type": "object", "properties": {
+                    "message": {"type": "string", "description": "The call's webhook-id"}, "event": {"type": "string"}, "attempt": {"type": "integer"},
+                    "at": {"type": "string", "format": "date-time"}, "ok": {"type": "boolean"}, "status_code": {"type": ["integer", "null"]},
+                    "latency_ms": {"type": "integer"}, "error": {"type": ["string", "null"]}}}}}},
+            "WebhookEndpointWithSecret": {"type": "object", "properties": {
+                "endpoint": {"$ref": "#/components/schemas/WebhookEndpoint"},
+                "secret": {"type": "string", "description": "whsec_ and base64: the key of the HMAC-SHA256 signatures (base64-decoded)"}}},
             "Progress": {"type": "object", "properties": {"id": {"type": "string"}, "workspace_id": {"type": "integer"}, "user_id": {"type": "integer"}, "dataset": {"type": "string"}, "status": {"type": "string"}, "processed_rows": {"type": "integer"},
                 "total_rows": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}
             }

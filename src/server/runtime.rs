@@ -1,8 +1,9 @@
 //! The parts every Egress process builds at start: storage, mail, the progress hub, and
-//! the background tasks (worker, cleanup, email sender).
+//! the background tasks (worker, cleanup, notification sender).
 
 use super::config::PipelineArgs;
-use crate::email::{self, Mailer};
+use crate::notify::email::{EmailChannel, Mailer};
+use crate::notify::webhook::WebhookChannel;
 use crate::progress::Hub;
 use crate::storage::{self, DynStorage, LocalStorage, StorageSettings};
 use crate::store::DynStore;
@@ -22,7 +23,9 @@ pub struct Runtime {
     pub hub: Hub,
     /// Rung when a job is created, so a worker in this process starts at once.
     pub wakeup: Arc<Notify>,
-    pub email_wakeup: Arc<Notify>,
+    /// Rung when notifications were written (an export ended, a test call), so this
+    /// process's sender sends them at once.
+    pub notify_wakeup: Arc<Notify>,
     pub mailer: Arc<Mailer>,
     pub mail_from: lettre::message::Mailbox,
     pub public_url: String,
@@ -186,7 +189,7 @@ pub async fn build(
         local_files,
         hub: Hub::connect(store, wakeup.clone()).await,
         wakeup,
-        email_wakeup: Arc::new(Notify::new()),
+        notify_wakeup: Arc::new(Notify::new()),
         mailer: Arc::new(mailer),
         mail_from,
         public_url: public_url.to_owned(),
@@ -194,7 +197,8 @@ pub async fn build(
 }
 
 impl Runtime {
-    /// Starts the worker (unless `with_worker` is false), cleanup and the email sender.
+    /// Starts the worker (unless `with_worker` is false), cleanup and the notification
+    /// sender.
     pub fn spawn_background(&self, store: &DynStore, args: &PipelineArgs, with_worker: bool) {
         if with_worker {
             let settings = WorkerSettings {
@@ -217,7 +221,8 @@ impl Runtime {
                 storage: self.storage.clone(),
                 hub: self.hub.clone(),
                 wakeup: self.wakeup.clone(),
-                completed: self.email_wakeup.clone(),
+                notified: self.notify_wakeup.clone(),
+                public_url: self.public_url.as_str().into(),
                 settings,
             }
             .spawn();
@@ -225,17 +230,35 @@ impl Runtime {
         crate::cleanup::spawn(
             store.clone(),
             self.storage.clone(),
+            self.public_url.clone(),
             Duration::from_secs(args.cleanup_seconds.max(1)),
         );
-        email::spawn_sender(
-            store.clone(),
-            self.catalog.clone(),
-            self.mailer.clone(),
-            self.mail_from.clone(),
-            self.public_url.clone(),
-            self.email_wakeup.clone(),
-            Duration::from_secs(10),
-        );
+        let backoff: Vec<Duration> = args
+            .webhook_backoff_seconds
+            .iter()
+            .map(|s| Duration::from_secs_f64(s.max(0.0)))
+            .collect();
+        // The sender looks for due notifications at least as often as the first retry.
+        let interval = backoff
+            .first()
+            .copied()
+            .unwrap_or(Duration::from_secs(5))
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let channels: Vec<Arc<dyn crate::notify::Channel>> = vec![
+            Arc::new(EmailChannel {
+                store: store.clone(),
+                catalog: self.catalog.clone(),
+                mailer: self.mailer.clone(),
+                from: self.mail_from.clone(),
+                public_url: self.public_url.clone(),
+            }),
+            Arc::new(WebhookChannel {
+                store: store.clone(),
+                allow_private: args.webhook_allow_private,
+                backoff,
+            }),
+        ];
+        crate::notify::spawn_sender(store.clone(), channels, self.notify_wakeup.clone(), interval);
     }
 }
 

@@ -60,11 +60,8 @@ pub struct JobRecord {
     pub content_type: Option<String>,
     pub max_attempts: i32,
     pub cancel_requested: bool,
-    pub email_sent_at: Option<DateTime<Utc>>,
     /// Deleted by a user: hidden, kept for its audit trail.
     pub deleted: bool,
-    /// Tries so far to send its "ready" email.
-    pub email_attempts: i32,
     /// The key the job's workspace has in the source, when it has one (see
     /// `Source::tenant`).
     pub tenant_key: Option<String>,
@@ -124,11 +121,10 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, {}, j.shortened_cells, j.email_attempts, w.tenant_key",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, j.shortened_cells, w.tenant_key",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),
-        t("j.email_sent_at"),
         t("j.expires_at"),
         t("j.started_at"),
         t("j.completed_at"),
@@ -183,11 +179,11 @@ where
         created_by: r.try_get(3)?,
         created_by_id: r.try_get(2)?,
         attempts: r.try_get(17)?,
-        created_at: parse_time(r.try_get(25)?)?.unwrap_or_default(),
-        started_at: parse_time(r.try_get(23)?)?,
-        completed_at: parse_time(r.try_get(24)?)?,
-        expires_at: parse_time(r.try_get(22)?)?,
-        shortened_cells: r.try_get(27)?,
+        created_at: parse_time(r.try_get(24)?)?.unwrap_or_default(),
+        started_at: parse_time(r.try_get(22)?)?,
+        completed_at: parse_time(r.try_get(23)?)?,
+        expires_at: parse_time(r.try_get(21)?)?,
+        shortened_cells: r.try_get(26)?,
     };
     Ok(JobRecord {
         job,
@@ -200,10 +196,8 @@ where
         content_type: r.try_get(15)?,
         max_attempts: r.try_get(18)?,
         cancel_requested: r.try_get(19)?,
-        email_sent_at: parse_time(r.try_get(21)?)?,
-        deleted: r.try_get::<Option<String>, _>(26)?.is_some(),
-        email_attempts: r.try_get(28)?,
-        tenant_key: r.try_get(29)?,
+        deleted: r.try_get::<Option<String>, _>(25)?.is_some(),
+        tenant_key: r.try_get(27)?,
     })
 }
 
@@ -341,8 +335,9 @@ pub async fn list(
 }
 
 /// Cancels a pending job at once, and asks a running one to stop (the worker checks
-/// between batches). Returns the job as it is now.
-pub async fn request_cancel(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
+/// between batches and before it completes). Each with its audit event, in the same
+/// transaction.
+pub async fn request_cancel(store: &dyn Store, id: uuid::Uuid, by: i64) -> StoreResult<()> {
     let f = store.flavour();
     let now = Utc::now();
     let cancel_pending = Sql::new("UPDATE export_jobs")
@@ -355,31 +350,43 @@ pub async fn request_cancel(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()
         )
         .push(&format!(" WHERE id = ?{} AND status = 'pending'", f.uuid), [uuid(id)])
         .done();
-    store.execute(&cancel_pending).await?;
+    if store
+        .transition(&[cancel_pending, event(store, id, "cancelled", Some(by), None)])
+        .await?
+    {
+        return Ok(());
+    }
     let ask_running = Sql::new("UPDATE export_jobs")
         .push(
             &format!(" SET cancel_requested = ?, updated_at = ?{}", f.time),
             [Param::Bool(true), time(now)],
         )
         .push(
-            &format!(" WHERE id = ?{} AND status = 'processing'", f.uuid),
-            [uuid(id)],
+            &format!(
+                " WHERE id = ?{} AND status = 'processing' AND cancel_requested = ?",
+                f.uuid
+            ),
+            [uuid(id), Param::Bool(false)],
         )
         .done();
-    store.execute(&ask_running).await?;
+    store
+        .transition(&[ask_running, event(store, id, "cancel_requested", Some(by), None)])
+        .await?;
     Ok(())
 }
 
 /// Hides an ended job whose file is gone; the row and its events stay for the audit trail.
-pub async fn mark_deleted(store: &dyn Store, id: uuid::Uuid) -> StoreResult<()> {
+pub async fn mark_deleted(store: &dyn Store, id: uuid::Uuid, by: i64) -> StoreResult<()> {
     let f = store.flavour();
     let q = Sql::new(format!(
         "UPDATE export_jobs SET deleted_at = {now}, s3_key = NULL, upload_id = NULL, updated_at = {now}",
         now = f.now
     ))
-    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+    .push(&format!(" WHERE id = ?{} AND deleted_at IS NULL", f.uuid), [uuid(id)])
     .done();
-    store.execute(&q).await?;
+    store
+        .transition(&[q, event(store, id, "deleted", Some(by), None)])
+        .await?;
     Ok(())
 }
 
@@ -397,39 +404,6 @@ pub async fn heartbeat(store: &dyn Store, lease: Lease, until: DateTime<Utc>) ->
     .push(" RETURNING cancel_requested", [])
     .done();
     store.fetch_bool(&q).await
-}
-
-/// Records the open upload on the job, so cleanup can abort it after a crash.
-pub async fn record_upload(
-    store: &dyn Store,
-    lease: Lease,
-    bucket: &str,
-    key: &str,
-    upload_id: Option<&str>,
-    content_type: &str,
-    file_name: &str,
-) -> StoreResult<bool> {
-    let f = store.flavour();
-    let q = fenced(
-        store,
-        Sql::new("UPDATE export_jobs").push(
-            &format!(
-                " SET s3_bucket = ?, s3_key = ?, upload_id = ?, content_type = ?, file_name = ?, updated_at = ?{}",
-                f.time
-            ),
-            [
-                text(bucket),
-                text(key),
-                opt_text(upload_id),
-                text(content_type),
-                text(file_name),
-                time(Utc::now()),
-            ],
-        ),
-        lease,
-    )
-    .done();
-    Ok(store.execute(&q).await? == 1)
 }
 
 /// Persists progress. `None` when the lease was lost; else whether a cancel was asked for.
@@ -456,15 +430,57 @@ pub async fn record_progress(
     store.fetch_bool(&q).await
 }
 
-pub async fn complete(
+// --- The steps of a running job's transitions (run by `worker::running`, each list in
+// one transaction whose first statement is the fenced update). ---------------------------
+
+/// The fence alone: touches the job if this attempt still owns it.
+pub fn owned(store: &dyn Store, lease: Lease) -> Query {
+    let f = store.flavour();
+    fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(&format!(" SET updated_at = ?{}", f.time), [time(Utc::now())]),
+        lease,
+    )
+    .done()
+}
+
+/// Records the attempt's object and open upload, so cleanup can abort it after a crash.
+pub fn upload_opened(
     store: &dyn Store,
     lease: Lease,
-    outcome: &Outcome,
-    expires_at: DateTime<Utc>,
-) -> StoreResult<bool> {
+    bucket: &str,
+    key: &str,
+    upload_id: Option<&str>,
+    content_type: &str,
+    file_name: &str,
+) -> Query {
+    let f = store.flavour();
+    fenced(
+        store,
+        Sql::new("UPDATE export_jobs").push(
+            &format!(
+                " SET s3_bucket = ?, s3_key = ?, upload_id = ?, content_type = ?, file_name = ?, updated_at = ?{}",
+                f.time
+            ),
+            [
+                text(bucket),
+                text(key),
+                opt_text(upload_id),
+                text(content_type),
+                text(file_name),
+                time(Utc::now()),
+            ],
+        ),
+        lease,
+    )
+    .done()
+}
+
+/// Completed, unless a cancel was asked for (then nothing changes: the caller cancels).
+pub fn completed(store: &dyn Store, lease: Lease, outcome: &Outcome, expires_at: DateTime<Utc>) -> Query {
     let f = store.flavour();
     let now = Utc::now();
-    let q = fenced(
+    fenced(
         store,
         Sql::new("UPDATE export_jobs").push(
             &format!(
@@ -485,41 +501,39 @@ pub async fn complete(
         ),
         lease,
     )
-    .done();
-    Ok(store.execute(&q).await? == 1)
+    .push(" AND cancel_requested = ?", [Param::Bool(false)])
+    .done()
 }
 
-/// After a failed attempt: back to pending to run again at `retry_at`, or failed for good.
-/// The upload id stays on the job: the next attempt or cleanup aborts it if it is open.
-pub async fn retry_or_fail(
-    store: &dyn Store,
-    lease: Lease,
-    error: &str,
-    retry_at: Option<DateTime<Utc>>,
-) -> StoreResult<bool> {
+/// Back to pending, to run again at `at`. The upload id stays on the job: the next
+/// attempt or cleanup aborts it if it is still open.
+pub fn retry(store: &dyn Store, lease: Lease, error: &str, at: DateTime<Utc>) -> Query {
+    let f = store.flavour();
+    let sql = Sql::new("UPDATE export_jobs").push(
+        &format!(
+            " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, \
+             processed_rows = 0, error_message = ?, updated_at = ?{t}",
+            t = f.time
+        ),
+        [time(at), text(error), time(Utc::now())],
+    );
+    fenced(store, sql, lease).done()
+}
+
+pub fn failed(store: &dyn Store, lease: Lease, error: &str) -> Query {
     let f = store.flavour();
     let now = Utc::now();
-    let sql = match retry_at {
-        Some(at) => Sql::new("UPDATE export_jobs").push(
-            &format!(
-                " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, \
-                 processed_rows = 0, error_message = ?, updated_at = ?{t}",
-                t = f.time
-            ),
-            [time(at), text(error), time(now)],
+    let sql = Sql::new("UPDATE export_jobs").push(
+        &format!(
+            " SET status = 'failed', lease_until = NULL, error_message = ?, completed_at = ?{t}, updated_at = ?{t}",
+            t = f.time
         ),
-        None => Sql::new("UPDATE export_jobs").push(
-            &format!(
-                " SET status = 'failed', lease_until = NULL, error_message = ?, completed_at = ?{t}, updated_at = ?{t}",
-                t = f.time
-            ),
-            [text(error), time(now), time(now)],
-        ),
-    };
-    Ok(store.execute(&fenced(store, sql, lease).done()).await? == 1)
+        [text(error), time(now), time(now)],
+    );
+    fenced(store, sql, lease).done()
 }
 
-pub async fn finish_cancelled(store: &dyn Store, lease: Lease) -> StoreResult<bool> {
+pub fn cancelled(store: &dyn Store, lease: Lease) -> Query {
     let f = store.flavour();
     let now = Utc::now();
     let sql = Sql::new("UPDATE export_jobs").push(
@@ -529,19 +543,13 @@ pub async fn finish_cancelled(store: &dyn Store, lease: Lease) -> StoreResult<bo
         ),
         [time(now), time(now)],
     );
-    Ok(store.execute(&fenced(store, sql, lease).done()).await? == 1)
+    fenced(store, sql, lease).done()
 }
 
-/// Appends to the job's audit trail.
-pub async fn add_event(
-    store: &dyn Store,
-    job: uuid::Uuid,
-    kind: &str,
-    user_id: Option<i64>,
-    detail: Option<&str>,
-) -> StoreResult<()> {
+/// An entry of the job's audit trail.
+pub fn event(store: &dyn Store, job: uuid::Uuid, kind: &str, user_id: Option<i64>, detail: Option<&str>) -> Query {
     let f = store.flavour();
-    let q = Sql::new("INSERT INTO export_events (job_id, kind, user_id, detail, created_at) ")
+    Sql::new("INSERT INTO export_events (job_id, kind, user_id, detail, created_at) ")
         .push(
             &format!("VALUES (?{}, ?, ?, ?, ?{})", f.uuid, f.time),
             [
@@ -552,8 +560,18 @@ pub async fn add_event(
                 time(Utc::now()),
             ],
         )
-        .done();
-    store.execute(&q).await?;
+        .done()
+}
+
+/// Appends to the job's audit trail (what is not a change of state: a download).
+pub async fn add_event(
+    store: &dyn Store,
+    job: uuid::Uuid,
+    kind: &str,
+    user_id: Option<i64>,
+    detail: Option<&str>,
+) -> StoreResult<()> {
+    store.execute(&event(store, job, kind, user_id, detail)).await?;
     Ok(())
 }
 
@@ -564,63 +582,6 @@ pub async fn events(store: &dyn Store, job: uuid::Uuid) -> StoreResult<Vec<(Stri
         .push(&format!(" WHERE job_id = ?{} ORDER BY id", f.uuid), [uuid(job)])
         .done();
     store.fetch_events(&q).await
-}
-
-/// Claims up to `limit` completed jobs whose email has not gone out, is not held by
-/// another sender, and has not failed too often: each is this sender's until `until`
-/// (a sender that crashed gives it back by letting that pass). On Postgres the rows are
-/// taken `FOR UPDATE SKIP LOCKED`, so senders on many nodes never take the same one;
-/// SQLite has one writer at a time. The condition is in the outer WHERE too, so a row
-/// that another sender claimed while this statement waited is not taken twice.
-pub async fn claim_emails(store: &dyn Store, until: DateTime<Utc>, limit: i64) -> StoreResult<Vec<JobRecord>> {
-    let f = store.flavour();
-    let claimable = format!(
-        "status = 'completed' AND deleted_at IS NULL AND email_sent_at IS NULL AND email_attempts < 10 \
-         AND (email_claimed_until IS NULL OR email_claimed_until < {})",
-        f.now
-    );
-    let q = Sql::new("UPDATE export_jobs")
-        .push(&format!(" SET email_claimed_until = ?{}", f.time), [time(until)])
-        .push(
-            &format!(
-                " WHERE {claimable} AND id IN (SELECT id FROM export_jobs WHERE {claimable} \
-                 ORDER BY completed_at LIMIT ?{}) RETURNING {}",
-                f.skip_locked,
-                f.uuid_text.replace("{}", "id")
-            ),
-            [Param::Int(limit)],
-        )
-        .done();
-    let mut claimed = Vec::new();
-    for id in store.fetch_texts(&q).await? {
-        if let Some(record) = get(
-            store,
-            None,
-            uuid::Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(format!("bad id `{id}`: {e}").into()))?,
-        )
-        .await?
-        {
-            claimed.push(record);
-        }
-    }
-    Ok(claimed)
-}
-
-/// After a send: sent for good, or given back to be tried again after `retry_at`.
-pub async fn mark_emailed(store: &dyn Store, id: uuid::Uuid, retry_at: Option<DateTime<Utc>>) -> StoreResult<()> {
-    let f = store.flavour();
-    let q = match retry_at {
-        None => Sql::new(format!(
-            "UPDATE export_jobs SET email_sent_at = {}, email_attempts = email_attempts + 1, email_claimed_until = NULL",
-            f.now
-        )),
-        Some(at) => Sql::new("UPDATE export_jobs SET email_attempts = email_attempts + 1")
-            .push(&format!(", email_claimed_until = ?{}", f.time), [time(at)]),
-    }
-    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
-    .done();
-    store.execute(&q).await?;
-    Ok(())
 }
 
 /// Jobs whose object should go: completed ones past expiry, failed and cancelled ones that
@@ -643,15 +604,25 @@ pub async fn due_for_cleanup(store: &dyn Store, stale: DateTime<Utc>, limit: i64
     store.fetch_jobs(&q).await
 }
 
-/// After cleanup removed a job's object: expire completed jobs, forget the object.
-pub async fn forget_object(store: &dyn Store, id: uuid::Uuid, expire: bool) -> StoreResult<bool> {
+/// After cleanup removed a job's object: forgets it; a completed job becomes expired,
+/// with its event and `then` (its notifications) in the same transaction.
+pub async fn forget_object(store: &dyn Store, record: &JobRecord, then: Vec<Query>) -> StoreResult<bool> {
     let f = store.flavour();
+    let expire = record.job.status == JobStatus::Completed;
     let set_status = if expire { "status = 'expired', " } else { "" };
     let q = Sql::new(format!(
         "UPDATE export_jobs SET {set_status}s3_key = NULL, upload_id = NULL, updated_at = {}",
         f.now
     ))
-    .push(&format!(" WHERE id = ?{}", f.uuid), [uuid(id)])
+    .push(
+        &format!(" WHERE id = ?{} AND status = ?", f.uuid),
+        [uuid(record.uuid), text(record.job.status.id())],
+    )
     .done();
-    Ok(store.execute(&q).await? == 1)
+    let mut steps = vec![q];
+    if expire {
+        steps.push(event(store, record.uuid, "expired", None, None));
+        steps.extend(then);
+    }
+    store.transition(&steps).await
 }

@@ -8,6 +8,7 @@
 #[macro_use]
 mod shared;
 pub mod jobs;
+pub mod outbox;
 mod postgres;
 pub mod query;
 mod sqlite;
@@ -16,7 +17,8 @@ use crate::catalog::Cell;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub use jobs::{JobRecord, Lease, NewJob};
+pub use jobs::{JobRecord, Lease, NewJob, Outcome};
+pub use outbox::{AttemptRecord, NewWebhook, Next, OutboxItem, WebhookRecord};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -160,6 +162,26 @@ pub trait Store: Send + Sync + 'static {
     async fn settle_idempotency_key(&self, workspace_id: i64, key: &str, job_id: Option<&str>) -> StoreResult<()>;
     async fn prune_idempotency_keys(&self, before: i64) -> StoreResult<u64>;
 
+    // --- The notification outbox (see `notify`) and webhook endpoints. ------------------
+    /// Claims up to `limit` due notifications until `until` (see `outbox::claim`).
+    async fn claim_outbox(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<OutboxItem>>;
+    /// The latest attempts at a channel's target (a webhook endpoint's history).
+    async fn outbox_attempts(&self, channel: &str, target: &str, limit: i64) -> StoreResult<Vec<AttemptRecord>>;
+    async fn create_webhook(&self, new: &NewWebhook) -> StoreResult<i64>;
+    /// A workspace's live endpoints, newest first.
+    async fn webhooks(&self, workspace_id: i64) -> StoreResult<Vec<WebhookRecord>>;
+    /// A live endpoint.
+    async fn webhook(&self, id: i64) -> StoreResult<Option<WebhookRecord>>;
+    /// A new secret; the old one signs too until `previous_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        workspace_id: i64,
+        id: i64,
+        secret: &str,
+        previous_until: i64,
+    ) -> StoreResult<bool>;
+    async fn delete_webhook(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool>;
+
     // --- The login throttle (see `accounts::throttle`). ---------------------------------
     /// How many failures `key` has had since `since`, and when the oldest of them was.
     async fn login_failures(&self, key: &str, since: i64) -> StoreResult<(i64, Option<i64>)>;
@@ -170,6 +192,9 @@ pub trait Store: Send + Sync + 'static {
     // --- Export jobs: the SQL lives in `jobs.rs`; these run it. ---------------------------
     fn flavour(&self) -> &'static jobs::Flavour;
     async fn execute(&self, query: &query::Query) -> StoreResult<u64>;
+    /// Runs `steps` in one transaction when the first changes a row (the fence of a
+    /// transition); when it changes none, changes nothing and answers `false`.
+    async fn transition(&self, steps: &[query::Query]) -> StoreResult<bool>;
     async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>>;
     async fn fetch_i64(&self, query: &query::Query) -> StoreResult<Option<i64>>;
     async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>>;

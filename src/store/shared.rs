@@ -352,6 +352,82 @@ macro_rules! impl_store {
                 Ok(deleted.rows_affected())
             }
 
+            async fn claim_outbox(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+                let rows = bind_all(&outbox::claim(self, now, until, limit)).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(outbox::outbox_item).collect::<Result<_, _>>()?)
+            }
+
+            async fn outbox_attempts(&self, channel: &str, target: &str, limit: i64) -> StoreResult<Vec<AttemptRecord>> {
+                let rows = sqlx::query(outbox::SELECT_ATTEMPTS)
+                    .bind(channel)
+                    .bind(target)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(outbox::attempt_record).collect::<Result<_, _>>()?)
+            }
+
+            async fn create_webhook(&self, w: &NewWebhook) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO webhook_endpoints (workspace_id, url, events, description, secret, created_by, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(w.workspace_id)
+                .bind(&w.url)
+                .bind(&w.events)
+                .bind(&w.description)
+                .bind(&w.secret)
+                .bind(w.created_by)
+                .bind(w.created_at)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn webhooks(&self, workspace_id: i64) -> StoreResult<Vec<WebhookRecord>> {
+                let rows = sqlx::query(&format!(
+                    "{} WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id DESC",
+                    outbox::SELECT_WEBHOOKS
+                ))
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(outbox::webhook_record).collect::<Result<_, _>>()?)
+            }
+
+            async fn webhook(&self, id: i64) -> StoreResult<Option<WebhookRecord>> {
+                let row = sqlx::query(&format!("{} WHERE id = $1 AND deleted_at IS NULL", outbox::SELECT_WEBHOOKS))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(outbox::webhook_record).transpose()?)
+            }
+
+            async fn rotate_webhook_secret(&self, workspace_id: i64, id: i64, secret: &str, previous_until: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $3, secret = $4
+                     WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .bind(workspace_id)
+                .bind(previous_until)
+                .bind(secret)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_webhook(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhook_endpoints SET deleted_at = $3 WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .bind(workspace_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn login_failures(&self, key: &str, since: i64) -> StoreResult<(i64, Option<i64>)> {
                 let row = sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
                     .bind(key)
@@ -392,6 +468,22 @@ macro_rules! impl_store {
                 Ok(bind_all(query).execute(&self.pool).await?.rows_affected())
             }
 
+            async fn transition(&self, steps: &[query::Query]) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let mut steps = steps.iter();
+                if let Some(fence) = steps.next()
+                    && bind_all(fence).execute(&mut *tx).await?.rows_affected() == 0
+                {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for step in steps {
+                    bind_all(step).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(jobs::decode_job).collect::<Result<_, _>>()?)
@@ -428,6 +520,7 @@ macro_rules! impl_store {
                     return Ok(None);
                 }
                 bind_all(&jobs::insert_job(self, new, chrono::Utc::now())).execute(&mut *tx).await?;
+                bind_all(&jobs::event(self, new.id, "created", Some(new.user_id), None)).execute(&mut *tx).await?;
                 tx.commit().await?;
                 jobs::get(self, None, new.id).await
             }

@@ -5,6 +5,7 @@
 
 pub mod pipeline;
 pub mod retry;
+pub mod running;
 
 use crate::exports::Progress;
 use crate::progress::Hub;
@@ -12,6 +13,7 @@ use crate::storage::DynStorage;
 use crate::store::{DynStore, JobRecord, jobs};
 use pipeline::{Pipeline, Signals, Stop};
 use retry::RetryPolicy;
+use running::{Ended, Lost, RunningJob};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -56,8 +58,10 @@ pub struct Worker {
     pub storage: DynStorage,
     pub hub: Hub,
     pub wakeup: Arc<Notify>,
-    /// Rung when an export completes, so its email goes out soon.
-    pub completed: Arc<Notify>,
+    /// Rung when a transition wrote notifications, so they go out at once.
+    pub notified: Arc<Notify>,
+    /// The app's address, for the links in notifications.
+    pub public_url: Arc<str>,
     pub settings: WorkerSettings,
 }
 
@@ -97,69 +101,46 @@ impl Worker {
         self.hub.publish(Progress::from(&record.job));
     }
 
-    async fn event(&self, record: &JobRecord, kind: &str, detail: Option<&str>) {
-        if let Err(e) = jobs::add_event(self.store.as_ref(), record.uuid, kind, None, detail).await {
-            tracing::warn!(job = %record.uuid, error = %e, "audit event not saved");
-        }
-    }
-
-    /// Whether a fenced transition was made; a failure or a lost fence is logged, never
-    /// swallowed.
-    fn settled(&self, record: &JobRecord, transition: &str, result: crate::store::StoreResult<bool>) -> bool {
-        match result {
-            Ok(true) => true,
-            Ok(false) => {
-                tracing::warn!(job = %record.uuid, transition, "the job is no longer this attempt's; nothing changed");
-                false
-            }
-            Err(e) => {
-                tracing::error!(job = %record.uuid, transition, error = %e, "could not record the job's new state");
-                false
-            }
-        }
-    }
-
     /// Publishes the job as the database has it now.
-    async fn publish_current(&self, record: &JobRecord) {
-        if let Ok(Some(now)) = jobs::get(self.store.as_ref(), None, record.uuid).await {
+    async fn publish_current(&self, id: uuid::Uuid) {
+        if let Ok(Some(now)) = jobs::get(self.store.as_ref(), None, id).await {
             self.publish(&now);
         }
     }
 
     async fn run(&self, record: JobRecord) {
-        let lease = record.lease();
-        let store = self.store.as_ref();
-        if record.cancel_requested {
-            if self.settled(&record, "cancelled", jobs::finish_cancelled(store, lease).await) {
-                self.event(&record, "cancelled", None).await;
+        let id = record.uuid;
+        let job = Arc::new(RunningJob::new(self.store.clone(), record, self.public_url.clone()));
+        match self.attempt(&job).await {
+            Ok(()) => {}
+            Err(Lost::Fence) => {
+                tracing::warn!(job = %id, "the job is no longer this attempt's; this attempt changed nothing more")
             }
-            return self.publish_current(&record).await;
+            Err(e @ Lost::Store(_)) => tracing::error!(job = %id, error = %e, "could not record the job's new state"),
+        }
+        self.publish_current(id).await;
+    }
+
+    /// One attempt, from its start to its end (each step through the running job).
+    async fn attempt(&self, job: &Arc<RunningJob>) -> Result<(), Lost> {
+        let record = job.record();
+        if record.cancel_requested {
+            return job.cancel().await;
         }
         if record.job.attempts > record.max_attempts {
             let message = format!("Egress gave up after {} attempts.", record.max_attempts);
-            if self.settled(
-                &record,
-                "failed",
-                jobs::retry_or_fail(store, lease, &message, None).await,
-            ) {
-                self.event(&record, "failed", Some(&message)).await;
-            }
-            return self.publish_current(&record).await;
+            job.fail(&message, &message).await?;
+            self.notified.notify_one();
+            return Ok(());
         }
+        job.start(&self.id).await?;
+        self.publish(record);
         let attempt = record.job.attempts;
-        self.event(
-            &record,
-            if attempt > 1 { "retried" } else { "started" },
-            Some(&format!("attempt {attempt} on {}", self.id)),
-        )
-        .await;
-        self.publish(&record);
         tracing::info!(job = %record.uuid, dataset = %record.job.dataset, format = ?record.job.format, attempt, "export started");
 
         let signals = Signals::default();
-        let heartbeat = self.heartbeat(&record, signals.clone());
+        let heartbeat = self.heartbeat(job.clone(), signals.clone());
         let pipeline = Pipeline {
-            store: self.store.clone(),
             catalog: self.catalog.clone(),
             source: self.source.clone(),
             storage: self.storage.clone(),
@@ -167,70 +148,61 @@ impl Worker {
             part_size: self.settings.part_size,
             max_rows_per_second: self.settings.max_rows_per_second,
         };
-        let result = pipeline.run(&record, &signals).await;
+        let result = pipeline.run(job, &signals).await;
         heartbeat.abort();
 
         match result {
-            Ok(outcome) => {
+            Ok(done) => {
                 let expires = chrono::Utc::now() + self.settings.retention;
-                if self.settled(
-                    &record,
-                    "completed",
-                    jobs::complete(store, lease, &outcome, expires).await,
-                ) {
-                    let mut detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
-                    if outcome.shortened_cells > 0 {
-                        detail.push_str(&format!(", {} cells shortened", outcome.shortened_cells));
+                match job.complete(&done.outcome, expires).await {
+                    Ok(Ended::Completed) => {
+                        tracing::info!(job = %record.uuid, rows = done.outcome.rows, bytes = done.outcome.bytes, "export completed");
+                        self.notified.notify_one();
+                        Ok(())
                     }
-                    self.event(&record, "completed", Some(&detail)).await;
-                    tracing::info!(job = %record.uuid, rows = outcome.rows, bytes = outcome.bytes, "export completed");
-                    self.completed.notify_one();
+                    ended => {
+                        // Cancelled at the last moment, or taken over: the file this attempt
+                        // wrote is nobody's (each attempt writes its own key).
+                        if let Err(e) = self.storage.delete(&done.key).await {
+                            tracing::warn!(job = %record.uuid, error = %e, "could not delete this attempt's file; cleanup will");
+                        }
+                        ended.map(|_| ())
+                    }
                 }
             }
-            Err(Stop::Cancelled) => {
-                if self.settled(&record, "cancelled", jobs::finish_cancelled(store, lease).await) {
-                    self.event(&record, "cancelled", None).await;
-                }
-            }
-            Err(Stop::LeaseLost) => {
-                tracing::warn!(job = %record.uuid, "lease lost; another worker owns the job now");
-            }
+            Err(Stop::Cancelled) => job.cancel().await,
+            Err(Stop::LeaseLost) => Err(Lost::Fence),
             Err(Stop::Failed(failure)) => {
-                let retry_at = (attempt < record.max_attempts).then(|| {
-                    let delay = self.settings.retry.delay(attempt, rand::random::<f64>());
-                    chrono::Utc::now() + delay
-                });
-                tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, retry = retry_at.is_some(), "export attempt failed");
+                tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, "export attempt failed");
                 // The job says the sentence; the detail stays in the log and the audit trail.
-                let result = jobs::retry_or_fail(store, lease, failure.reason, retry_at).await;
-                if self.settled(&record, "retry_or_fail", result) {
-                    let kind = if retry_at.is_some() {
-                        "retry_scheduled"
-                    } else {
-                        "failed"
-                    };
-                    self.event(&record, kind, Some(&failure.detail)).await;
+                if attempt < record.max_attempts {
+                    let delay = self.settings.retry.delay(attempt, rand::random::<f64>());
+                    job.retry(failure.reason, &failure.detail, chrono::Utc::now() + delay)
+                        .await
+                } else {
+                    job.fail(failure.reason, &failure.detail).await?;
+                    self.notified.notify_one();
+                    Ok(())
                 }
             }
         }
-        self.publish_current(&record).await;
     }
 
     /// Extends the lease a few times per lease period; flags a lost lease or a cancel.
-    fn heartbeat(&self, record: &JobRecord, signals: Signals) -> tokio::task::JoinHandle<()> {
-        let (store, lease, period) = (self.store.clone(), record.lease(), self.settings.lease);
+    fn heartbeat(&self, job: Arc<RunningJob>, signals: Signals) -> tokio::task::JoinHandle<()> {
+        let period = self.settings.lease;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period / 3);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                match jobs::heartbeat(store.as_ref(), lease, chrono::Utc::now() + period).await {
-                    Ok(Some(cancel)) => {
+                match job.heartbeat(chrono::Utc::now() + period).await {
+                    Ok(cancel) => {
                         if cancel {
                             signals.cancel.store(true, Ordering::Relaxed);
                         }
                     }
-                    Ok(None) => {
+                    Err(Lost::Fence) => {
                         signals.lease_lost.store(true, Ordering::Relaxed);
                         return;
                     }

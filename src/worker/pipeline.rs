@@ -3,13 +3,14 @@
 //! buffers take turns, so memory stays flat whatever the row count. Any failure or a
 //! cancel aborts the upload.
 
+use super::running::{Lost, RunningJob};
 use crate::catalog::{Catalog, Dataset, filters};
 use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, FileColumns, Format};
 use crate::progress::Hub;
 use crate::source::{RowBatch, RowSink, Source};
 use crate::storage::{DynStorage, StorageError, UploadedPart};
-use crate::store::{DynStore, JobRecord, jobs};
+use crate::store::JobRecord;
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use std::io::{self, Write};
@@ -74,7 +75,6 @@ pub struct Signals {
 }
 
 pub struct Pipeline {
-    pub store: DynStore,
     pub catalog: Arc<Catalog>,
     pub source: Source,
     pub storage: DynStorage,
@@ -177,7 +177,12 @@ pub fn object_names(record: &JobRecord) -> (String, String, &'static str) {
     let job = &record.job;
     let gz = if job.options.gzip { ".gz" } else { "" };
     let ext = job.format.extension();
-    let key = format!("exports/{}/{}.{ext}{gz}", record.workspace_id, record.uuid);
+    // Each attempt writes a key of its own: one that lost its lease can never overwrite
+    // the file of the attempt that won.
+    let key = format!(
+        "exports/{}/{}/{}.{ext}{gz}",
+        record.workspace_id, record.uuid, job.attempts
+    );
     let name = format!("{}-{}.{ext}{gz}", job.dataset, job.created_at.format("%Y%m%d-%H%M%S"));
     let content_type = if job.options.gzip {
         "application/gzip"
@@ -195,9 +200,24 @@ struct Selection {
     tenant: String,
 }
 
+/// A finished file: what it holds, and where this attempt wrote it.
+pub struct Done {
+    pub outcome: Outcome,
+    pub key: String,
+}
+
+impl From<Lost> for Stop {
+    fn from(lost: Lost) -> Stop {
+        match lost {
+            Lost::Fence => Stop::LeaseLost,
+            Lost::Store(e) => Failure::database(e),
+        }
+    }
+}
+
 impl Pipeline {
-    pub async fn run(&self, record: &JobRecord, signals: &Signals) -> Result<Outcome, Stop> {
-        let lease = record.lease();
+    pub async fn run(&self, running: &RunningJob, signals: &Signals) -> Result<Done, Stop> {
+        let record = running.record();
         let job = &record.job;
         let dataset = self.catalog.find(&job.dataset).cloned().ok_or_else(|| {
             Failure::stop(
@@ -238,21 +258,13 @@ impl Pipeline {
             .begin_upload(&key, content_type)
             .await
             .map_err(Failure::storage)?;
-        let recorded = jobs::record_upload(
-            self.store.as_ref(),
-            lease,
-            self.storage.bucket(),
-            &key,
-            Some(&upload_id),
-            content_type,
-            &file_name,
-        )
-        .await
-        .map_err(Failure::database);
-        let result = match recorded {
-            Ok(true) => {
+        let result = match running
+            .upload_opened(self.storage.bucket(), &key, Some(&upload_id), content_type, &file_name)
+            .await
+        {
+            Ok(()) => {
                 self.stream(
-                    record,
+                    running,
                     Selection {
                         dataset,
                         filters,
@@ -265,8 +277,7 @@ impl Pipeline {
                 )
                 .await
             }
-            Ok(false) => Err(Stop::LeaseLost),
-            Err(e) => Err(e),
+            Err(lost) => Err(Stop::from(lost)),
         };
         match result {
             Ok((outcome, parts)) => {
@@ -274,15 +285,16 @@ impl Pipeline {
                     .complete_upload(&key, &upload_id, &parts)
                     .await
                     .map_err(Failure::storage)?;
-                Ok(outcome)
+                Ok(Done { outcome, key })
             }
             Err(stop) => {
                 match self.storage.abort_upload(&key, &upload_id).await {
                     // Off the record, so the next attempt has nothing left to abort.
                     Ok(()) => {
-                        let store = self.store.as_ref();
                         let bucket = self.storage.bucket();
-                        let _ = jobs::record_upload(store, lease, bucket, &key, None, content_type, &file_name).await;
+                        let _ = running
+                            .upload_opened(bucket, &key, None, content_type, &file_name)
+                            .await;
                     }
                     Err(e) => {
                         tracing::warn!(job = %record.uuid, error = %e, "could not abort the upload; the next attempt or cleanup will")
@@ -295,7 +307,7 @@ impl Pipeline {
 
     async fn stream(
         &self,
-        record: &JobRecord,
+        running: &RunningJob,
         Selection {
             dataset,
             filters,
@@ -306,7 +318,7 @@ impl Pipeline {
         upload_id: &str,
         signals: &Signals,
     ) -> Result<(Outcome, Vec<UploadedPart>), Stop> {
-        let lease = record.lease();
+        let record = running.record();
         let job = &record.job;
 
         let (sink, mut batches, mut counted) = RowSink::new(4);
@@ -432,13 +444,13 @@ impl Pipeline {
                 continue;
             }
             last_report = Some(Instant::now());
-            match jobs::record_progress(self.store.as_ref(), lease, processed, total).await {
-                Ok(Some(false)) => {}
-                Ok(Some(true)) => {
+            match running.progress(processed, total).await {
+                Ok(false) => {}
+                Ok(true) => {
                     stop = Some(Stop::Cancelled);
                     break;
                 }
-                Ok(None) => {
+                Err(Lost::Fence) => {
                     stop = Some(Stop::LeaseLost);
                     break;
                 }

@@ -5,6 +5,7 @@
 
 pub mod nodes;
 pub mod own_services;
+pub mod receiver;
 pub mod spreadsheet;
 
 use egress::seed::{self, GENERATORS};
