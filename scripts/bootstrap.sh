@@ -132,6 +132,14 @@ else
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
+# The independent reader of exported Parquet files in the tests (tests/parquet.rs).
+if python3 -c 'import pyarrow' 2>/dev/null; then
+  say "pyarrow: present"
+else
+  say "pyarrow: installing Apache Arrow's Python reader from PyPI (judges Parquet files)"
+  python3 -m pip install --quiet --disable-pip-version-check pyarrow
+fi
+
 # The judge of exported spreadsheets in the tests (tests/spreadsheets.rs).
 if have soffice; then
   say "libreoffice-calc: present"

@@ -435,6 +435,25 @@ fn file_rows(format: &str, columns: &[&str], bytes: &[u8]) -> Vec<Vec<String>> {
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect(),
         ),
+        // As pyarrow reads the typed columns back.
+        "parquet" => common::parquet::read(bytes)
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .zip(columns)
+                    .map(|(v, c)| match (*c, v) {
+                        (_, Value::Null) => String::new(),
+                        ("created_at", Value::String(t)) => chrono::DateTime::parse_from_rfc3339(t)
+                            .unwrap()
+                            .with_timezone(&Utc)
+                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                        ("details", Value::String(text)) => text.clone(),
+                        (c, v) => json_cell(c, v),
+                    })
+                    .collect()
+            })
+            .collect(),
         // As LibreOffice shows the cells: booleans as TRUE and FALSE, decimals with the
         // places of their number format.
         "xlsx" => {
@@ -472,7 +491,7 @@ async fn every_format_carries_the_sources_rows(backend: Backend) {
         ("unpaid", &UNPAID, expected(tenant_a(), |r| !r.paid, &UNPAID)),
     ];
     for (dataset, columns, want) in &datasets {
-        for format in ["csv", "json", "ndjson", "xlsx"] {
+        for format in ["csv", "json", "ndjson", "xlsx", "parquet"] {
             let bytes = export(&app, &alice, json!({"dataset": dataset, "format": format})).await;
             let got = file_rows(format, columns, &bytes);
             assert_eq!(got.len(), want.len(), "{dataset} as {format}");

@@ -130,7 +130,9 @@ async fn csv_file(
             }
         })
     };
-    let mut encoder = formats::encoder(Format::Csv, file_columns, EncodeOptions::default(), Vec::new()).unwrap();
+    let file = formats::Memory::default();
+    let csv = Format::parse("csv").unwrap();
+    let mut encoder = formats::encoder(csv, file_columns, EncodeOptions::default(), file.output()).unwrap();
     let mut rows_seen = 0;
     while let Some(batch) = rx.recv().await {
         match batch {
@@ -153,7 +155,8 @@ async fn csv_file(
         "{}: the count and the rows agree",
         dataset.id
     );
-    encoder.finish().unwrap()
+    encoder.finish().unwrap().close().unwrap();
+    file.bytes()
 }
 
 fn same_bytes(what: &str, by_copy: &[u8], by_rows: &[u8]) {

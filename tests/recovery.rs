@@ -39,7 +39,7 @@ async fn queued_export(url: &str, rows: u64) -> (DynStore, uuid::Uuid) {
         workspace_id,
         user_id,
         dataset: "contacts".into(),
-        format: Format::Csv,
+        format: Format::parse("csv").unwrap(),
         filters: Filters::default(),
         columns: None,
         options: ExportOptions::default(),

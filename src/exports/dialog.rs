@@ -243,6 +243,10 @@ fn ExportForm(
             on_started(Some(job.id.clone()));
         }
     });
+    // What the chosen format allows (the registry says).
+    let chosen_format = move || Format::parse(&format.get());
+    let bom_applies = move || chosen_format().is_some_and(|f| f.bom);
+    let gzip_applies = move || chosen_format().is_some_and(|f| !f.compressed);
     let submit = {
         let dataset = dataset.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -253,8 +257,8 @@ fn ExportForm(
                 filters: export_filters(),
                 columns: choice.with_untracked(|c| chosen_columns(&dataset, c)),
                 options: ExportOptions {
-                    gzip: gzip.get_untracked(),
-                    bom: bom.get_untracked() && format.get_untracked() == "csv",
+                    gzip: gzip.get_untracked() && untrack(gzip_applies),
+                    bom: bom.get_untracked() && untrack(bom_applies),
                 },
             });
         }
@@ -277,7 +281,7 @@ fn ExportForm(
             <fieldset>
                 <legend>"Format"</legend>
                 <div class="formats">
-                    {Format::ALL
+                    {Format::all()
                         .iter()
                         .map(|f| {
                             let id = f.id();
@@ -348,9 +352,9 @@ fn ExportForm(
             </fieldset>
             <fieldset>
                 <legend>"Options"</legend>
-                <label class="check"><input type="checkbox" bind:checked=gzip />"Compress with gzip"</label>
+                <label class="check"><input type="checkbox" bind:checked=gzip disabled=move || !gzip_applies() />"Compress with gzip"</label>
                 <label class="check">
-                    <input type="checkbox" bind:checked=bom disabled=move || format.get() != "csv" />
+                    <input type="checkbox" bind:checked=bom disabled=move || !bom_applies() />
                     "UTF-8 BOM for Excel"
                 </label>
                 <p class="hint">"Excel needs the BOM to show accents and non-Latin letters in a CSV correctly."</p>

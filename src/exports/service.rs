@@ -73,13 +73,26 @@ pub fn validate<'c>(
     let format = Format::parse(&request.format).ok_or_else(|| {
         AppError::invalid(
             "format",
-            format!("unknown format `{}` (one of: csv, json, ndjson, xlsx)", request.format),
+            format!(
+                "unknown format `{}` (one of: {})",
+                request.format,
+                Format::all().iter().map(|f| f.id()).collect::<Vec<_>>().join(", ")
+            ),
         )
     })?;
-    if request.options.bom && format != Format::Csv {
+    if request.options.bom && !format.bom {
         return Err(AppError::invalid(
             "options.bom",
-            "only CSV files can start with a byte order mark",
+            format!(
+                "only CSV files can start with a byte order mark, not {}",
+                format.label()
+            ),
+        ));
+    }
+    if request.options.gzip && format.compressed {
+        return Err(AppError::invalid(
+            "options.gzip",
+            format!("{} files are compressed already", format.label()),
         ));
     }
     let filters = filters::check(dataset, &request.filters)

@@ -7,12 +7,31 @@
 //! cell that runs `=1+1`. The `csv` crate quotes only what its own separator needs, so the
 //! few lines of quoting are written here.
 
+#[cfg(feature = "ssr")]
 use super::safety::csv_text_of;
+#[cfg(feature = "ssr")]
 use super::{EncodeOptions, Encoder, FileColumns};
+#[cfg(feature = "ssr")]
 use crate::catalog::Cell;
+#[cfg(feature = "ssr")]
 use std::io::{self, BufWriter, Write};
 
+use super::FormatSpec;
+
+pub static FORMAT: FormatSpec = FormatSpec {
+    id: "csv",
+    label: "CSV",
+    extension: "csv",
+    content_type: "text/csv; charset=utf-8",
+    bom: true,
+    compressed: false,
+    copy_csv: true,
+    #[cfg(feature = "ssr")]
+    encoder: |columns, options, out| Ok(Box::new(CsvEncoder::new(columns, options, out)?)),
+};
+
 /// Bytes that make a field quoted.
+#[cfg(feature = "ssr")]
 pub fn needs_quotes(field: &[u8]) -> bool {
     field
         .iter()
@@ -20,6 +39,7 @@ pub fn needs_quotes(field: &[u8]) -> bool {
 }
 
 /// Writes one field, quoted (with its quotes doubled) when `needs_quotes`.
+#[cfg(feature = "ssr")]
 pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
     if !needs_quotes(field) {
         return out.write_all(field);
@@ -34,11 +54,13 @@ pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
     out.write_all(b"\"")
 }
 
+#[cfg(feature = "ssr")]
 pub struct CsvEncoder<W: Write> {
     columns: FileColumns,
     out: BufWriter<W>,
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write> CsvEncoder<W> {
     pub fn new(columns: FileColumns, options: EncodeOptions, out: W) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
@@ -56,6 +78,7 @@ impl<W: Write> CsvEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         for (i, column) in self.columns.iter().enumerate() {
@@ -78,6 +101,7 @@ impl<W: Write + Send> Encoder<W> for CsvEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,42 @@
 //! Keys are the column names in file order; each value is written by its column's kind
 //! (money and decimals as strings, so no parser rounds them; JSON columns embedded).
 
+#[cfg(feature = "ssr")]
 use super::{Encoder, FileColumns};
+#[cfg(feature = "ssr")]
 use crate::catalog::Cell;
+#[cfg(feature = "ssr")]
 use crate::catalog::kinds::{JsonForm, spec};
+#[cfg(feature = "ssr")]
 use std::io::{self, BufWriter, Write};
 
+use super::FormatSpec;
+
+pub static JSON: FormatSpec = FormatSpec {
+    id: "json",
+    label: "JSON",
+    extension: "json",
+    content_type: "application/json",
+    bom: false,
+    compressed: false,
+    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    encoder: |columns, _, out| Ok(Box::new(JsonEncoder::array(columns, out)?)),
+};
+
+pub static NDJSON: FormatSpec = FormatSpec {
+    id: "ndjson",
+    label: "NDJSON",
+    extension: "ndjson",
+    content_type: "application/x-ndjson",
+    bom: false,
+    compressed: false,
+    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    encoder: |columns, _, out| Ok(Box::new(JsonEncoder::lines(columns, out))),
+};
+
+#[cfg(feature = "ssr")]
 pub struct JsonEncoder<W: Write> {
     columns: FileColumns,
     out: BufWriter<W>,
@@ -14,6 +45,7 @@ pub struct JsonEncoder<W: Write> {
     array: Option<u64>,
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write> JsonEncoder<W> {
     pub fn array(columns: FileColumns, out: W) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
@@ -34,6 +66,7 @@ impl<W: Write> JsonEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         if let Some(written) = &mut self.array {
@@ -75,6 +108,7 @@ impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[cfg(test)]
 mod tests {
     use super::*;

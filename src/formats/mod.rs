@@ -1,65 +1,116 @@
-//! Export file formats. Each encoder is one small file; all share `Encoder` and the
-//! spreadsheet-safety rules in `safety.rs`.
+//! Export file formats. Each format is one file: its declaration (`FormatSpec`) and its
+//! encoder; all share `Encoder` and the spreadsheet-safety rules in `safety.rs`.
 //!
 //! Encoders are synchronous writers: the export pipeline runs them on a blocking thread
 //! and hands their output to storage in parts, so memory stays bounded.
 
-#[cfg(feature = "ssr")]
 pub mod csv;
-#[cfg(feature = "ssr")]
 mod json;
+mod parquet;
 #[cfg(feature = "ssr")]
 pub mod safety;
-#[cfg(feature = "ssr")]
 mod xlsx;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Json,
-    Ndjson,
-    Xlsx,
+/// A file format: all the rest of Egress knows of it. Each format's file declares its own
+/// (`csv.rs`, `json.rs` for JSON and NDJSON, `xlsx.rs`, `parquet.rs`) and `FORMATS` lists
+/// them; the API's validation, the OpenAPI document, the dialog and the pipeline read it.
+pub struct FormatSpec {
+    /// In the API and in stored jobs (`csv`).
+    pub id: &'static str,
+    /// What people read (`Excel (XLSX)`).
+    pub label: &'static str,
+    pub extension: &'static str,
+    pub content_type: &'static str,
+    /// A UTF-8 byte order mark may start the file (Excel needs one to read UTF-8 CSV).
+    pub bom: bool,
+    /// The bytes are compressed already: gzip on top would only cost time.
+    pub compressed: bool,
+    /// Postgres's `COPY … CSV` writes its records byte for byte as the encoder would
+    /// (the fast path of `source::postgres`).
+    pub copy_csv: bool,
+    /// Makes the encoder, which writes the file's header (if it has one) at once.
+    #[cfg(feature = "ssr")]
+    pub encoder: NewEncoder,
+}
+
+/// The registry: one line per format.
+pub static FORMATS: [Format; 5] = [
+    Format(&csv::FORMAT),
+    Format(&json::JSON),
+    Format(&json::NDJSON),
+    Format(&xlsx::FORMAT),
+    Format(&parquet::FORMAT),
+];
+
+/// A format of the registry (compared, hashed and stored by its id).
+#[derive(Clone, Copy)]
+pub struct Format(&'static FormatSpec);
+
+impl std::ops::Deref for Format {
+    type Target = FormatSpec;
+    fn deref(&self) -> &FormatSpec {
+        self.0
+    }
+}
+
+impl PartialEq for Format {
+    fn eq(&self, other: &Format) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Format {}
+
+impl std::hash::Hash for Format {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.id)
+    }
+}
+
+impl Serialize for Format {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.id)
+    }
+}
+
+impl<'de> Deserialize<'de> for Format {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
+        let id = String::deserialize(d)?;
+        Format::parse(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown format `{id}`")))
+    }
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Csv, Format::Json, Format::Ndjson, Format::Xlsx];
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-            Format::Xlsx => "xlsx",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::Csv => "CSV",
-            Format::Json => "JSON",
-            Format::Ndjson => "NDJSON",
-            Format::Xlsx => "Excel (XLSX)",
-        }
+    pub fn all() -> &'static [Format] {
+        &FORMATS
     }
 
     pub fn parse(s: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.id() == s)
+        FORMATS.iter().copied().find(|f| f.id == s)
+    }
+
+    pub fn id(self) -> &'static str {
+        self.0.id
+    }
+
+    pub fn label(self) -> &'static str {
+        self.0.label
     }
 
     pub fn extension(self) -> &'static str {
-        self.id()
+        self.0.extension
     }
 
     pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::Json => "application/json",
-            Format::Ndjson => "application/x-ndjson",
-            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        }
+        self.0.content_type
     }
 }
 
@@ -130,19 +181,55 @@ mod encoder {
         fn finish(self: Box<Self>) -> io::Result<W>;
     }
 
+    /// Where an encoder writes: a stream that is closed when the file is done (the
+    /// pipeline's parts, through gzip or not), or bytes in memory.
+    pub trait Output: Write + Send {
+        /// Writes what ends the stream (gzip's trailer, the last part).
+        fn close(self: Box<Self>) -> io::Result<()>;
+    }
+
+    pub type Out = Box<dyn Output>;
+
+    /// The signature of a format's `encoder`.
+    pub type NewEncoder = fn(FileColumns, EncodeOptions, Out) -> io::Result<Box<dyn Encoder<Out>>>;
+
+    /// Bytes in memory as an `Output`, and a handle to read them (tests, small files).
+    #[derive(Clone, Default)]
+    pub struct Memory(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Memory {
+        pub fn output(&self) -> Out {
+            Box::new(self.clone())
+        }
+        pub fn bytes(&self) -> Vec<u8> {
+            self.0.lock().expect("not poisoned").clone()
+        }
+    }
+
+    impl Write for Memory {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Output for Memory {
+        fn close(self: Box<Self>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// An encoder for `format` that has written the file's header, if it has one.
-    pub fn encoder<W: Write + Send + 'static>(
+    pub fn encoder(
         format: Format,
         columns: FileColumns,
         options: EncodeOptions,
-        out: W,
-    ) -> io::Result<Box<dyn Encoder<W>>> {
-        Ok(match format {
-            Format::Csv => Box::new(super::csv::CsvEncoder::new(columns, options, out)?),
-            Format::Json => Box::new(super::json::JsonEncoder::array(columns, out)?),
-            Format::Ndjson => Box::new(super::json::JsonEncoder::lines(columns, out)),
-            Format::Xlsx => Box::new(super::xlsx::XlsxEncoder::new(columns, out)?),
-        })
+        out: Out,
+    ) -> io::Result<Box<dyn Encoder<Out>>> {
+        (format.encoder)(columns, options, out)
     }
 
     #[cfg(test)]

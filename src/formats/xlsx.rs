@@ -8,20 +8,45 @@
 //! (the job reports how many cells were cut); a number keeps 15 significant digits, so
 //! the kinds write larger ones as text, exactly, rather than rounded.
 
+#[cfg(feature = "ssr")]
 use super::safety::sheet_text;
+#[cfg(feature = "ssr")]
 use super::{Encoder, FileColumns};
+#[cfg(feature = "ssr")]
 use crate::catalog::Cell;
+#[cfg(feature = "ssr")]
 use crate::catalog::kinds::{SheetForm, spec};
+#[cfg(feature = "ssr")]
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
+#[cfg(feature = "ssr")]
 use std::collections::HashMap;
+#[cfg(feature = "ssr")]
 use std::io::{self, Seek, SeekFrom, Write};
 
+use super::FormatSpec;
+
+pub static FORMAT: FormatSpec = FormatSpec {
+    id: "xlsx",
+    label: "Excel (XLSX)",
+    extension: "xlsx",
+    content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    bom: false,
+    // A ZIP archive.
+    compressed: true,
+    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    encoder: |columns, _, out| Ok(Box::new(XlsxEncoder::new(columns, out)?)),
+};
+
 /// Data rows per sheet: the sheet limit less the header row.
+#[cfg(feature = "ssr")]
 pub const ROWS_PER_SHEET: u32 = 1_048_575;
 /// Characters in one cell at most.
+#[cfg(feature = "ssr")]
 pub const CELL_CHARS: usize = 32_767;
 
 /// The text as it fits a cell, and whether it had to be cut.
+#[cfg(feature = "ssr")]
 fn fitted(text: &str) -> (&str, bool) {
     match text.char_indices().nth(CELL_CHARS) {
         Some((cut, _)) => (&text[..cut], true),
@@ -29,6 +54,7 @@ fn fitted(text: &str) -> (&str, bool) {
     }
 }
 
+#[cfg(feature = "ssr")]
 pub struct XlsxEncoder<W: Write> {
     columns: FileColumns,
     workbook: Workbook,
@@ -43,10 +69,12 @@ pub struct XlsxEncoder<W: Write> {
     out: W,
 }
 
+#[cfg(feature = "ssr")]
 fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write> XlsxEncoder<W> {
     pub fn new(columns: FileColumns, out: W) -> io::Result<Self> {
         Self::with_sheet_size(columns, out, ROWS_PER_SHEET)
@@ -84,6 +112,7 @@ impl<W: Write> XlsxEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         if self.next_row > self.rows_per_sheet {
@@ -140,6 +169,7 @@ impl<W: Write + Send> Encoder<W> for XlsxEncoder<W> {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "There is no such webhook endpoint in this workspace.",
     );
     let webhook_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let formats: Vec<&str> = crate::formats::Format::all().iter().map(|f| f.id()).collect();
     let webhook_events: Vec<&str> = crate::notify::Event::ALL.iter().map(|e| e.id()).collect();
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
@@ -282,7 +283,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                     "mode": {"type": "string", "enum": ["prefix", "contains"]}}}}}},
             "NewExport": {"type": "object", "additionalProperties": false, "required": ["dataset", "format"], "properties": {
                 "dataset": {"type": "string", "enum": datasets},
-                "format": {"type": "string", "enum": ["csv", "json", "ndjson", "xlsx"]},
+                "format": {"type": "string", "enum": formats, "description": "Parquet and XLSX are compressed already: `options.gzip` is refused for them"},
                 "filters": {"$ref": "#/components/schemas/Filters"},
                 "columns": {"type": "array", "items": {"type": "string"}, "description": "The columns to include, in order (default: all of the dataset's, in catalog order); a file's header follows it"},
                 "options": {"type": "object", "additionalProperties": false, "properties": {

@@ -197,7 +197,7 @@ fn content_type_of(key: &str) -> String {
         .trim_end_matches(".gz")
         .rsplit('.')
         .next()
-        .and_then(crate::formats::Format::parse);
+        .and_then(|ext| crate::formats::Format::all().iter().find(|f| f.extension() == ext));
     match (key.ends_with(".gz"), format) {
         (true, _) => "application/gzip".to_owned(),
         (false, Some(f)) => f.content_type().to_owned(),

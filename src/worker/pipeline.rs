@@ -6,7 +6,7 @@
 use super::running::{Lost, RunningJob};
 use crate::catalog::{Catalog, Dataset, filters};
 use crate::exports::{JobStatus, Progress};
-use crate::formats::{self, EncodeOptions, FileColumns, Format};
+use crate::formats::{self, EncodeOptions, FileColumns};
 use crate::progress::Hub;
 use crate::source::{RowBatch, RowSink, Source};
 use crate::storage::{DynStorage, StorageError, UploadedPart};
@@ -163,9 +163,9 @@ impl Write for Sink {
     }
 }
 
-impl Sink {
-    fn close(self) -> io::Result<()> {
-        match self {
+impl formats::Output for Sink {
+    fn close(self: Box<Self>) -> io::Result<()> {
+        match *self {
             Sink::Plain(w) => w.close(),
             Sink::Gzip(w) => w.finish()?.close(),
         }
@@ -325,7 +325,7 @@ impl Pipeline {
         let reader = {
             let (source, dataset) = (self.source.clone(), dataset.clone());
             let columns = columns.clone();
-            let csv = job.format == Format::Csv;
+            let csv = job.format.copy_csv;
             tokio::spawn(async move {
                 // CSV straight from the database where it can write it; else rows.
                 if csv && source.writes_csv() {
@@ -376,10 +376,8 @@ impl Pipeline {
                 } else {
                     Sink::Plain(writer)
                 };
-                let options = EncodeOptions {
-                    bom: bom && format == Format::Csv,
-                };
-                let mut encoder = formats::encoder(format, columns, options, sink)?;
+                let options = EncodeOptions { bom: bom && format.bom };
+                let mut encoder = formats::encoder(format, columns, options, Box::new(sink))?;
                 while let Some(batch) = rows_rx.blocking_recv() {
                     match batch {
                         RowBatch::Rows(rows) => {

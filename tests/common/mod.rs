@@ -5,6 +5,7 @@
 
 pub mod nodes;
 pub mod own_services;
+pub mod parquet;
 pub mod receiver;
 pub mod spreadsheet;
 
