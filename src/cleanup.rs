@@ -28,7 +28,7 @@ pub async fn run_once(store: &DynStore, storage: &DynStorage, public_url: &str) 
         let mut ok = true;
         if let (Some(key), Some(upload)) = (key, record.upload_id.as_deref()) {
             ok &= storage
-                .abort_upload(key, upload)
+                .abandon(key, upload)
                 .await
                 .inspect_err(|e| tracing::warn!(error = %e, "abort failed"))
                 .is_ok();

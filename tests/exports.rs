@@ -125,23 +125,14 @@ async fn json_ndjson_and_gzip_round_trip(backend: Backend) {
     assert_eq!(lines, array);
 
     // Local-disk downloads answer Range requests (resumable downloads).
-    let r = c
+    let part = c
         .get(app.url(&format!("/exports/{}/download", job["id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap();
-    let signed = r.headers()["location"].to_str().unwrap().to_owned();
-    let part = client()
-        .get(&signed)
         .header("range", "bytes=10-19")
         .send()
         .await
         .unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().to_vec(), gz[10..20].to_vec());
-    // A signed URL whose name was changed is refused.
-    let forged = signed.replace("name=transactions", "name=evil");
-    assert_eq!(client().get(&forged).send().await.unwrap().status(), 403);
 
     // An export that matches nothing is still a valid file.
     let job = start_export(

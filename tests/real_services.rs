@@ -7,7 +7,6 @@ use common::{
     Backend, PASSWORD, client, csv_text, download, rows_via_pages, services, spawn_app_with, start_export,
     wait_until_done,
 };
-use egress::storage::Storage;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -14,7 +14,7 @@ use common::{Backend, database, job_event_kinds, open_uploads, services, wait_un
 use egress::catalog::Filters;
 use egress::exports::{ExportOptions, JobStatus};
 use egress::formats::Format;
-use egress::storage::Storage;
+use egress::storage::S3Storage;
 use egress::store::{self, DynStore, JobRecord, NewJob, NewUser, jobs};
 use std::time::{Duration, Instant};
 
@@ -91,7 +91,7 @@ async fn wait_for_progress(store: &DynStore, id: uuid::Uuid, rows: u64) {
 }
 
 /// The job completed with every row once, in order, in the file in S3.
-async fn assert_complete_file(done: &JobRecord, rows: u64, storage: &dyn Storage) {
+async fn assert_complete_file(done: &JobRecord, rows: u64, storage: &S3Storage) {
     assert_eq!(done.job.status, JobStatus::Completed, "{:?}", done.job.error);
     assert_eq!(done.job.total_rows, Some(rows as i64));
     assert_eq!(done.job.processed_rows, rows as i64);

@@ -34,6 +34,7 @@ both_backends!(
     security_headers_are_on_every_response,
     slow_clients_are_cut_off,
     signup_is_closed_unless_opened,
+    files_on_the_local_disk_go_only_to_who_may_have_them,
 );
 
 /// A client whose requests come from `ip` (any 127.x.y.z is this machine).
@@ -673,7 +674,7 @@ async fn links_work_from_another_of_the_users_workspaces(backend: Backend) {
     let r = c.get(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 200);
     // Someone of Globex only does not get it.
     let grace = app.logged_in("owner@globex.test").await;
     let r = grace.get(app.url(&format!("/api/exports/{id}"))).send().await.unwrap();
@@ -783,41 +784,6 @@ async fn signup_is_closed_unless_opened(backend: Backend) {
 }
 
 // --- 9. The small ones that need no server of the test's own -----------------------------
-
-#[test]
-fn the_signing_key_is_private_whole_and_long_enough() {
-    use egress::server::config::PipelineArgs;
-    use egress::server::runtime::signing_key;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let key = signing_key(&PipelineArgs::default(), dir.path()).unwrap();
-    assert!(key.len() >= 32);
-    let file = dir.path().join("signing.key");
-    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the key file is for its owner only");
-    assert_eq!(
-        signing_key(&PipelineArgs::default(), dir.path()).unwrap(),
-        key,
-        "made once"
-    );
-    // An older, world-readable file is made private.
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    signing_key(&PipelineArgs::default(), dir.path()).unwrap();
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    // An empty or short key is refused with the reason.
-    std::fs::write(&file, "").unwrap();
-    let e = signing_key(&PipelineArgs::default(), dir.path())
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("needs at least 32 bytes"), "{e}");
-    let short = PipelineArgs {
-        signing_secret: Some("hunter2".into()),
-        ..PipelineArgs::default()
-    };
-    let e = signing_key(&short, dir.path()).unwrap_err().to_string();
-    assert!(e.contains("--signing-secret is 7 bytes"), "{e}");
-    assert!(!e.contains("hunter2"));
-}
 
 fn egress() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_egress"));
@@ -976,4 +942,41 @@ async fn user_add_refuses_a_workspace_name_that_is_not_unique() {
         memberships.iter().map(|m| (m.workspace_id, m.role)).collect::<Vec<_>>(),
         [(second, Role::Admin)]
     );
+}
+
+/// On the local disk there is no URL that grants a file by itself: the download route,
+/// which checks who asks, answers with the bytes (resumable with Range).
+async fn files_on_the_local_disk_go_only_to_who_may_have_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ws = app.workspace_with_data("Acme", "owner@acme.test", 5, 1).await;
+    app.add_user(ws, "mia@acme.test", Role::Member).await;
+    let owner = app.logged_in("owner@acme.test").await;
+    let job = start_export(&app, &owner, json!({"dataset": "contacts", "format": "csv"})).await;
+    let id = job["id"].as_str().unwrap();
+    wait_until_done(&app, &owner, id).await;
+    let url = app.url(&format!("/exports/{id}/download"));
+
+    let r = owner.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"contacts-")
+    );
+    let whole = r.bytes().await.unwrap();
+    assert!(whole.starts_with(b"ID,First name"));
+    let r = owner.get(&url).header("range", "bytes=0-1").send().await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"ID");
+
+    // Signed out: the login page. Another member: refused. Nobody reaches the file store.
+    let r = client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/login?next="));
+    let mia = app.logged_in("mia@acme.test").await;
+    assert_eq!(mia.get(&url).send().await.unwrap().status(), 403);
+    let key = format!("/files/exports/{ws}/{id}/1.csv");
+    assert_eq!(owner.get(app.url(&key)).send().await.unwrap().status(), 404);
 }

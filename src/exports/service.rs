@@ -11,7 +11,6 @@ use crate::error::{AppError, ErrorCode};
 use crate::formats::Format;
 use crate::server::AppState;
 use crate::store::{NewJob, jobs};
-use std::time::Duration;
 
 /// The dataset, refused (403) when the role may not see it.
 pub fn visible_dataset<'c>(
@@ -217,17 +216,21 @@ pub async fn cancel_or_delete(state: &AppState, member: &Member, id: &str) -> Re
         state.storage.delete(key).await?;
     }
     if let (Some(key), Some(upload)) = (&record.object_key, &record.upload_id) {
-        state.storage.abort_upload(key, upload).await?;
+        state.storage.abandon(key, upload).await?;
     }
     jobs::mark_deleted(store, record.uuid, member.user_id).await?;
     Ok(None)
 }
 
-/// How long a minted download URL works.
-pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
-
-/// A fresh signed URL for a completed export, recorded as a download by this user.
-pub async fn download_url(state: &AppState, member: &Member, id: &str) -> Result<String, AppError> {
+/// A completed export's file for this user, recorded as a download: a redirect to a URL
+/// that works for a few minutes (S3), or the bytes (local disk). `request` holds the
+/// Range and conditional headers a resumed download sends.
+pub async fn download(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+    request: &axum::http::HeaderMap,
+) -> Result<crate::storage::Handout, AppError> {
     let record = get(state, member, id, ExportAction::Download).await?;
     let job = &record.job;
     let expired = || {
@@ -255,11 +258,15 @@ pub async fn download_url(state: &AppState, member: &Member, id: &str) -> Result
             "This export has no file to download.",
         ));
     };
-    let content_type = record.content_type.as_deref().unwrap_or("application/octet-stream");
-    let url = state
-        .storage
-        .signed_url(key, name, content_type, DOWNLOAD_URL_TTL)
-        .await?;
+    let object = crate::storage::Download {
+        key,
+        file_name: name,
+        content_type: record.content_type.as_deref().unwrap_or("application/octet-stream"),
+    };
+    let handout = match state.storage.hand_out(object, request).await {
+        Err(crate::storage::StorageError::Missing) => return Err(expired()),
+        other => other?,
+    };
     jobs::add_event(
         state.store.as_ref(),
         record.uuid,
@@ -268,5 +275,5 @@ pub async fn download_url(state: &AppState, member: &Member, id: &str) -> Result
         None,
     )
     .await?;
-    Ok(url)
+    Ok(handout)
 }

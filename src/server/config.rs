@@ -266,7 +266,7 @@ impl std::fmt::Debug for Config {
 }
 
 /// Where exports go and how they run; shared by `serve` and `worker`. Its Debug output
-/// masks the keys, the signing secret and the SMTP password.
+/// masks the keys and the SMTP password.
 #[derive(Clone, Args)]
 pub struct PipelineArgs {
     /// Object storage: `file://PATH` (default: DATA_DIR/objects) or
@@ -281,7 +281,7 @@ pub struct PipelineArgs {
     pub s3_secret_key: Option<String>,
     /// Secret for signing local-disk download links (default: made once, kept in DATA_DIR).
     #[arg(long, env = "EGRESS_SIGNING_SECRET", hide_env_values = true)]
-    pub signing_secret: Option<String>,
+
     /// SMTP server: `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
     /// `smtps://user:pass@host`. Without it, emails are written to DATA_DIR/mail.
     #[arg(long, env = "EGRESS_SMTP_URL", hide_env_values = true)]
@@ -334,7 +334,6 @@ impl std::fmt::Debug for PipelineArgs {
             .field("storage", &self.storage.as_deref().map(crate::store::redact))
             .field("s3_access_key", &masked(&self.s3_access_key))
             .field("s3_secret_key", &masked(&self.s3_secret_key))
-            .field("signing_secret", &masked(&self.signing_secret))
             .field("smtp_url", &self.smtp_url.as_deref().map(crate::store::redact))
             .field("mail_from", &self.mail_from)
             .field("worker_concurrency", &self.worker_concurrency)
@@ -350,7 +349,6 @@ impl Default for PipelineArgs {
             storage: None,
             s3_access_key: None,
             s3_secret_key: None,
-            signing_secret: None,
             smtp_url: None,
             mail_from: "Egress <egress@localhost>".into(),
             worker_concurrency: 3,

@@ -11,7 +11,7 @@ use crate::exports::{ExportJob, JobStatus, NewExport, Progress};
 use crate::store::jobs;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -29,7 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/exports/{id}", get(show).delete(cancel_or_delete))
         .route("/api/exports/{id}/events", get(events))
         .route("/exports/{id}/download", get(download))
-        .route("/files/{*key}", get(files))
         .route("/api/datasets", get(datasets))
         .route("/api/openapi.json", get(super::openapi::document))
 }
@@ -246,9 +245,15 @@ pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
-/// `GET /exports/{id}/download`: checks who asks, records the download, and redirects to
-/// a freshly signed URL that works for a few minutes. A person gets a page, not JSON.
-async fn download(State(state): State<AppState>, caller: Result<Caller, AppError>, Path(id): Path<String>) -> Response {
+/// `GET /exports/{id}/download`: checks who asks, records the download, and hands the
+/// file over as storage does it (a redirect to a URL that works for a few minutes, or the
+/// bytes). A person gets a page, not JSON.
+async fn download(
+    State(state): State<AppState>,
+    caller: Result<Caller, AppError>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let caller = match caller {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
@@ -258,8 +263,9 @@ async fn download(State(state): State<AppState>, caller: Result<Caller, AppError
         Err(e) => return e.into_response(),
     };
     use crate::error::ErrorCode;
-    match service::download_url(&state, member, &id).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+    match service::download(&state, member, &id, &headers).await {
+        Ok(crate::storage::Handout::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(crate::storage::Handout::Response(response)) => response,
         Err(e) => {
             let title = match e.code {
                 ErrorCode::Expired => "This export has expired",
@@ -270,18 +276,5 @@ async fn download(State(state): State<AppState>, caller: Result<Caller, AppError
             };
             page(e.status(), title, &e.message)
         }
-    }
-}
-
-/// `GET /files/{*key}`: local-disk objects behind a signed URL.
-async fn files(
-    State(state): State<AppState>,
-    key: Path<String>,
-    query: Query<crate::storage::local::SignedQuery>,
-    request: Request,
-) -> Response {
-    match &state.local_files {
-        Some(local) => crate::storage::serve_signed_file(local, key, query, request).await,
-        None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -195,7 +195,7 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
 /// themselves and answer 401, which suits a program better than a redirect.
 fn is_public(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "/pkg/", "/rpc/", "/api/", "/files/", "/auth/", "/login", "/signup", "/healthz", "/readyz",
+        "/pkg/", "/rpc/", "/api/", "/auth/", "/login", "/signup", "/healthz", "/readyz",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/favicon.ico" || path.ends_with(".png")
 }

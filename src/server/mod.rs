@@ -34,7 +34,6 @@ pub struct AppState {
     pub source: crate::source::Source,
     pub settings: Arc<ServeArgs>,
     pub storage: crate::storage::DynStorage,
-    pub local_files: Option<Arc<crate::storage::LocalStorage>>,
     pub hub: crate::progress::Hub,
     pub wakeup: Arc<tokio::sync::Notify>,
     /// Rung when notifications were queued, so this process's sender sends them at once.
@@ -154,7 +153,6 @@ pub async fn start(
         source: runtime.source.clone(),
         settings: Arc::new(args),
         storage: runtime.storage.clone(),
-        local_files: runtime.local_files.clone(),
         hub: runtime.hub.clone(),
         wakeup: runtime.wakeup.clone(),
         notify_wakeup: runtime.notify_wakeup.clone(),

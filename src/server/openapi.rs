@@ -216,8 +216,11 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/exports/{id}/download": {
                 "parameters": [id_param],
                 "get": {"summary": "Download a completed export",
-                    "description": "Checks the session, the workspace (any of the caller's) and the role, records the download, and redirects to a freshly signed URL that works for 5 minutes. Refusals are HTML pages for people.",
-                    "responses": {"303": {"description": "Redirect to the signed file URL"}, "401": unauthorized, "403": {"description": "Another member's export, or a dataset the role may not see"}, "404": {"description": "No such export"}, "409": {"description": "Not completed (yet)"}, "410": {"description": "Expired: the file was deleted"}}}
+                    "description": "Checks the session or token (exports:read), the workspace (any of the caller's) and the role, records the download, and hands the file over as storage does it: with S3, a redirect to a URL presigned for 5 minutes; on the local disk, the file itself (Range requests answered with 206). Refusals are HTML pages for people.",
+                    "parameters": [{"name": "Range", "in": "header", "schema": {"type": "string"}, "description": "Local disk: a byte range, to resume a download"}],
+                    "responses": {"303": {"description": "S3: redirect to the presigned file URL"},
+                                  "200": {"description": "Local disk: the file, with Content-Disposition", "content": {"application/octet-stream": {}}},
+                                  "206": {"description": "Local disk: the requested range of the file"}, "401": unauthorized, "403": {"description": "Another member's export, or a dataset the role may not see"}, "404": {"description": "No such export"}, "409": {"description": "Not completed (yet)"}, "410": {"description": "Expired: the file was deleted"}}}
             },
             "/api/datasets": {"get": {"summary": "The datasets the caller may export: their columns and filters",
                 "responses": {"200": {"description": "The catalog", "content": {"application/json": {"schema": {"type": "object", "properties": {

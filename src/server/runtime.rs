@@ -5,10 +5,10 @@ use super::config::PipelineArgs;
 use crate::notify::email::{EmailChannel, Mailer};
 use crate::notify::webhook::WebhookChannel;
 use crate::progress::Hub;
-use crate::storage::{self, DynStorage, LocalStorage, StorageSettings};
+use crate::storage::{self, DynStorage, StorageSettings};
 use crate::store::DynStore;
 use crate::worker::{Worker, WorkerSettings, retry::RetryPolicy};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -18,8 +18,6 @@ pub struct Runtime {
     pub catalog: Arc<crate::catalog::Catalog>,
     pub source: crate::source::Source,
     pub storage: DynStorage,
-    /// The same storage when it is the local disk, for the `/files` route.
-    pub local_files: Option<Arc<LocalStorage>>,
     pub hub: Hub,
     /// Rung when a job is created, so a worker in this process starts at once.
     pub wakeup: Arc<Notify>,
@@ -29,83 +27,6 @@ pub struct Runtime {
     pub mailer: Arc<Mailer>,
     pub mail_from: lettre::message::Mailbox,
     pub public_url: String,
-}
-
-/// Signing keys shorter than this are refused: an HMAC key should be at least as long as
-/// its hash's output.
-pub const MIN_SIGNING_KEY: usize = 32;
-
-/// The local-disk signing secret: from the flag, else made once and kept in the data dir
-/// (readable by its owner only, written whole or not at all).
-pub fn signing_key(args: &PipelineArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &args.signing_secret {
-        anyhow::ensure!(
-            secret.len() >= MIN_SIGNING_KEY,
-            "--signing-secret is {} bytes; use at least {MIN_SIGNING_KEY} random bytes (e.g. `openssl rand -hex 32`)",
-            secret.len()
-        );
-        return Ok(secret.as_bytes().to_vec());
-    }
-    let path = data_dir.join("signing.key");
-    match std::fs::read_to_string(&path) {
-        Ok(existing) => {
-            let key = existing.trim();
-            anyhow::ensure!(
-                key.len() >= MIN_SIGNING_KEY,
-                "{} holds a {}-byte key; a signing key needs at least {MIN_SIGNING_KEY} bytes. Delete the file to make a new one \
-                 (download links signed with the old key stop working).",
-                path.display(),
-                key.len()
-            );
-            restrict_to_owner(&path)?;
-            Ok(key.as_bytes().to_vec())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-            std::fs::create_dir_all(data_dir)?;
-            // A temporary file of the owner's only, renamed into place: no other user can
-            // read it, and no process sees half a key.
-            let mut file = tempfile::Builder::new()
-                .prefix(".signing.key.")
-                .permissions(owner_only())
-                .tempfile_in(data_dir)?;
-            std::io::Write::write_all(&mut file, secret.as_bytes())?;
-            file.as_file().sync_all()?;
-            match file.persist_noclobber(&path) {
-                Ok(_) => Ok(secret.into_bytes()),
-                // Another process made it first: use theirs.
-                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => signing_key(args, data_dir),
-                Err(e) => Err(e.error.into()),
-            }
-        }
-        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
-    }
-}
-
-#[cfg(unix)]
-fn owner_only() -> std::fs::Permissions {
-    std::os::unix::fs::PermissionsExt::from_mode(0o600)
-}
-
-#[cfg(not(unix))]
-fn owner_only() -> std::fs::Permissions {
-    std::fs::metadata(".")
-        .map(|m| m.permissions())
-        .expect("the current folder")
-}
-
-/// Takes away group and other access from a key file made by an older Egress.
-fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "the signing key was readable by others; made it owner-only");
-            std::fs::set_permissions(path, owner_only())?;
-        }
-    }
-    Ok(())
 }
 
 /// What every process reads datasets through: the catalog and the source.
@@ -160,22 +81,13 @@ pub async fn build(
         .storage
         .clone()
         .unwrap_or_else(|| format!("file://{}", data_dir.join("objects").display()));
-    let settings = StorageSettings {
-        url: url.clone(),
+    let storage = storage::open(&StorageSettings {
+        url,
         access_key: args.s3_access_key.clone(),
         secret_key: args.s3_secret_key.clone(),
-        signing_key: signing_key(args, data_dir)?,
-        public_url: public_url.to_owned(),
-    };
-    let (storage, local_files): (DynStorage, _) = match url.strip_prefix("file://") {
-        Some(path) => {
-            let local = Arc::new(
-                LocalStorage::new(PathBuf::from(path), settings.signing_key.clone(), public_url.to_owned()).await?,
-            );
-            (local.clone(), Some(local))
-        }
-        None => (storage::open(&settings).await?, None),
-    };
+        part_size: args.part_size_mib.max(5) * 1024 * 1024,
+    })
+    .await?;
     let mailer = Mailer::new(args.smtp_url.as_deref(), data_dir.join("mail"))?;
     let mail_from = args
         .mail_from
@@ -186,7 +98,6 @@ pub async fn build(
         catalog: data.catalog,
         source: data.source,
         storage,
-        local_files,
         hub: Hub::connect(store, wakeup.clone()).await,
         wakeup,
         notify_wakeup: Arc::new(Notify::new()),
@@ -205,7 +116,6 @@ impl Runtime {
                 concurrency: args.worker_concurrency,
                 lease: Duration::from_secs(args.lease_seconds.max(3)),
                 poll: Duration::from_secs(2),
-                part_size: args.part_size_mib.max(5) * 1024 * 1024,
                 max_rows_per_second: args.max_rows_per_second,
                 retention: Duration::from_secs_f64(args.retention_hours.max(0.0) * 3600.0),
                 retry: RetryPolicy {

@@ -1,19 +1,20 @@
 //! Where export files live: a small trait with an S3 and a local-disk implementation.
 //!
-//! Files are written as multipart uploads (parts arrive in order while the export runs)
-//! and read through short-lived signed URLs: S3 presigned GETs, or HMAC-signed
-//! `/files/...` URLs that Egress serves itself for the local disk.
+//! A file is written through an `ObjectWriter` (bytes in order; S3 turns them into a
+//! multipart upload with parts of its own sizing, the disk appends to a hidden file), and
+//! given to a person who may have it by `hand_out`: S3 answers a redirect to a URL
+//! presigned for a few minutes, the local disk answers the bytes themselves. The web layer
+//! knows neither's details.
 
 pub mod local;
 mod s3;
 
-pub use local::{LocalStorage, serve_signed_file};
+pub use local::LocalStorage;
 pub use s3::S3Storage;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -26,32 +27,53 @@ pub enum StorageError {
     Unreachable(String),
     #[error("bad storage configuration: {0}")]
     Config(String),
+    #[error("no such object")]
+    Missing,
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
-/// One uploaded part: its number (from 1) and the tag the store gave it.
-#[derive(Clone, Debug)]
-pub struct UploadedPart {
-    pub number: i32,
-    pub etag: String,
+/// An object being written: bytes arrive in order; `finish` makes the object, `abort`
+/// leaves nothing behind.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// What to record on the job, so a write a crash left open can be abandoned later.
+    fn handle(&self) -> &str;
+    async fn write(&mut self, data: Bytes) -> StorageResult<()>;
+    /// Makes the object; its size in bytes.
+    async fn finish(self: Box<Self>) -> StorageResult<u64>;
+    async fn abort(self: Box<Self>) -> StorageResult<()>;
+}
+
+/// How a person gets an object (who may have it was checked before).
+pub enum Handout {
+    /// Send them here: a URL that works for a few minutes.
+    Redirect(String),
+    /// The object itself, as a whole HTTP answer (ranges and conditional requests too).
+    Response(axum::response::Response),
+}
+
+/// What `hand_out` serves: the object, the name it is saved as, its type.
+pub struct Download<'a> {
+    pub key: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
 }
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// The bucket name recorded on jobs (`local` for the disk).
     fn bucket(&self) -> &str;
-    /// Starts a multipart upload; the id is recorded on the job so a crash can be cleaned up.
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StorageResult<String>;
-    /// Uploads part `number` (parts come in order, numbered from 1).
-    async fn upload_part(&self, key: &str, upload_id: &str, number: i32, data: Bytes) -> StorageResult<UploadedPart>;
-    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> StorageResult<()>;
-    /// Drops an unfinished upload and its parts. Aborting one that is gone is not an error.
-    async fn abort_upload(&self, key: &str, upload_id: &str) -> StorageResult<()>;
+    /// Opens `key` for writing.
+    async fn create(&self, key: &str, content_type: &str) -> StorageResult<Box<dyn ObjectWriter>>;
+    /// Drops a write that was left open (by a crash), by the handle it recorded. One that
+    /// is gone already is not an error.
+    async fn abandon(&self, key: &str, handle: &str) -> StorageResult<()>;
     /// Deletes an object. Deleting one that is gone is not an error.
     async fn delete(&self, key: &str) -> StorageResult<()>;
-    /// A URL that downloads the object as `file_name` until `ttl` has passed.
-    async fn signed_url(&self, key: &str, file_name: &str, content_type: &str, ttl: Duration) -> StorageResult<String>;
+    /// Gives the object to the person asking (`request` holds their Range and
+    /// conditional headers).
+    async fn hand_out(&self, object: Download<'_>, request: &axum::http::HeaderMap) -> StorageResult<Handout>;
 }
 
 pub type DynStorage = Arc<dyn Storage>;
@@ -79,23 +101,18 @@ pub struct StorageSettings {
     pub url: String,
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
-    /// Secret for signing local-disk download URLs.
-    pub signing_key: Vec<u8>,
-    /// Base URL of this Egress, for local-disk download URLs.
-    pub public_url: String,
+    /// Bytes per part of an S3 upload at first (doubling every 1,000 parts).
+    pub part_size: usize,
 }
 
 pub async fn open(settings: &StorageSettings) -> StorageResult<DynStorage> {
     if let Some(path) = settings.url.strip_prefix("file://") {
-        Ok(Arc::new(
-            LocalStorage::new(path.into(), settings.signing_key.clone(), settings.public_url.clone()).await?,
-        ))
+        Ok(Arc::new(LocalStorage::new(path.into()).await?))
     } else if settings.url.starts_with("s3://") {
-        Ok(Arc::new(S3Storage::from_url(
-            &settings.url,
-            settings.access_key.clone(),
-            settings.secret_key.clone(),
-        )?))
+        Ok(Arc::new(
+            S3Storage::from_url(&settings.url, settings.access_key.clone(), settings.secret_key.clone())?
+                .with_part_size(settings.part_size),
+        ))
     } else {
         Err(StorageError::Config(format!(
             "storage must be file://PATH or s3://BUCKET (got `{}`)",

@@ -1,19 +1,31 @@
 //! Amazon S3 and S3-compatible servers (path-style addressing, custom endpoint).
+//!
+//! A file is a multipart upload: bytes collect into a part (5 MiB at first, doubling every
+//! 1,000 parts, so S3's 10,000-part limit is never met), each full part is uploaded in
+//! turn, and the parts are joined at the end. A download is a redirect to a URL presigned
+//! for a few minutes.
 
-use super::{Storage, StorageError, StorageResult, UploadedPart, content_disposition};
+use super::{Download, Handout, ObjectWriter, Storage, StorageError, StorageResult, content_disposition};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
+
+/// S3's least part size (but for the last part).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// How long a download URL works.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 
 pub struct S3Storage {
     client: Client,
     bucket: String,
     encryption: Option<ServerSideEncryption>,
+    part_size: usize,
 }
 
 fn remote<E: std::error::Error + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError {
@@ -80,7 +92,139 @@ impl S3Storage {
             client: Client::from_conf(config.build()),
             bucket: bucket.to_owned(),
             encryption,
+            part_size: MIN_PART_SIZE,
         })
+    }
+
+    /// Parts of `bytes` at first (at least S3's 5 MiB).
+    pub fn with_part_size(self, bytes: usize) -> Self {
+        S3Storage {
+            part_size: bytes.max(MIN_PART_SIZE),
+            ..self
+        }
+    }
+
+    /// A URL that downloads the object as `file_name` until `ttl` has passed.
+    pub async fn signed_url(
+        &self,
+        key: &str,
+        file_name: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> StorageResult<String> {
+        let presigning = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Config(e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(content_disposition(file_name))
+            .response_content_type(content_type)
+            .presigned(presigning)
+            .await
+            .map_err(remote)?;
+        Ok(request.uri().to_string())
+    }
+}
+
+/// Drops an unfinished upload and its parts; one that is gone already is not an error.
+async fn abort_upload(client: &Client, bucket: &str, key: &str, upload_id: &str) -> StorageResult<()> {
+    match client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
+        Err(e) => Err(remote(e)),
+    }
+}
+
+/// A multipart upload being written.
+struct S3Writer {
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_size: usize,
+    /// Bytes of the part being filled.
+    buffer: BytesMut,
+    parts: Vec<CompletedPart>,
+    bytes: u64,
+}
+
+impl S3Writer {
+    async fn upload(&mut self, data: Bytes) -> StorageResult<()> {
+        let number = self.parts.len() as i32 + 1;
+        self.bytes += data.len() as u64;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(remote)?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .e_tag(out.e_tag().unwrap_or_default())
+                .build(),
+        );
+        if self.parts.len().is_multiple_of(1000) {
+            self.part_size *= 2;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for S3Writer {
+    fn handle(&self) -> &str {
+        &self.upload_id
+    }
+
+    async fn write(&mut self, data: Bytes) -> StorageResult<()> {
+        self.buffer.extend_from_slice(&data);
+        // Parts are cut exactly: a part is never larger than its size.
+        while self.buffer.len() >= self.part_size {
+            let part = self.buffer.split_to(self.part_size).freeze();
+            self.upload(part).await?;
+            self.buffer.reserve(self.part_size);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> StorageResult<u64> {
+        // The last part may be short; an empty file is one empty part.
+        if !self.buffer.is_empty() || self.parts.is_empty() {
+            let last = std::mem::take(&mut self.buffer).freeze();
+            self.upload(last).await?;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(self.parts.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(remote)?;
+        Ok(self.bytes)
+    }
+
+    async fn abort(self: Box<Self>) -> StorageResult<()> {
+        abort_upload(&self.client, &self.bucket, &self.key, &self.upload_id).await
     }
 }
 
@@ -90,7 +234,7 @@ impl Storage for S3Storage {
         &self.bucket
     }
 
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StorageResult<String> {
+    async fn create(&self, key: &str, content_type: &str) -> StorageResult<Box<dyn ObjectWriter>> {
         let out = self
             .client
             .create_multipart_upload()
@@ -101,60 +245,24 @@ impl Storage for S3Storage {
             .send()
             .await
             .map_err(remote)?;
-        out.upload_id()
+        let upload_id = out
+            .upload_id()
             .map(str::to_owned)
-            .ok_or_else(|| StorageError::Remote("no upload id in the answer".into()))
+            .ok_or_else(|| StorageError::Remote("no upload id in the answer".into()))?;
+        Ok(Box::new(S3Writer {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            upload_id,
+            part_size: self.part_size,
+            buffer: BytesMut::with_capacity(self.part_size),
+            parts: Vec::new(),
+            bytes: 0,
+        }))
     }
 
-    async fn upload_part(&self, key: &str, upload_id: &str, number: i32, data: Bytes) -> StorageResult<UploadedPart> {
-        let out = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(remote)?;
-        Ok(UploadedPart {
-            number,
-            etag: out.e_tag().unwrap_or_default().to_owned(),
-        })
-    }
-
-    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> StorageResult<()> {
-        let parts = parts
-            .iter()
-            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build())
-            .collect();
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await
-            .map_err(remote)?;
-        Ok(())
-    }
-
-    async fn abort_upload(&self, key: &str, upload_id: &str) -> StorageResult<()> {
-        match self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
-            Err(e) => Err(remote(e)),
-        }
+    async fn abandon(&self, key: &str, handle: &str) -> StorageResult<()> {
+        abort_upload(&self.client, &self.bucket, key, handle).await
     }
 
     async fn delete(&self, key: &str) -> StorageResult<()> {
@@ -168,18 +276,10 @@ impl Storage for S3Storage {
         Ok(())
     }
 
-    async fn signed_url(&self, key: &str, file_name: &str, content_type: &str, ttl: Duration) -> StorageResult<String> {
-        let presigning = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Config(e.to_string()))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .response_content_disposition(content_disposition(file_name))
-            .response_content_type(content_type)
-            .presigned(presigning)
-            .await
-            .map_err(remote)?;
-        Ok(request.uri().to_string())
+    async fn hand_out(&self, object: Download<'_>, _request: &axum::http::HeaderMap) -> StorageResult<Handout> {
+        let url = self
+            .signed_url(object.key, object.file_name, object.content_type, DOWNLOAD_URL_TTL)
+            .await?;
+        Ok(Handout::Redirect(url))
     }
 }

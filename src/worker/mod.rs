@@ -27,7 +27,6 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// How often to look for work when nothing wakes the worker.
     pub poll: Duration,
-    pub part_size: usize,
     /// Rows a second per export at most (0: no limit).
     pub max_rows_per_second: u64,
     /// How long a finished file stays downloadable.
@@ -41,7 +40,6 @@ impl Default for WorkerSettings {
             concurrency: 3,
             lease: Duration::from_secs(30),
             poll: Duration::from_secs(2),
-            part_size: pipeline::MIN_PART_SIZE,
             max_rows_per_second: 0,
             retention: Duration::from_secs(24 * 3600),
             retry: RetryPolicy::default(),
@@ -145,7 +143,6 @@ impl Worker {
             source: self.source.clone(),
             storage: self.storage.clone(),
             hub: self.hub.clone(),
-            part_size: self.settings.part_size,
             max_rows_per_second: self.settings.max_rows_per_second,
         };
         let result = pipeline.run(job, &signals).await;

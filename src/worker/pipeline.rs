@@ -9,9 +9,9 @@ use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, FileColumns};
 use crate::progress::Hub;
 use crate::source::{RowBatch, RowSink, Source};
-use crate::storage::{DynStorage, StorageError, UploadedPart};
+use crate::storage::{DynStorage, ObjectWriter, StorageError};
 use crate::store::JobRecord;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use flate2::write::GzEncoder;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -19,9 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Parts start at this size (S3's minimum is 5 MiB) and double every 1,000 parts, so the
-/// 10,000-part limit is never reached.
-pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 const ROWS_PER_BATCH: usize = 500;
 const REPORT_EVERY: Duration = Duration::from_millis(250);
 
@@ -79,66 +76,47 @@ pub struct Pipeline {
     pub source: Source,
     pub storage: DynStorage,
     pub hub: Hub,
-    pub part_size: usize,
     pub max_rows_per_second: u64,
 }
 
-/// Collects encoded bytes into parts and hands each full part to the uploader. Only two
-/// part buffers ever exist: the one being filled and the one being uploaded; the uploader
-/// hands each buffer back when its part is stored, so memory does not depend on how fast
-/// storage is, and no large buffer is allocated and freed per part.
-struct PartWriter {
-    buffer: Vec<u8>,
-    part_size: usize,
-    parts_sent: usize,
-    parts: mpsc::Sender<Bytes>,
-    spare: mpsc::Receiver<Vec<u8>>,
+/// Collects the encoder's bytes into chunks for the uploader. The encoder runs on a
+/// blocking thread and waits while `CHUNKS_IN_FLIGHT` chunks are queued, so memory stays
+/// bounded however slow storage is; the storage backend cuts the chunks into its parts.
+struct ChunkWriter {
+    chunk: BytesMut,
+    chunks: mpsc::Sender<Bytes>,
 }
 
-impl PartWriter {
-    fn send_part(&mut self, more_to_come: bool) -> io::Result<()> {
-        let stopped = || io::Error::other("the upload stopped");
-        self.parts_sent += 1;
-        if self.parts_sent.is_multiple_of(1000) {
-            self.part_size *= 2;
-        }
-        let part = std::mem::take(&mut self.buffer);
-        self.parts.blocking_send(Bytes::from(part)).map_err(|_| stopped())?;
-        if more_to_come {
-            self.buffer = if self.parts_sent == 1 {
-                Vec::with_capacity(self.part_size)
-            } else {
-                // The previous part's buffer, once it is uploaded.
-                self.spare.blocking_recv().ok_or_else(stopped)?
-            };
-            self.buffer.clear();
-            self.buffer.reserve_exact(self.part_size);
-        }
+/// Bytes per chunk handed to storage.
+const CHUNK: usize = 1024 * 1024;
+/// Chunks waiting for storage at most.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+impl ChunkWriter {
+    fn send(&mut self) -> io::Result<()> {
+        let chunk = self.chunk.split().freeze();
+        self.chunks
+            .blocking_send(chunk)
+            .map_err(|_| io::Error::other("the upload stopped"))?;
+        self.chunk.reserve(CHUNK);
         Ok(())
     }
 
     fn close(mut self) -> io::Result<()> {
-        if !self.buffer.is_empty() || self.parts_sent == 0 {
-            self.send_part(false)
-        } else {
-            Ok(())
+        if !self.chunk.is_empty() {
+            self.send()?;
         }
+        Ok(())
     }
 }
 
-impl Write for PartWriter {
-    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
-        let written = data.len();
-        // Parts are filled exactly, so a buffer never grows past its part size.
-        while !data.is_empty() {
-            let take = (self.part_size - self.buffer.len()).min(data.len());
-            self.buffer.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buffer.len() >= self.part_size {
-                self.send_part(true)?;
-            }
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.chunk.extend_from_slice(data);
+        if self.chunk.len() >= CHUNK {
+            self.send()?;
         }
-        Ok(written)
+        Ok(data.len())
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -147,8 +125,8 @@ impl Write for PartWriter {
 
 /// The byte stream under the encoder: plain or gzip.
 enum Sink {
-    Plain(PartWriter),
-    Gzip(Box<GzEncoder<PartWriter>>),
+    Plain(ChunkWriter),
+    Gzip(Box<GzEncoder<ChunkWriter>>),
 }
 
 impl Write for Sink {
@@ -245,7 +223,7 @@ impl Pipeline {
         // reached now, this attempt fails rather than start another upload and forget that
         // one; if it answers no, the attempt goes on (cleanup and bucket rules remain).
         if let (Some(old_key), Some(old_upload)) = (&record.object_key, &record.upload_id) {
-            match self.storage.abort_upload(old_key, old_upload).await {
+            match self.storage.abandon(old_key, old_upload).await {
                 Ok(()) => {}
                 Err(e @ StorageError::Unreachable(_)) => return Err(Failure::storage(e)),
                 Err(e) => {
@@ -253,51 +231,43 @@ impl Pipeline {
                 }
             }
         }
-        let upload_id = self
+        let object = self
             .storage
-            .begin_upload(&key, content_type)
+            .create(&key, content_type)
             .await
             .map_err(Failure::storage)?;
+        let handle = object.handle().to_owned();
+        let bucket = self.storage.bucket();
         let result = match running
-            .upload_opened(self.storage.bucket(), &key, Some(&upload_id), content_type, &file_name)
+            .upload_opened(bucket, &key, Some(&handle), content_type, &file_name)
             .await
         {
             Ok(()) => {
-                self.stream(
-                    running,
-                    Selection {
-                        dataset,
-                        filters,
-                        columns,
-                        tenant,
-                    },
-                    &key,
-                    &upload_id,
-                    signals,
-                )
-                .await
+                let selection = Selection {
+                    dataset,
+                    filters,
+                    columns,
+                    tenant,
+                };
+                self.stream(running, selection, object, signals).await
             }
-            Err(lost) => Err(Stop::from(lost)),
+            Err(lost) => {
+                let _ = object.abort().await;
+                Err(Stop::from(lost))
+            }
         };
         match result {
-            Ok((outcome, parts)) => {
-                self.storage
-                    .complete_upload(&key, &upload_id, &parts)
-                    .await
-                    .map_err(Failure::storage)?;
-                Ok(Done { outcome, key })
-            }
+            Ok(outcome) => Ok(Done { outcome, key }),
             Err(stop) => {
-                match self.storage.abort_upload(&key, &upload_id).await {
-                    // Off the record, so the next attempt has nothing left to abort.
+                match self.storage.abandon(&key, &handle).await {
+                    // Off the record, so the next attempt has nothing left to abandon.
                     Ok(()) => {
-                        let bucket = self.storage.bucket();
                         let _ = running
                             .upload_opened(bucket, &key, None, content_type, &file_name)
                             .await;
                     }
                     Err(e) => {
-                        tracing::warn!(job = %record.uuid, error = %e, "could not abort the upload; the next attempt or cleanup will")
+                        tracing::warn!(job = %record.uuid, error = %e, "could not abandon the upload; the next attempt or cleanup will")
                     }
                 }
                 Err(stop)
@@ -314,10 +284,9 @@ impl Pipeline {
             columns,
             tenant,
         }: Selection,
-        key: &str,
-        upload_id: &str,
+        object: Box<dyn ObjectWriter>,
         signals: &Signals,
-    ) -> Result<(Outcome, Vec<UploadedPart>), Stop> {
+    ) -> Result<Outcome, Stop> {
         let record = running.record();
         let job = &record.job;
 
@@ -340,36 +309,25 @@ impl Pipeline {
             })
         };
 
-        let (parts_tx, mut parts_rx) = mpsc::channel::<Bytes>(1);
-        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>(1);
-        let uploader = {
-            let storage = self.storage.clone();
-            let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
-            tokio::spawn(async move {
-                let mut parts = Vec::new();
-                let mut bytes = 0i64;
-                while let Some(data) = parts_rx.recv().await {
-                    bytes += data.len() as i64;
-                    let number = parts.len() as i32 + 1;
-                    parts.push(storage.upload_part(&key, &upload_id, number, data.clone()).await?);
-                    // The buffer goes back to the encoder (a new one if storage kept a copy).
-                    let buffer = data.try_into_mut().map_or_else(|_| Vec::new(), Vec::from);
-                    let _ = spare_tx.send(buffer).await;
+        let (chunks_tx, mut chunks_rx) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+        let uploader = tokio::spawn(async move {
+            let mut object = object;
+            while let Some(chunk) = chunks_rx.recv().await {
+                if let Err(e) = object.write(chunk).await {
+                    let _ = object.abort().await;
+                    return Err(e);
                 }
-                Ok::<_, crate::storage::StorageError>((parts, bytes))
-            })
-        };
+            }
+            object.finish().await
+        });
 
         let (rows_tx, mut rows_rx) = mpsc::channel::<RowBatch>(4);
         let encoder = {
-            let (format, gzip, bom, part_size) = (job.format, job.options.gzip, job.options.bom, self.part_size);
+            let (format, gzip, bom) = (job.format, job.options.gzip, job.options.bom);
             tokio::task::spawn_blocking(move || -> io::Result<u64> {
-                let writer = PartWriter {
-                    buffer: Vec::with_capacity(part_size),
-                    part_size,
-                    parts_sent: 0,
-                    parts: parts_tx,
-                    spare: spare_rx,
+                let writer = ChunkWriter {
+                    chunk: BytesMut::with_capacity(CHUNK),
+                    chunks: chunks_tx,
                 };
                 let sink = if gzip {
                     Sink::Gzip(Box::new(GzEncoder::new(writer, flate2::Compression::new(3))))
@@ -489,7 +447,7 @@ impl Pipeline {
             .await
             .map_err(|e| Failure::storage(StorageError::Remote(format!("uploading stopped: {e}"))))?;
         // The most telling error first: a failed upload makes the encoder fail too.
-        let (parts, bytes) = uploaded.map_err(Failure::storage)?;
+        let bytes = uploaded.map_err(Failure::storage)? as i64;
         read.map_err(|e| Failure::database(format!("reading rows failed: {e}")))?;
         let shortened = encoded.map_err(|e| Failure::file(format!("writing the file failed: {e}")))?;
         if total.is_some_and(|t| t != processed) {
@@ -503,6 +461,6 @@ impl Pipeline {
             bytes,
             shortened_cells: shortened as i64,
         };
-        Ok((outcome, parts))
+        Ok(outcome)
     }
 }
