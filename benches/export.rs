@@ -209,7 +209,8 @@ async fn export_once(
         options: ExportOptions { gzip, bom: false },
         max_attempts: 1,
     };
-    store.create_job(&new, 100).await?.context("job created")?;
+    let created = store.create_job(&new, 100, &Default::default()).await?;
+    anyhow::ensure!(matches!(created, egress::store::Created::Job(_)), "job not created");
 
     let data = tempfile::tempdir()?;
     let mut worker = Command::new(env!("CARGO_BIN_EXE_egress"))

@@ -76,6 +76,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/exports") view=crate::exports::ExportsPage />
                 <Route path=path!("/settings/tokens") view=crate::accounts::api_tokens::TokensPage />
                 <Route path=path!("/settings/webhooks") view=crate::webhooks::WebhooksPage />
+                <Route path=path!("/schedules") view=crate::schedules::SchedulesPage />
             </Routes>
         </main>
     }
@@ -99,6 +100,7 @@ fn Header() -> impl IntoView {
                                     .map(|d| view! { <A href=format!("/data/{}", d.id)>{d.label.clone()}</A> })
                                     .collect_view()}
                                 <A href="/exports">"Exports"</A>
+                                <A href="/schedules">"Schedules"</A>
                                 {v.workspace.role.manages_all_exports().then(|| view! {
                                     <A href="/settings/tokens">"API tokens"</A>
                                     <A href="/settings/webhooks">"Webhooks"</A>

@@ -29,6 +29,7 @@ pub mod formats;
 pub mod notify;
 #[cfg(feature = "ssr")]
 pub mod progress;
+pub mod schedules;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]

@@ -521,6 +521,11 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/webhooks/{id}", vec!["get", "delete"]),
         ("/api/webhooks/{id}/rotate", vec!["post"]),
         ("/api/webhooks/{id}/test", vec!["post"]),
+        ("/api/schedules", vec!["get", "post"]),
+        ("/api/schedules/{id}", vec!["get", "put", "delete"]),
+        ("/api/schedules/{id}/pause", vec!["post"]),
+        ("/api/schedules/{id}/resume", vec!["post"]),
+        ("/api/schedules/{id}/run", vec!["post"]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} is not documented");

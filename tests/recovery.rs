@@ -45,7 +45,8 @@ async fn queued_export(url: &str, rows: u64) -> (DynStore, uuid::Uuid) {
         options: ExportOptions::default(),
         max_attempts: 6,
     };
-    store.create_job(&new, 3).await.unwrap().unwrap();
+    let created = store.create_job(&new, 3, &Default::default()).await.unwrap();
+    assert!(matches!(created, egress::store::Created::Job(_)));
     (store, id)
 }
 

@@ -59,4 +59,9 @@ test("the data pages, the export dialog and the exports page pass the audit", as
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Webhooks" })).toBeVisible();
   await audit(page, "webhooks page");
+
+  await page.goto("/schedules");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Schedules" })).toBeVisible();
+  await audit(page, "schedules page");
 });

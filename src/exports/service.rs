@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, Dataset, Filters, filters};
 use crate::error::{AppError, ErrorCode};
 use crate::formats::Format;
 use crate::server::AppState;
-use crate::store::{NewJob, jobs};
+use crate::store::{Alongside, Created, NewJob, jobs};
 
 /// The dataset, refused (403) when the role may not see it.
 pub fn visible_dataset<'c>(
@@ -102,33 +102,66 @@ pub fn validate<'c>(
     Ok((dataset, format, filters))
 }
 
-pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Result<ExportJob, AppError> {
-    let (dataset, format, filters) = validate(&state.catalog, &request, member.role)?;
-    // A workspace that reads nothing is told so now, not by a failed export.
-    state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
-    let new = NewJob {
+/// The job a checked request makes, started by `user_id` in `workspace_id`.
+pub fn new_job(
+    workspace_id: i64,
+    user_id: i64,
+    checked: (&Dataset, Format, Filters),
+    request: NewExport,
+    max_attempts: i32,
+) -> NewJob {
+    let (dataset, format, filters) = checked;
+    NewJob {
         id: uuid::Uuid::new_v4(),
-        workspace_id: member.workspace_id,
-        user_id: member.user_id,
+        workspace_id,
+        user_id,
         dataset: dataset.id.clone(),
         format,
         filters,
         columns: request.columns,
         options: request.options,
-        max_attempts: state.settings.pipeline.max_attempts,
-    };
-    let record = state.store.create_job(&new, ACTIVE_LIMIT).await?.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::TooManyExports,
-            format!(
-                "This workspace already has {ACTIVE_LIMIT} exports running. Wait for one to finish or cancel one, then try again."
-            ),
-        )
-    })?;
-    state.wakeup.notify_one();
-    if let Err(e) = state.store.notify(crate::progress::JOBS_CHANNEL, "").await {
+        max_attempts,
+    }
+}
+
+/// The answer when a workspace is at its limit of running exports.
+pub fn too_many() -> AppError {
+    AppError::new(
+        ErrorCode::TooManyExports,
+        format!(
+            "This workspace already has {ACTIVE_LIMIT} exports running. Wait for one to finish or cancel one, then try again."
+        ),
+    )
+}
+
+/// Wakes this process's worker, and the others' (Postgres NOTIFY), for a new job.
+pub async fn wake_workers(store: &dyn crate::store::Store, wakeup: &tokio::sync::Notify) {
+    wakeup.notify_one();
+    if let Err(e) = store.notify(crate::progress::JOBS_CHANNEL, "").await {
         tracing::debug!(error = %e, "could not wake other workers; they will poll");
     }
+}
+
+pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Result<ExportJob, AppError> {
+    let (dataset, format, filters) = validate(&state.catalog, &request, member.role)?;
+    // A workspace that reads nothing is told so now, not by a failed export.
+    state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
+    let new = new_job(
+        member.workspace_id,
+        member.user_id,
+        (dataset, format, filters),
+        request,
+        state.settings.pipeline.max_attempts,
+    );
+    let record = match state
+        .store
+        .create_job(&new, ACTIVE_LIMIT, &Alongside::default())
+        .await?
+    {
+        Created::Job(record) => record,
+        Created::AtLimit | Created::Fenced => return Err(too_many()),
+    };
+    wake_workers(state.store.as_ref(), &state.wakeup).await;
     Ok(record.job)
 }
 

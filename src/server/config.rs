@@ -279,9 +279,6 @@ pub struct PipelineArgs {
     /// S3 secret key (else AWS_SECRET_ACCESS_KEY).
     #[arg(long, env = "EGRESS_S3_SECRET_KEY", hide_env_values = true)]
     pub s3_secret_key: Option<String>,
-    /// Secret for signing local-disk download links (default: made once, kept in DATA_DIR).
-    #[arg(long, env = "EGRESS_SIGNING_SECRET", hide_env_values = true)]
-
     /// SMTP server: `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
     /// `smtps://user:pass@host`. Without it, emails are written to DATA_DIR/mail.
     #[arg(long, env = "EGRESS_SMTP_URL", hide_env_values = true)]
@@ -313,6 +310,9 @@ pub struct PipelineArgs {
     /// Seconds between cleanup passes.
     #[arg(long, env = "EGRESS_CLEANUP_SECONDS", default_value_t = 60)]
     pub cleanup_seconds: u64,
+    /// Seconds between looks for due schedules (0: this process fires none).
+    #[arg(long, env = "EGRESS_SCHEDULE_SECONDS", default_value_t = 15)]
+    pub schedule_seconds: u64,
     /// Let webhooks call loopback and private addresses (endpoints inside your network).
     #[arg(long, env = "EGRESS_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
@@ -359,6 +359,7 @@ impl Default for PipelineArgs {
             part_size_mib: 5,
             max_rows_per_second: 0,
             cleanup_seconds: 60,
+            schedule_seconds: 15,
             webhook_allow_private: false,
             webhook_backoff_seconds: crate::notify::webhook::BACKOFF
                 .iter()

@@ -8,6 +8,7 @@ mod idempotency;
 pub mod middleware;
 mod openapi;
 pub mod runtime;
+mod schedules_api;
 pub mod sessions;
 pub mod streams;
 mod webhooks_api;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(exports_api::routes())
         .merge(webhooks_api::routes())
+        .merge(schedules_api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), middleware::require_login))

@@ -112,7 +112,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
     let webhook_events: Vec<&str> = crate::notify::Event::ALL.iter().map(|e| e.id()).collect();
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Egress API",
@@ -317,5 +317,103 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "total_rows": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}
             }
         }
-    }))
+    });
+    let (paths, schemas) = schedules(unauthorized, internal);
+    for (into, from) in [("paths", paths), ("components", schemas)] {
+        let target = if into == "components" {
+            &mut doc[into]["schemas"]
+        } else {
+            &mut doc[into]
+        };
+        if let (Some(target), Value::Object(from)) = (target.as_object_mut(), from) {
+            target.extend(from);
+        }
+    }
+    Json(doc)
+}
+
+/// The schedules' routes and schemas (kept apart: one `json!` literal has a depth limit).
+fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let not_found = error_response(
+        "No such schedule in this workspace (or it was deleted)",
+        "not_found",
+        "There is no such schedule in this workspace.",
+    );
+    let forbidden = error_response(
+        "A member's schedule can be seen and changed by them and by admins and owners; or the token lacks the scope",
+        "forbidden",
+        "Only the person who made this schedule, or an admin of the workspace, can see or change it.",
+    );
+    let invalid = invalid_response(
+        "A field is wrong; `error.field` names it as a path (`name`, `time_zone`, `cadence.at`, `cadence.expression`, `export.filters.status`, …) and nothing is written",
+        "cadence.at",
+        "`9am` is not a time of day (write it as HH:MM, 24-hour, such as 09:00)",
+    );
+    let view = json!({"200": {"description": "The schedule", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}}},
+        "401": unauthorized, "403": forbidden, "404": not_found});
+    let body = json!({"required": true, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ScheduleRequest"},
+        "example": {"name": "Paid orders for finance", "export": {"dataset": "orders", "format": "csv", "filters": {"status": "paid"}},
+                    "cadence": {"every": "weekly", "weekday": "monday", "at": "09:00"}, "time_zone": "Europe/Berlin"}}}});
+    let paths = json!({
+        "/api/schedules": {
+            "get": {"summary": "The workspace's schedules, newest first, each with its latest runs",
+                "description": "Needs exports:read. Admins and owners see all of the workspace's; members their own.",
+                "responses": {"200": {"description": "The schedules", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Schedule"}}}}}, "401": unauthorized}},
+            "post": {"summary": "Make a schedule",
+                "description": "Needs exports:write. Each run is an export of the saved request, made by the schedule's maker, with the same limits and notifications as any export.",
+                "requestBody": body,
+                "responses": {"201": {"description": "Made; `Location` names it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}}},
+                    "400": invalid, "401": unauthorized,
+                    "403": error_response("The dataset requires a role the caller does not have, or the token lacks exports:write", "forbidden", "Members can only be seen by the workspace's admins and owners."),
+                    "500": internal}}
+        },
+        "/api/schedules/{id}": {
+            "parameters": [id],
+            "get": {"summary": "One schedule with its latest runs", "responses": view},
+            "put": {"summary": "Replace a schedule's name, export, cadence and time zone; its next run is worked out afresh", "requestBody": body,
+                "responses": {"200": view["200"], "400": invalid_response("A field is wrong; nothing is changed", "time_zone", "unknown time zone `Mars/Olympus` (use an IANA name such as Europe/Berlin or America/New_York)"),
+                    "401": unauthorized, "403": view["403"], "404": view["404"]}},
+            "delete": {"summary": "Delete a schedule: it runs no more; its exports stay", "responses": {"204": {"description": "Deleted"}, "401": unauthorized, "403": view["403"], "404": view["404"]}}
+        },
+        "/api/schedules/{id}/pause": {"parameters": [id], "post": {"summary": "Pause: due times pass without runs", "responses": view}},
+        "/api/schedules/{id}/resume": {"parameters": [id], "post": {"summary": "Resume at the next due time from now (the paused ones are not caught up)", "responses": view}},
+        "/api/schedules/{id}/run": {"parameters": [id], "post": {"summary": "Run now, as the caller; the due times stay as they are",
+            "responses": {"202": {"description": "The run's export, queued; `Location` names it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
+                "401": unauthorized, "403": view["403"], "404": view["404"],
+                "409": error_response("The previous run is still going, or the saved export can no longer run (a dataset gone or out of the caller's role)", "conflict", "This schedule's previous run is still going; wait for it to finish, then run it again."),
+                "429": error_response(&format!("The workspace already has {ACTIVE_LIMIT} pending or running exports"), "too_many_exports", "This workspace already has 3 exports running. Wait for one to finish or cancel one, then try again.")}}}
+    });
+    let time = json!({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "description": "HH:MM, 24-hour, in the schedule's time zone"});
+    let schemas = json!({
+        "Cadence": {"description": "When it runs, in the schedule's time zone. Across daylight-saving changes a time the clock skips runs just after the change and a time that happens twice runs once; hourly cadences keep every real hour.",
+            "oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["every", "minute"], "properties": {"every": {"const": "hourly"}, "minute": {"type": "integer", "minimum": 0, "maximum": 59}}},
+                {"type": "object", "additionalProperties": false, "required": ["every", "at"], "properties": {"every": {"const": "daily"}, "at": time}},
+                {"type": "object", "additionalProperties": false, "required": ["every", "weekday", "at"], "properties": {"every": {"const": "weekly"}, "weekday": {"type": "string", "enum": crate::schedules::WEEKDAYS}, "at": time}},
+                {"type": "object", "additionalProperties": false, "required": ["every", "day", "at"], "properties": {"every": {"const": "monthly"}, "day": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"const": "last"}]}, "at": time}},
+                {"type": "object", "additionalProperties": false, "required": ["every", "expression"], "properties": {"every": {"const": "cron"}, "expression": {"type": "string", "description": "Five fields: minute hour day-of-month month day-of-week (names, ranges, steps, L, W and # allowed)"}}}
+            ]},
+        "ScheduleRequest": {"type": "object", "additionalProperties": false, "required": ["name", "export", "cadence", "time_zone"], "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "export": {"$ref": "#/components/schemas/NewExport"},
+            "cadence": {"$ref": "#/components/schemas/Cadence"},
+            "time_zone": {"type": "string", "description": "An IANA time zone name (Europe/Berlin, America/New_York, UTC)"},
+            "paused": {"type": "boolean", "default": false}}},
+        "Schedule": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "export": {"$ref": "#/components/schemas/NewExport"},
+            "cadence": {"$ref": "#/components/schemas/Cadence"}, "description": {"type": "string", "description": "The cadence for people: \"Every Monday at 09:00\""},
+            "time_zone": {"type": "string"}, "paused": {"type": "boolean"},
+            "next_run_at": {"type": ["string", "null"], "format": "date-time", "description": "When it runs next (null while paused)"},
+            "created_by": {"type": "string"}, "created_by_id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+            "runs": {"type": "array", "description": "The latest 20 runs, newest first", "items": {"type": "object", "properties": {
+                "due_at": {"type": "string", "format": "date-time", "description": "The due time it was for (run now: when it was asked for)"},
+                "outcome": {"type": "string", "enum": ["started", "skipped"]},
+                "note": {"type": ["string", "null"], "description": "Why it was skipped, or \"Run now.\""},
+                "export_id": {"type": ["string", "null"], "format": "uuid"},
+                "status": {"type": ["string", "null"], "enum": ["pending", "processing", "completed", "failed", "cancelled", "expired", null]},
+                "rows": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}}}}
+    });
+    (paths, schemas)
 }

@@ -137,6 +137,15 @@ impl Runtime {
             }
             .spawn();
         }
+        if args.schedule_seconds > 0 {
+            crate::schedules::runner::Scheduler {
+                store: store.clone(),
+                catalog: self.catalog.clone(),
+                max_attempts: args.max_attempts,
+                wakeup: self.wakeup.clone(),
+            }
+            .spawn(Duration::from_secs(args.schedule_seconds));
+        }
         crate::cleanup::spawn(
             store.clone(),
             self.storage.clone(),

@@ -6,7 +6,7 @@
 //! serves both databases. Every write by a worker is fenced on (id, attempts): a worker
 //! that lost its lease changes nothing.
 
-use super::query::{Param, Query};
+use super::query::{Param, Query, Sql};
 use super::{Store, StoreResult};
 use crate::catalog::Filters;
 use crate::exports::{ExportJob, ExportOptions, JobStatus};
@@ -115,6 +115,25 @@ pub struct NewJob {
     pub max_attempts: i32,
 }
 
+/// Statements that go with a new job in its transaction (see `Store::create_job`).
+#[derive(Debug, Default)]
+pub struct Alongside {
+    /// Must change a row first, else nothing is written.
+    pub fence: Option<Query>,
+    /// Run after the job's insert.
+    pub then: Vec<Query>,
+}
+
+/// What `Store::create_job` did.
+#[derive(Debug)]
+pub enum Created {
+    Job(Box<JobRecord>),
+    /// The workspace has as many exports running as it may.
+    AtLimit,
+    /// The fence changed no row: nothing was written.
+    Fenced,
+}
+
 /// The columns of a job, in the order `decode_job` reads them.
 pub fn job_columns(f: &Flavour) -> String {
     let t = |c: &str| f.time_text.replace("{}", c);
@@ -199,37 +218,6 @@ where
         deleted: r.try_get::<Option<String>, _>(25)?.is_some(),
         tenant_key: r.try_get(27)?,
     })
-}
-
-/// A statement with `$N` placeholders, built from parts and parameters.
-struct Sql {
-    query: Query,
-}
-
-impl Sql {
-    fn new(text: impl Into<String>) -> Sql {
-        Sql {
-            query: Query {
-                sql: text.into(),
-                params: vec![],
-            },
-        }
-    }
-    /// Appends `text`, where each `?` takes the next of `params`.
-    fn push(mut self, text: &str, params: impl IntoIterator<Item = Param>) -> Sql {
-        let mut params = params.into_iter();
-        for (i, piece) in text.split('?').enumerate() {
-            if i > 0 {
-                self.query.params.push(params.next().expect("a parameter for every ?"));
-                self.query.sql.push_str(&format!("${}", self.query.params.len()));
-            }
-            self.query.sql.push_str(piece);
-        }
-        self
-    }
-    fn done(self) -> Query {
-        self.query
-    }
 }
 
 fn uuid(id: uuid::Uuid) -> Param {

@@ -11,15 +11,17 @@ pub mod jobs;
 pub mod outbox;
 mod postgres;
 pub mod query;
+pub mod schedules;
 mod sqlite;
 
 use crate::catalog::Cell;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub use jobs::{JobRecord, Lease, NewJob, Outcome};
+pub use jobs::{Alongside, Created, JobRecord, Lease, NewJob, Outcome};
 pub use outbox::{AttemptRecord, NewWebhook, Next, OutboxItem, WebhookRecord};
 pub use postgres::PgStore;
+pub use schedules::{RunRecord, ScheduleFields, ScheduleRecord};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -200,9 +202,13 @@ pub trait Store: Send + Sync + 'static {
     async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>>;
     async fn fetch_texts(&self, query: &query::Query) -> StoreResult<Vec<String>>;
     async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>>;
+    async fn fetch_schedules(&self, query: &query::Query) -> StoreResult<Vec<ScheduleRecord>>;
+    async fn fetch_runs(&self, query: &query::Query) -> StoreResult<Vec<RunRecord>>;
     /// Inserts the job unless the workspace already has `active_limit` pending or
-    /// processing jobs; atomic, however many requests race.
-    async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>>;
+    /// processing jobs; atomic, however many requests race. `alongside` goes in the same
+    /// transaction: its fence first (when it changes no row, nothing is written), its
+    /// other statements after the job.
+    async fn create_job(&self, new: &NewJob, active_limit: i64, alongside: &Alongside) -> StoreResult<Created>;
     /// Takes the oldest runnable job (pending and due, or processing with a lapsed lease),
     /// marks it processing with a lease until `lease_until`, and counts the attempt.
     async fn claim_job(

@@ -20,3 +20,34 @@ pub struct Query {
     pub sql: String,
     pub params: Vec<Param>,
 }
+
+/// A statement with `$N` placeholders, built from parts and parameters.
+pub struct Sql {
+    query: Query,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Sql {
+        Sql {
+            query: Query {
+                sql: text.into(),
+                params: vec![],
+            },
+        }
+    }
+    /// Appends `text`, where each `?` takes the next of `params`.
+    pub fn push(mut self, text: &str, params: impl IntoIterator<Item = Param>) -> Sql {
+        let mut params = params.into_iter();
+        for (i, piece) in text.split('?').enumerate() {
+            if i > 0 {
+                self.query.params.push(params.next().expect("a parameter for every ?"));
+                self.query.sql.push_str(&format!("${}", self.query.params.len()));
+            }
+            self.query.sql.push_str(piece);
+        }
+        self
+    }
+    pub fn done(self) -> Query {
+        self.query
+    }
+}

@@ -512,17 +512,38 @@ macro_rules! impl_store {
                     .collect::<Result<_, sqlx::Error>>()?)
             }
 
-            async fn create_job(&self, new: &NewJob, active_limit: i64) -> StoreResult<Option<JobRecord>> {
+            async fn fetch_schedules(&self, query: &query::Query) -> StoreResult<Vec<ScheduleRecord>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(super::schedules::decode).collect::<Result<_, _>>()?)
+            }
+
+            async fn fetch_runs(&self, query: &query::Query) -> StoreResult<Vec<RunRecord>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(super::schedules::decode_run).collect::<Result<_, _>>()?)
+            }
+
+            async fn create_job(&self, new: &NewJob, active_limit: i64, alongside: &Alongside) -> StoreResult<Created> {
                 let mut tx = self.begin_create(new.workspace_id).await?;
+                if let Some(fence) = &alongside.fence
+                    && bind_all(fence).execute(&mut *tx).await?.rows_affected() == 0
+                {
+                    return Ok(Created::Fenced);
+                }
                 let active: i64 =
                     bind_all(&jobs::count_active(new.workspace_id)).fetch_one(&mut *tx).await?.try_get(0)?;
                 if active >= active_limit {
-                    return Ok(None);
+                    return Ok(Created::AtLimit);
                 }
                 bind_all(&jobs::insert_job(self, new, chrono::Utc::now())).execute(&mut *tx).await?;
                 bind_all(&jobs::event(self, new.id, "created", Some(new.user_id), None)).execute(&mut *tx).await?;
+                for step in &alongside.then {
+                    bind_all(step).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
-                jobs::get(self, None, new.id).await
+                match jobs::get(self, None, new.id).await? {
+                    Some(record) => Ok(Created::Job(Box::new(record))),
+                    None => Err(StoreError::NotFound("job")),
+                }
             }
 
             async fn claim_job(

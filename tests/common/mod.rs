@@ -51,6 +51,9 @@ impl Drop for Database {
 pub struct TestApp {
     pub base: String,
     pub store: DynStore,
+    /// Egress's database, for a second connection (another process's view of it).
+    pub database_url: String,
+    pub catalog: std::sync::Arc<egress::catalog::Catalog>,
     pub backend: Backend,
     /// The data folder: `objects/` (local storage) and `mail/` (emails as files).
     pub data: tempfile::TempDir,
@@ -134,6 +137,8 @@ pub fn quick_pipeline() -> PipelineArgs {
         retry_base_seconds: 0.2,
         cleanup_seconds: 1,
         lease_seconds: 6,
+        // Tests fire schedules themselves, on a clock they set (`TestApp::scheduler`).
+        schedule_seconds: 0,
         ..PipelineArgs::default()
     }
 }
@@ -156,12 +161,15 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
         egress::server::runtime::Data::load(catalog.path.as_deref(), &source_url, catalog.source_url.is_none())
             .await
             .expect("the catalog matches the source");
+    let catalog = loaded.catalog.clone();
     let server = egress::server::start(store.clone(), loaded, data.path(), args)
         .await
         .expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         store,
+        database_url: url,
+        catalog,
         backend,
         data,
         _database: database,
@@ -199,6 +207,22 @@ pub async fn log_in(base: &str, email: &str) -> reqwest::Client {
 }
 
 impl TestApp {
+    /// A scheduler over this app's database; `own_connection` gives it a pool of its own,
+    /// as another process would have.
+    pub async fn scheduler(&self, own_connection: bool) -> egress::schedules::runner::Scheduler {
+        let store = if own_connection {
+            store::connect(&self.database_url).await.expect("connect")
+        } else {
+            self.store.clone()
+        };
+        egress::schedules::runner::Scheduler {
+            store,
+            catalog: self.catalog.clone(),
+            max_attempts: 3,
+            wakeup: std::sync::Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,59 @@
+import { expect, test } from "@playwright/test";
+import * as fs from "fs";
+import { hydrated, logIn } from "./helpers";
+
+/** Records in a CSV text: line ends outside quoted fields (cells may hold line breaks). */
+function csvRecords(text: string) {
+  let quoted = false;
+  let records = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '"') quoted = !quoted;
+    else if (!quoted && text[i] === "\n") records++;
+  }
+  return records;
+}
+
+test("create a weekly schedule, run it now, see the run in its history and download it", async ({ page }) => {
+  const name = `Weekly orders ${Date.now()}`;
+  await logIn(page);
+  await page.getByRole("link", { name: "Schedules" }).click();
+  await expect(page.getByRole("heading", { name: "Schedules" })).toBeVisible();
+  await hydrated(page);
+
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Dataset", { exact: true }).selectOption({ label: "Orders" });
+  await page.getByLabel("Format", { exact: true }).selectOption("csv");
+  await page.getByLabel("Runs", { exact: true }).selectOption("weekly");
+  await page.getByLabel("On", { exact: true }).selectOption("monday");
+  await page.getByLabel("At (HH:MM)", { exact: true }).fill("09:00");
+  await page.getByLabel("Time zone (IANA name)").fill("Europe/Berlin");
+  await page.getByRole("button", { name: "Save schedule" }).click();
+
+  const schedule = page.getByRole("article", { name: `Schedule ${name}` });
+  await expect(schedule).toContainText("Every Monday at 09:00 (Europe/Berlin)");
+  await expect(schedule).toContainText("next run");
+  await expect(schedule).toContainText("No runs yet.");
+
+  await schedule.getByRole("button", { name: `Run ${name} now` }).click();
+  const run = schedule.getByRole("row").filter({ hasText: "completed" });
+  await expect(run).toBeVisible({ timeout: 60_000 });
+  const [download] = await Promise.all([page.waitForEvent("download"), run.getByRole("link", { name: "Download" }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^orders-\d{8}-\d{6}\.csv$/);
+  const text = fs.readFileSync((await download.path())!, "utf8");
+  expect(text.split("\r\n")[0]).toContain("Order");
+  // The rows column of the history counts the file's records (after the header).
+  await expect(run).toContainText(String(csvRecords(text) - 1));
+
+  // A bad cadence is refused with a message naming it, and nothing is saved.
+  await page.getByLabel("Name", { exact: true }).fill(`${name} broken`);
+  await page.getByLabel("Runs", { exact: true }).selectOption("cron");
+  await page.getByLabel("Cron expression (minute hour day month weekday)").fill("every monday");
+  await page.getByRole("button", { name: "Save schedule" }).click();
+  await expect(page.getByRole("alert")).toContainText("cadence.expression");
+  await expect(page.getByRole("article", { name: `Schedule ${name} broken` })).toHaveCount(0);
+
+  await schedule.getByRole("button", { name: `Pause ${name}` }).click();
+  await expect(schedule).toContainText("paused");
+  await schedule.getByRole("button", { name: `Delete ${name}` }).click();
+  await expect(schedule).toHaveCount(0);
+});
