@@ -66,8 +66,13 @@ async fn main() -> anyhow::Result<()> {
         // The general road's SELECT, with the tenant written in (psql takes no parameters).
         let catalog = Catalog::load(None)?;
         let contacts = catalog.find("contacts").context("the demo catalog has contacts")?;
-        let select =
-            egress::catalog::query::export(Db::Postgres, contacts, &workspace_id.to_string(), &Filters::default());
+        let select = egress::catalog::query::export(
+            Db::Postgres,
+            contacts,
+            &workspace_id.to_string(),
+            &Filters::default(),
+            None,
+        );
         let select = select.sql.replace("$1", &format!("'{workspace_id}'"));
         let copy_seconds = (0..3)
             .map(|_| copy_to_null(&url, &select))
@@ -208,6 +213,7 @@ async fn export_once(
         columns: None,
         options: ExportOptions { gzip, bom: false },
         max_attempts: 1,
+        increment_of: None,
     };
     let created = store.create_job(&new, 100, &Default::default()).await?;
     anyhow::ensure!(matches!(created, egress::store::Created::Job(_)), "job not created");

@@ -126,7 +126,10 @@ async fn csv_file(
                     .await
                     .unwrap();
             } else {
-                source.export_rows(dataset, &tenant, &filters, 100, sink).await.unwrap();
+                source
+                    .export_rows(dataset, &tenant, &filters, None, 100, sink)
+                    .await
+                    .unwrap();
             }
         })
     };

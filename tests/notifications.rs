@@ -438,7 +438,10 @@ async fn a_lost_fence_changes_nothing(backend: Backend) {
 
     // Every write of the first is refused, loudly, and changes nothing.
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
-    assert!(matches!(first.complete(&outcome(), expires).await, Err(Lost::Fence)));
+    assert!(matches!(
+        first.complete(&outcome(), expires, vec![]).await,
+        Err(Lost::Fence)
+    ));
     assert!(matches!(first.progress(1, Some(1)).await, Err(Lost::Fence)));
     assert!(matches!(first.fail("x", "x").await, Err(Lost::Fence)));
     assert!(matches!(first.cancel().await, Err(Lost::Fence)));
@@ -452,7 +455,10 @@ async fn a_lost_fence_changes_nothing(backend: Backend) {
     assert_eq!(kinds, ["created", "started"], "nothing written by the stale attempt");
 
     // The owner's writes go through.
-    assert_eq!(second.complete(&outcome(), expires).await.unwrap(), Ended::Completed);
+    assert_eq!(
+        second.complete(&outcome(), expires, vec![]).await.unwrap(),
+        Ended::Completed
+    );
     let kinds = common::event_kinds(&app, &id.to_string()).await;
     assert_eq!(kinds.last().unwrap(), "completed");
 }
@@ -475,7 +481,10 @@ async fn an_acknowledged_cancel_is_never_overtaken(backend: Backend) {
     assert_eq!(r.status(), 200);
     // …so the worker's completion, arriving after, ends it cancelled.
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
-    assert_eq!(running.complete(&outcome(), expires).await.unwrap(), Ended::Cancelled);
+    assert_eq!(
+        running.complete(&outcome(), expires, vec![]).await.unwrap(),
+        Ended::Cancelled
+    );
     let now = app.get_json(&owner, &format!("/api/exports/{id}")).await;
     assert_eq!(now["status"], "cancelled");
     let kinds = common::event_kinds(&app, id).await;

@@ -44,6 +44,7 @@ async fn queued_export(url: &str, rows: u64) -> (DynStore, uuid::Uuid) {
         columns: None,
         options: ExportOptions::default(),
         max_attempts: 6,
+        increment_of: None,
     };
     let created = store.create_job(&new, 3, &Default::default()).await.unwrap();
     assert!(matches!(created, egress::store::Created::Job(_)));

@@ -164,6 +164,20 @@ impl Catalog {
                     _ => {}
                 }
             }
+            if let Some(changes) = &d.changes {
+                match d.column(&changes.column) {
+                    None => say(format!("changes.column `{}` must be a declared column", changes.column)),
+                    Some(c) if c.kind != Kind::Timestamp => say(format!(
+                        "changes.column `{}` is {}; it must be a timestamp set whenever a row is written",
+                        c.name,
+                        c.kind.id()
+                    )),
+                    _ => {}
+                }
+                if !(1..=86_400).contains(&changes.overlap_seconds) {
+                    say("changes.overlap_seconds: between 1 and 86400 (a day)".into());
+                }
+            }
             for f in &d.filters {
                 if !is_id(&f.id) {
                     say(format!(

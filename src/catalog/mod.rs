@@ -93,6 +93,9 @@ pub struct Dataset {
     /// Columns that order the rows uniquely (`["created_at", "id"]`). Server only.
     #[serde(default, skip_serializing)]
     pub key: Vec<String>,
+    /// How to find the rows that changed since a time, for incremental runs. Server only.
+    #[serde(default, skip_serializing)]
+    pub changes: Option<Changes>,
     #[serde(rename = "column")]
     pub columns: Vec<Column>,
     #[serde(rename = "filter", default)]
@@ -100,6 +103,23 @@ pub struct Dataset {
     /// The least role that may see the dataset.
     #[serde(default = "member")]
     pub role: Role,
+}
+
+/// A dataset's change column: a timestamp set whenever a row is written (`updated_at`;
+/// `created_at` for rows that never change). An incremental run reads the rows whose
+/// change time is at or after the previous run's snapshot less `overlap_seconds`, so a
+/// row whose transaction committed up to that long after its timestamp is still found,
+/// and leaves out the ones the previous run already delivered (same key, same time).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    pub column: String,
+    #[serde(default = "default_overlap")]
+    pub overlap_seconds: u32,
+}
+
+fn default_overlap() -> u32 {
+    300
 }
 
 fn member() -> Role {

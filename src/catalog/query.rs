@@ -13,6 +13,14 @@ pub struct SourceQuery {
     pub params: Vec<String>,
 }
 
+/// The rows an incremental run reads: changed at or after `since` (RFC 3339), less those
+/// the previous run delivered — `delivered` is a JSON array of their `row_token`s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub since: String,
+    pub delivered: String,
+}
+
 /// Where a page starts: the first (newest) page, after a key (older rows) or before one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageRequest {
@@ -87,6 +95,30 @@ impl SourceQuery {
         }
     }
 
+    /// ` AND changed >= since AND token NOT IN delivered` (see `Window`).
+    fn push_window(&mut self, db: Db, dataset: &Dataset, window: &Window) {
+        self.push_changed_since(db, dataset, &window.since);
+        let p = self.bind(window.delivered.clone());
+        let delivered = match db {
+            Db::Postgres => format!("SELECT json_array_elements_text({p}::json)"),
+            Db::Sqlite => format!("SELECT value FROM json_each({p})"),
+        };
+        self.sql
+            .push_str(&format!(" AND {} NOT IN ({delivered})", row_token(db, dataset)));
+    }
+
+    /// ` AND changed >= since`.
+    fn push_changed_since(&mut self, db: Db, dataset: &Dataset, since: &str) {
+        let changes = dataset.changes.as_ref().expect("incremental datasets declare changes");
+        let kind = spec(dataset.column(&changes.column).expect("a declared column").kind);
+        let p = self.bind(since);
+        self.sql.push_str(&format!(
+            " AND {} >= {}",
+            kind.compared(db, &quote(&changes.column)),
+            kind.param(db, &p)
+        ));
+    }
+
     /// ` AND (k1, k2) < (v1, v2)`: the rows past a page's edge, by the dataset's key.
     fn beyond(&mut self, db: Db, dataset: &Dataset, key: &[String], op: &str) {
         let mut columns = Vec::new();
@@ -123,27 +155,68 @@ pub fn select_list(db: Db, dataset: &Dataset) -> String {
         .join(", ")
 }
 
-pub fn count(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters) -> SourceQuery {
+/// A row's identity at a change: its key and its change time, as one text (a JSON array
+/// written by the database, so it compares with what the same database wrote before).
+pub fn row_token(db: Db, dataset: &Dataset) -> String {
+    let changes = dataset.changes.as_ref().expect("incremental datasets declare changes");
+    let parts: Vec<String> = dataset
+        .key
+        .iter()
+        .chain(std::iter::once(&changes.column))
+        .map(|name| spec(dataset.column(name).expect("a declared column").kind).read(db, &quote(name)))
+        .collect();
+    match db {
+        Db::Postgres => format!("json_build_array({})::text", parts.join(", ")),
+        Db::Sqlite => format!("json_array({})", parts.join(", ")),
+    }
+}
+
+/// The tokens of the rows changed at or after `since`: what a run delivered, or would
+/// have, near its snapshot (the next run leaves them out).
+pub fn tokens_since(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, since: &str) -> SourceQuery {
+    let mut q = SourceQuery {
+        sql: format!("SELECT {}", row_token(db, dataset)),
+        params: vec![],
+    };
+    q.push_from_where(db, dataset, tenant, filters);
+    q.push_changed_since(db, dataset, since);
+    q
+}
+
+pub fn count(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, window: Option<&Window>) -> SourceQuery {
     let mut q = SourceQuery {
         sql: "SELECT COUNT(*)".into(),
         params: vec![],
     };
     q.push_from_where(db, dataset, tenant, filters);
+    if let Some(window) = window {
+        q.push_window(db, dataset, window);
+    }
     q
 }
 
 /// Every matching row in key order, for an export.
-pub fn export(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters) -> SourceQuery {
-    export_of(db, dataset, tenant, filters, &select_list(db, dataset))
+pub fn export(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, window: Option<&Window>) -> SourceQuery {
+    export_of(db, dataset, tenant, filters, window, &select_list(db, dataset))
 }
 
 /// Like `export`, selecting `select` (expressions over the dataset's columns).
-pub fn export_of(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, select: &str) -> SourceQuery {
+pub fn export_of(
+    db: Db,
+    dataset: &Dataset,
+    tenant: &str,
+    filters: &Filters,
+    window: Option<&Window>,
+    select: &str,
+) -> SourceQuery {
     let mut q = SourceQuery {
         sql: format!("SELECT {select}"),
         params: vec![],
     };
     q.push_from_where(db, dataset, tenant, filters);
+    if let Some(window) = window {
+        q.push_window(db, dataset, window);
+    }
     q.order_by(dataset, "ASC");
     q
 }
@@ -225,7 +298,7 @@ mod tests {
             q.sql
         );
         assert_eq!(q.params, ["7", "paid", "x'; DROP TABLE orders; --", "100"]);
-        let q = count(Db::Sqlite, orders, "7", &filters);
+        let q = count(Db::Sqlite, orders, "7", &filters, None);
         assert!(q.sql.contains("EXISTS (SELECT 1 FROM json_each(\"tags\")"), "{}", q.sql);
     }
 }

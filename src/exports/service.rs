@@ -121,6 +121,7 @@ pub fn new_job(
         columns: request.columns,
         options: request.options,
         max_attempts,
+        increment_of: None,
     }
 }
 

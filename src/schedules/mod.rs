@@ -109,6 +109,10 @@ pub struct ScheduleRequest {
     pub time_zone: String,
     #[serde(default)]
     pub paused: bool,
+    /// Each run exports only the rows changed since the previous completed run (the
+    /// first run: all of them). The dataset must declare its change column.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 /// What one due time (or "run now") did.
@@ -137,6 +141,7 @@ pub struct ScheduleView {
     pub description: String,
     pub time_zone: String,
     pub paused: bool,
+    pub incremental: bool,
     /// When it runs next (none while paused).
     pub next_run_at: Option<DateTime<Utc>>,
     pub created_by: String,

@@ -46,6 +46,7 @@ pub fn SchedulesPage() -> impl IntoView {
     let minute = RwSignal::new("0".to_owned());
     let expression = RwSignal::new("0 9 * * 1-5".to_owned());
     let time_zone = RwSignal::new("UTC".to_owned());
+    let incremental = RwSignal::new(false);
     let save = Action::new(|request: &ScheduleRequest| {
         let request = request.clone();
         async move { save_schedule(None, request).await }
@@ -102,6 +103,7 @@ pub fn SchedulesPage() -> impl IntoView {
             ),
             time_zone: time_zone.get_untracked(),
             paused: false,
+            incremental: incremental.get_untracked(),
         });
     };
     let shown = move |kinds: &'static [&'static str]| move || !kinds.contains(&every.get().as_str());
@@ -159,6 +161,10 @@ pub fn SchedulesPage() -> impl IntoView {
                 </div>
                 <label for="schedule-tz">"Time zone (IANA name)"</label>
                 <input id="schedule-tz" required placeholder="Europe/Berlin" bind:value=time_zone />
+                <label class="check">
+                    <input type="checkbox" bind:checked=incremental />
+                    "Each run exports only the rows added or changed since the last run"
+                </label>
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
                 <button type="submit" class="primary" disabled=move || save.pending().get()>"Save schedule"</button>
             </form>
@@ -171,6 +177,7 @@ pub fn SchedulesPage() -> impl IntoView {
                         let id = s.id;
                         let label = s.name.clone();
                         let (toggle, toggle_label) = if s.paused { ("resume", "Resume") } else { ("pause", "Pause") };
+                        let kind = if s.incremental { " · changes only" } else { "" };
                         let next = match s.next_run_at {
                             Some(t) => format!("next run {}", when(&t)),
                             None => "paused".to_owned(),
@@ -179,7 +186,7 @@ pub fn SchedulesPage() -> impl IntoView {
                             <article class="endpoint schedule" aria-label=format!("Schedule {}", s.name)>
                                 <h2>{s.name.clone()}</h2>
                                 <p class="hint">
-                                    {format!("{} · {} ({}) · {} · {} · by {}", s.export.dataset, s.description, s.time_zone, s.export.format.to_uppercase(), next, s.created_by)}
+                                    {format!("{}{kind} · {} ({}) · {} · {} · by {}", s.export.dataset, s.description, s.time_zone, s.export.format.to_uppercase(), next, s.created_by)}
                                 </p>
                                 <div class="actions">
                                     <button type="button" class="ghost" aria-label=format!("Run {label} now") on:click=move |_| { act.dispatch((id, "run")); }>"Run now"</button>

@@ -42,6 +42,7 @@ async fn view(state: &AppState, s: &ScheduleRecord) -> Result<ScheduleView, AppE
         cadence,
         time_zone: s.time_zone.clone(),
         paused: s.paused,
+        incremental: s.incremental,
         next_run_at: (!s.paused).then(|| time(s.next_run_at)),
         created_by: s.created_by_name.clone(),
         created_by_id: s.created_by,
@@ -85,13 +86,22 @@ fn fields(state: &AppState, member: &Member, request: &ScheduleRequest) -> Resul
             format!("give the schedule a name of 1 to {NAME_LIMIT} characters, on one line"),
         ));
     }
-    validate(&state.catalog, &request.export, member.role).map_err(|e| match &e.field {
+    let (dataset, ..) = validate(&state.catalog, &request.export, member.role).map_err(|e| match &e.field {
         Some(field) => AppError::invalid(
             format!("export.{field}"),
             e.message.split_once(": ").map_or(e.message.as_str(), |(_, m)| m),
         ),
         None => e,
     })?;
+    if request.incremental && dataset.changes.is_none() {
+        return Err(AppError::invalid(
+            "incremental",
+            format!(
+                "{} does not say which rows changed (no changes column in the catalog), so it can only be exported whole",
+                dataset.label
+            ),
+        ));
+    }
     state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
     let next = cadence::next_after(&request.cadence, &request.time_zone, Utc::now())?;
     Ok(ScheduleFields {
@@ -101,6 +111,7 @@ fn fields(state: &AppState, member: &Member, request: &ScheduleRequest) -> Resul
         time_zone: request.time_zone.clone(),
         paused: request.paused,
         next_run_at: next.timestamp(),
+        incremental: request.incremental,
     })
 }
 
@@ -140,12 +151,15 @@ pub async fn replace(
     id: i64,
     request: ScheduleRequest,
 ) -> Result<ScheduleView, AppError> {
-    schedule(state, member, id).await?;
+    let before = schedule(state, member, id).await?;
     let fields = fields(state, member, &request)?;
-    state
-        .store
-        .execute(&schedules::replace(id, &fields, Utc::now().timestamp()))
-        .await?;
+    // Another export (dataset, filters, columns…) starts its increments afresh: what the
+    // old one delivered says nothing about the new one's rows.
+    let mut steps = vec![schedules::replace(id, &fields, Utc::now().timestamp())];
+    if before.request != fields.request {
+        steps.push(schedules::forget_increments(id));
+    }
+    state.store.transition(&steps).await?;
     get(state, member, id).await
 }
 

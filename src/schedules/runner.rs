@@ -49,13 +49,15 @@ pub fn prepare(
     let request: NewExport =
         serde_json::from_str(&schedule.request).map_err(|e| format!("its saved export cannot be read: {e}"))?;
     let (dataset, format, filters) = validate(catalog, &request, role).map_err(|e| e.message)?;
-    Ok(new_job(
+    let mut job = new_job(
         schedule.workspace_id,
         user_id,
         (dataset, format, filters),
         request,
         max_attempts,
-    ))
+    );
+    job.increment_of = schedule.incremental.then_some(schedule.id);
+    Ok(job)
 }
 
 /// When the schedule runs first after `now`.

@@ -400,11 +400,12 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
             "export": {"$ref": "#/components/schemas/NewExport"},
             "cadence": {"$ref": "#/components/schemas/Cadence"},
             "time_zone": {"type": "string", "description": "An IANA time zone name (Europe/Berlin, America/New_York, UTC)"},
-            "paused": {"type": "boolean", "default": false}}},
+            "paused": {"type": "boolean", "default": false},
+            "incremental": {"type": "boolean", "default": false, "description": "Each run exports only the rows changed since the previous completed run (the first: all); the dataset must declare its change column, else 400 naming `incremental`"}}},
         "Schedule": {"type": "object", "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"}, "export": {"$ref": "#/components/schemas/NewExport"},
             "cadence": {"$ref": "#/components/schemas/Cadence"}, "description": {"type": "string", "description": "The cadence for people: \"Every Monday at 09:00\""},
-            "time_zone": {"type": "string"}, "paused": {"type": "boolean"},
+            "time_zone": {"type": "string"}, "paused": {"type": "boolean"}, "incremental": {"type": "boolean"},
             "next_run_at": {"type": ["string", "null"], "format": "date-time", "description": "When it runs next (null while paused)"},
             "created_by": {"type": "string"}, "created_by_id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
             "runs": {"type": "array", "description": "The latest 20 runs, newest first", "items": {"type": "object", "properties": {

@@ -230,7 +230,7 @@ async fn check_dataset(source: &Source, d: &Dataset, own: bool, report: &mut Che
         return Ok(());
     }
     // The export query itself, on no rows: every expression and cast must work.
-    let q = query::export(db, d, sample_tenant(d.tenant.kind), &Filters::default());
+    let q = query::export(db, d, sample_tenant(d.tenant.kind), &Filters::default(), None);
     let probe = format!("{} LIMIT 0", q.sql);
     let ran = with_pool!(source, pool => {
         q.params.iter().fold(sqlx::query(&probe), |s, p| s.bind(p)).fetch_all(pool).await.map(|_| ())

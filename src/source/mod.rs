@@ -71,6 +71,34 @@ pub struct Source {
 /// One page of a dataset, as the data page shows it.
 pub use crate::catalog::DataPage;
 
+/// Where a run of an incremental schedule starts: the previous completed run's state
+/// (none for the first run, which reads everything) and the dataset's overlap.
+#[derive(Clone, Debug)]
+pub struct Increment {
+    pub previous: Option<IncrementState>,
+    pub overlap: chrono::Duration,
+}
+
+/// What a run of an incremental schedule leaves for the next: its snapshot's time, and
+/// the tokens (`query::row_token`) of the rows changed within the overlap before it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IncrementState {
+    pub snapshot_at: chrono::DateTime<chrono::Utc>,
+    pub tail: Vec<String>,
+}
+
+impl Increment {
+    /// The rows to read: changed since the previous snapshot less the overlap, less the
+    /// ones the previous run saw there. `None` for the first run: every row.
+    fn window(&self) -> Option<query::Window> {
+        let previous = self.previous.as_ref()?;
+        Some(query::Window {
+            since: crate::catalog::filters::time_text(&(previous.snapshot_at - self.overlap)),
+            delivered: serde_json::to_string(&previous.tail).expect("texts serialise"),
+        })
+    }
+}
+
 /// Where `export_rows` sends. The count has a channel of its own: behind rows that wait
 /// for a slow consumer it would arrive last, and the progress would show no percentage
 /// for the whole export.
@@ -239,7 +267,7 @@ impl Source {
         page: &PageRequest,
     ) -> SourceResult<DataPage> {
         let db = self.db();
-        let total = self.count_of(&query::count(db, dataset, tenant, filters)).await?;
+        let total = self.count_of(&query::count(db, dataset, tenant, filters, None)).await?;
         let mut texts = self
             .texts(&query::page(db, dataset, tenant, filters, page, PAGE_SIZE))
             .await?;
@@ -287,23 +315,55 @@ impl Source {
 
     /// Streams a dataset's matching rows in one consistent snapshot: the count to
     /// `sink.total`, the rows in key order to `sink.rows`, `batch` at a time. Stops early
-    /// when the receiver is gone.
+    /// when the receiver is gone. For a run of an incremental schedule (`increment`), only
+    /// the rows changed since the previous run, less those it delivered; the answer is
+    /// where the next run starts.
     pub async fn export_rows(
         &self,
         dataset: Arc<Dataset>,
         tenant: &str,
         filters: &Filters,
+        increment: Option<&Increment>,
         batch: usize,
         sink: RowSink,
-    ) -> SourceResult<()> {
+    ) -> SourceResult<Option<IncrementState>> {
         let db = self.db();
-        let count = query::count(db, &dataset, tenant, filters);
-        let select = query::export(db, &dataset, tenant, filters);
+        let window = increment.and_then(|i| i.window());
+        let count = query::count(db, &dataset, tenant, filters, window.as_ref());
+        let select = query::export(db, &dataset, tenant, filters, window.as_ref());
         with_pool!(self, pool => {
             // The count and the rows come from one snapshot, so they agree.
             let mut tx = pool.begin().await?;
             if db == Db::Postgres {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+            }
+            let mut state = None;
+            if let Some(increment) = increment {
+                // The snapshot's time (no later than the snapshot: on Postgres the
+                // transaction's start, on SQLite read before its first read), and the rows
+                // the next run must not deliver again: those changed within the overlap.
+                let snapshot_at = match db {
+                    Db::Postgres => {
+                        let micros: i64 = sqlx::query("SELECT CAST(EXTRACT(EPOCH FROM now()) * 1000000 AS BIGINT)")
+                            .fetch_one(&mut *tx)
+                            .await?
+                            .try_get(0)?;
+                        chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+                    }
+                    Db::Sqlite => chrono::Utc::now(),
+                };
+                let near = crate::catalog::filters::time_text(&(snapshot_at - increment.overlap));
+                let tokens = query::tokens_since(db, &dataset, tenant, filters, &near);
+                let tail: Vec<String> = tokens
+                    .params
+                    .iter()
+                    .fold(sqlx::query(&tokens.sql), |s, p| s.bind(p))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
+                state = Some(IncrementState { snapshot_at, tail });
             }
             let total: i64 = count
                 .params
@@ -313,7 +373,7 @@ impl Source {
                 .await?
                 .try_get(0)?;
             if sink.total.send(total).is_err() {
-                return Ok(());
+                return Ok(state);
             }
             let mut rows = select.params.iter().fold(sqlx::query(&select.sql), |s, p| s.bind(p)).fetch(&mut *tx);
             let mut chunk = Vec::with_capacity(batch);
@@ -325,7 +385,7 @@ impl Source {
                 if chunk.len() == batch {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
                     if sink.rows.send(RowBatch::Rows(full)).await.is_err() {
-                        return Ok(());
+                        return Ok(state);
                     }
                 }
             }
@@ -334,7 +394,7 @@ impl Source {
             }
             drop(rows);
             tx.commit().await?;
-            Ok(())
+            Ok(state)
         })
     }
 

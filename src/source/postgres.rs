@@ -263,7 +263,7 @@ pub async fn export_csv(
         .await?;
     let counting = {
         let pool = pool.clone();
-        let count_query = query::count(Db::Postgres, dataset, tenant, filters);
+        let count_query = query::count(Db::Postgres, dataset, tenant, filters, None);
         async move {
             let mut tx = pool.begin().await?;
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -286,7 +286,7 @@ pub async fn export_csv(
         }
     };
     let (select, fields) = copy_plan(dataset, columns);
-    let statement = query::export_of(Db::Postgres, dataset, tenant, filters, &select.join(", "));
+    let statement = query::export_of(Db::Postgres, dataset, tenant, filters, None, &select.join(", "));
     for (i, param) in statement.params.iter().enumerate() {
         sqlx::query("SELECT set_config($1, $2, true)")
             .bind(format!("egress.p{}", i + 1))

@@ -65,6 +65,8 @@ pub struct JobRecord {
     /// The key the job's workspace has in the source, when it has one (see
     /// `Source::tenant`).
     pub tenant_key: Option<String>,
+    /// The incremental schedule whose run this is.
+    pub increment_of: Option<i64>,
 }
 
 /// The `options` column: the file's options and the chosen columns.
@@ -74,6 +76,9 @@ struct StoredOptions {
     options: ExportOptions,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     columns: Option<Vec<String>>,
+    /// The incremental schedule whose run this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    increment_of: Option<i64>,
 }
 
 impl JobRecord {
@@ -113,6 +118,8 @@ pub struct NewJob {
     pub columns: Option<Vec<String>>,
     pub options: ExportOptions,
     pub max_attempts: i32,
+    /// A run of this incremental schedule: only the rows changed since its last one.
+    pub increment_of: Option<i64>,
 }
 
 /// Statements that go with a new job in its transaction (see `Store::create_job`).
@@ -217,6 +224,7 @@ where
         cancel_requested: r.try_get(19)?,
         deleted: r.try_get::<Option<String>, _>(25)?.is_some(),
         tenant_key: r.try_get(27)?,
+        increment_of: stored.increment_of,
     })
 }
 
@@ -261,6 +269,7 @@ pub fn insert_job(store: &dyn Store, new: &NewJob, now: DateTime<Utc>) -> Query 
                     serde_json::to_string(&StoredOptions {
                         options: new.options,
                         columns: new.columns.clone(),
+                        increment_of: new.increment_of,
                     })
                     .expect("options serialise"),
                 ),

@@ -24,6 +24,8 @@ pub struct ScheduleRecord {
     pub paused: bool,
     pub next_run_at: i64,
     pub created_at: i64,
+    /// Each run exports only what changed since the previous completed one.
+    pub incremental: bool,
 }
 
 /// One run of a schedule, with its export's state.
@@ -47,10 +49,11 @@ pub struct ScheduleFields {
     pub time_zone: String,
     pub paused: bool,
     pub next_run_at: i64,
+    pub incremental: bool,
 }
 
 const SELECT: &str = "SELECT s.id, s.workspace_id, s.created_by, u.name, s.name, s.request, s.cadence, s.time_zone, \
-     s.paused, s.next_run_at, s.created_at FROM schedules s JOIN users u ON u.id = s.created_by \
+     s.paused, s.next_run_at, s.created_at, s.incremental FROM schedules s JOIN users u ON u.id = s.created_by \
      WHERE s.deleted_at IS NULL";
 
 /// No run of the schedule (`s`) is pending or processing.
@@ -77,6 +80,7 @@ where
         paused: r.try_get(8)?,
         next_run_at: r.try_get(9)?,
         created_at: r.try_get(10)?,
+        incremental: r.try_get(11)?,
     })
 }
 
@@ -144,7 +148,7 @@ pub fn runs(store: &dyn Store, schedule_id: i64, limit: i64) -> Query {
 }
 
 /// The stored fields, in the order `insert` and `replace` name them.
-fn field_params(fields: &ScheduleFields) -> [Param; 6] {
+fn field_params(fields: &ScheduleFields) -> [Param; 7] {
     [
         Param::Text(fields.name.clone()),
         Param::Text(fields.request.clone()),
@@ -152,15 +156,17 @@ fn field_params(fields: &ScheduleFields) -> [Param; 6] {
         Param::Text(fields.time_zone.clone()),
         Param::Bool(fields.paused),
         Param::Int(fields.next_run_at),
+        Param::Bool(fields.incremental),
     ]
 }
 
 pub fn insert(workspace_id: i64, created_by: i64, fields: &ScheduleFields, now: i64) -> Query {
     Sql::new(
-        "INSERT INTO schedules (workspace_id, created_by, name, request, cadence, time_zone, paused, next_run_at, created_at, updated_at) ",
+        "INSERT INTO schedules (workspace_id, created_by, name, request, cadence, time_zone, paused, next_run_at, incremental, \
+         created_at, updated_at) ",
     )
     .push("VALUES (?, ?", [Param::Int(workspace_id), Param::Int(created_by)])
-    .push(", ?, ?, ?, ?, ?, ?", field_params(fields))
+    .push(", ?, ?, ?, ?, ?, ?, ?", field_params(fields))
     .push(", ?, ?) RETURNING id", [Param::Int(now), Param::Int(now)])
     .done()
 }
@@ -168,7 +174,7 @@ pub fn insert(workspace_id: i64, created_by: i64, fields: &ScheduleFields, now: 
 pub fn replace(id: i64, fields: &ScheduleFields, now: i64) -> Query {
     Sql::new("UPDATE schedules SET ")
         .push(
-            "name = ?, request = ?, cadence = ?, time_zone = ?, paused = ?, next_run_at = ?",
+            "name = ?, request = ?, cadence = ?, time_zone = ?, paused = ?, next_run_at = ?, incremental = ?",
             field_params(fields),
         )
         .push(
@@ -260,5 +266,40 @@ pub fn record_run(
                 Param::Int(now),
             ],
         )
+        .done()
+}
+
+/// Where an incremental run's successor starts (`state`, JSON), saved as its job completes.
+pub fn save_increment(store: &dyn Store, job: uuid::Uuid, schedule_id: i64, state: &str, now: i64) -> Query {
+    Sql::new("INSERT INTO increments (job_id, schedule_id, state, created_at) ")
+        .push(
+            &format!("VALUES (?{}, ?, ?, ?)", store.flavour().uuid),
+            [
+                Param::Text(job.to_string()),
+                Param::Int(schedule_id),
+                Param::Text(state.into()),
+                Param::Int(now),
+            ],
+        )
+        .done()
+}
+
+/// The state the latest completed run of the schedule left (none before the first).
+pub fn latest_increment(schedule_id: i64) -> Query {
+    Sql::new(
+        "SELECT i.state FROM increments i JOIN export_jobs j ON j.id = i.job_id \
+         WHERE j.status IN ('completed', 'expired') AND ",
+    )
+    .push(
+        "i.schedule_id = ? ORDER BY j.completed_at DESC LIMIT 1",
+        [Param::Int(schedule_id)],
+    )
+    .done()
+}
+
+/// Forgets where an incremental schedule is: its next run exports everything again.
+pub fn forget_increments(schedule_id: i64) -> Query {
+    Sql::new("DELETE FROM increments WHERE ")
+        .push("schedule_id = ?", [Param::Int(schedule_id)])
         .done()
 }

@@ -151,7 +151,18 @@ impl Worker {
         match result {
             Ok(done) => {
                 let expires = chrono::Utc::now() + self.settings.retention;
-                match job.complete(&done.outcome, expires).await {
+                let also: Vec<_> = done
+                    .increment
+                    .as_ref()
+                    .zip(record.increment_of)
+                    .map(|(state, schedule)| {
+                        let state = serde_json::to_string(state).expect("a state serialises");
+                        let now = chrono::Utc::now().timestamp();
+                        crate::store::schedules::save_increment(self.store.as_ref(), record.uuid, schedule, &state, now)
+                    })
+                    .into_iter()
+                    .collect();
+                match job.complete(&done.outcome, expires, also).await {
                     Ok(Ended::Completed) => {
                         tracing::info!(job = %record.uuid, rows = done.outcome.rows, bytes = done.outcome.bytes, "export completed");
                         self.notified.notify_one();

@@ -8,7 +8,7 @@ use crate::catalog::{Catalog, Dataset, filters};
 use crate::exports::{JobStatus, Progress};
 use crate::formats::{self, EncodeOptions, FileColumns};
 use crate::progress::Hub;
-use crate::source::{RowBatch, RowSink, Source};
+use crate::source::{Increment, IncrementState, RowBatch, RowSink, Source};
 use crate::storage::{DynStorage, ObjectWriter, StorageError};
 use crate::store::JobRecord;
 use bytes::{Bytes, BytesMut};
@@ -176,12 +176,15 @@ struct Selection {
     filters: crate::catalog::Filters,
     columns: FileColumns,
     tenant: String,
+    increment: Option<Increment>,
 }
 
 /// A finished file: what it holds, and where this attempt wrote it.
 pub struct Done {
     pub outcome: Outcome,
     pub key: String,
+    /// For a run of an incremental schedule: where the next run starts.
+    pub increment: Option<IncrementState>,
 }
 
 impl From<Lost> for Stop {
@@ -217,6 +220,10 @@ impl Pipeline {
             .tenant(job.workspace_id, record.tenant_key.as_deref())
             .map_err(|e| Failure::stop("This workspace is not linked to any tenant of the data.", e))?;
         let columns = formats::file_columns(&dataset, job.columns.as_deref());
+        let increment = match record.increment_of {
+            Some(schedule) => Some(self.increment(running, &dataset, schedule).await?),
+            None => None,
+        };
         let (key, file_name, content_type) = object_names(record);
 
         // An upload left open by an earlier attempt goes first. If storage cannot be
@@ -248,6 +255,7 @@ impl Pipeline {
                     filters,
                     columns,
                     tenant,
+                    increment,
                 };
                 self.stream(running, selection, object, signals).await
             }
@@ -257,7 +265,11 @@ impl Pipeline {
             }
         };
         match result {
-            Ok(outcome) => Ok(Done { outcome, key }),
+            Ok((outcome, increment)) => Ok(Done {
+                outcome,
+                key,
+                increment,
+            }),
             Err(stop) => {
                 match self.storage.abandon(&key, &handle).await {
                     // Off the record, so the next attempt has nothing left to abandon.
@@ -283,10 +295,11 @@ impl Pipeline {
             filters,
             columns,
             tenant,
+            increment,
         }: Selection,
         object: Box<dyn ObjectWriter>,
         signals: &Signals,
-    ) -> Result<Outcome, Stop> {
+    ) -> Result<(Outcome, Option<IncrementState>), Stop> {
         let record = running.record();
         let job = &record.job;
 
@@ -296,14 +309,16 @@ impl Pipeline {
             let columns = columns.clone();
             let csv = job.format.copy_csv;
             tokio::spawn(async move {
-                // CSV straight from the database where it can write it; else rows.
-                if csv && source.writes_csv() {
+                // CSV straight from the database where it can write it (not for the
+                // windows of incremental runs); else rows.
+                if csv && source.writes_csv() && increment.is_none() {
                     source
                         .export_csv(dataset, &tenant, &filters, &columns, ROWS_PER_BATCH, sink)
                         .await
+                        .map(|()| None)
                 } else {
                     source
-                        .export_rows(dataset, &tenant, &filters, ROWS_PER_BATCH, sink)
+                        .export_rows(dataset, &tenant, &filters, increment.as_ref(), ROWS_PER_BATCH, sink)
                         .await
                 }
             })
@@ -448,7 +463,7 @@ impl Pipeline {
             .map_err(|e| Failure::storage(StorageError::Remote(format!("uploading stopped: {e}"))))?;
         // The most telling error first: a failed upload makes the encoder fail too.
         let bytes = uploaded.map_err(Failure::storage)? as i64;
-        read.map_err(|e| Failure::database(format!("reading rows failed: {e}")))?;
+        let increment = read.map_err(|e| Failure::database(format!("reading rows failed: {e}")))?;
         let shortened = encoded.map_err(|e| Failure::file(format!("writing the file failed: {e}")))?;
         if total.is_some_and(|t| t != processed) {
             return Err(Failure::stop(
@@ -461,6 +476,30 @@ impl Pipeline {
             bytes,
             shortened_cells: shortened as i64,
         };
-        Ok(outcome)
+        Ok((outcome, increment))
+    }
+
+    /// Where this run of an incremental schedule starts: after the latest completed run.
+    async fn increment(&self, running: &RunningJob, dataset: &Dataset, schedule: i64) -> Result<Increment, Stop> {
+        let changes = dataset.changes.as_ref().ok_or_else(|| {
+            Failure::stop(
+                "This dataset no longer says which rows changed, so it cannot be exported in increments.",
+                format!("dataset `{}` declares no changes column", dataset.id),
+            )
+        })?;
+        let states = running
+            .store()
+            .fetch_texts(&crate::store::schedules::latest_increment(schedule))
+            .await
+            .map_err(Failure::database)?;
+        let previous = states
+            .first()
+            .map(|state| serde_json::from_str::<IncrementState>(state))
+            .transpose()
+            .map_err(|e| Failure::stop("The previous run's record cannot be read.", e))?;
+        Ok(Increment {
+            previous,
+            overlap: chrono::Duration::seconds(changes.overlap_seconds.into()),
+        })
     }
 }

@@ -42,6 +42,10 @@ impl RunningJob {
         }
     }
 
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
     pub fn record(&self) -> &JobRecord {
         &self.record
     }
@@ -110,7 +114,14 @@ impl RunningJob {
     /// The file is written: completed (with its event, email and webhook calls), unless
     /// a cancel was asked for meanwhile — the completion checks for one in the same
     /// statement, so an acknowledged cancel is never overtaken.
-    pub async fn complete(&self, outcome: &Outcome, expires: DateTime<Utc>) -> Result<Ended, Lost> {
+    /// The export is done; `also` goes in the same transaction (an incremental run's
+    /// state for the next run).
+    pub async fn complete(
+        &self,
+        outcome: &Outcome,
+        expires: DateTime<Utc>,
+        also: Vec<crate::store::query::Query>,
+    ) -> Result<Ended, Lost> {
         let store = self.store.as_ref();
         let mut detail = format!("{} rows, {} bytes", outcome.rows, outcome.bytes);
         if outcome.shortened_cells > 0 {
@@ -130,6 +141,7 @@ impl RunningJob {
             jobs::completed(store, self.lease(), outcome, expires),
             self.event("completed", Some(&detail)),
         ];
+        steps.extend(also);
         steps.extend(notify::on_event(
             store,
             notify::Event::Completed,

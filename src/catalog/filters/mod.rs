@@ -73,6 +73,8 @@ mod text_equals;
 mod text_search;
 #[cfg(feature = "ssr")]
 mod time_range;
+#[cfg(feature = "ssr")]
+pub use time_range::time_text;
 
 #[cfg(feature = "ssr")]
 pub use server::*;
