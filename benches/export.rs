@@ -211,7 +211,10 @@ async fn export_once(
         format,
         filters: Filters::default(),
         columns: None,
-        options: ExportOptions { gzip, bom: false },
+        options: ExportOptions {
+            gzip,
+            ..ExportOptions::default()
+        },
         max_attempts: 1,
         increment_of: None,
     };

@@ -44,6 +44,7 @@ pub mod text;
 pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub mod worker;
+pub mod workspace;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

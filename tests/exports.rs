@@ -526,6 +526,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/schedules/{id}/pause", vec!["post"]),
         ("/api/schedules/{id}/resume", vec!["post"]),
         ("/api/schedules/{id}/run", vec!["post"]),
+        ("/api/workspace", vec!["get", "put"]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} is not documented");

@@ -64,4 +64,9 @@ test("the data pages, the export dialog and the exports page pass the audit", as
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Schedules" })).toBeVisible();
   await audit(page, "schedules page");
+
+  await page.goto("/settings/workspace");
+  await hydrated(page);
+  await expect(page.getByTestId("retention")).toContainText("24 hours");
+  await audit(page, "workspace settings page");
 });

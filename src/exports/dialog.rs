@@ -200,6 +200,7 @@ fn ExportForm(
             .collect::<Choice>(),
     );
     let gzip = RwSignal::new(false);
+    let single_use = RwSignal::new(false);
     let bom = RwSignal::new(false);
     let export_filters =
         move || -> FilterValues { values.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).collect() };
@@ -259,6 +260,7 @@ fn ExportForm(
                 options: ExportOptions {
                     gzip: gzip.get_untracked() && untrack(gzip_applies),
                     bom: bom.get_untracked() && untrack(bom_applies),
+                    single_use: single_use.get_untracked(),
                 },
             });
         }
@@ -353,6 +355,7 @@ fn ExportForm(
             <fieldset>
                 <legend>"Options"</legend>
                 <label class="check"><input type="checkbox" bind:checked=gzip disabled=move || !gzip_applies() />"Compress with gzip"</label>
+                <label class="check"><input type="checkbox" bind:checked=single_use />"Single-use link: delete the file after its first download"</label>
                 <label class="check">
                     <input type="checkbox" bind:checked=bom disabled=move || !bom_applies() />
                     "UTF-8 BOM for Excel"

@@ -76,6 +76,9 @@ pub struct ExportOptions {
     /// Start a CSV file with a UTF-8 byte order mark, for Excel.
     #[serde(default)]
     pub bom: bool,
+    /// The file can be downloaded once; then it is deleted.
+    #[serde(default)]
+    pub single_use: bool,
 }
 
 /// A request to export, as the API and the dialog send it.

@@ -125,6 +125,10 @@ pub fn new_job(
     }
 }
 
+/// How long a single-use file stays after it was handed out: enough to use the 5-minute
+/// presigned URL S3 hands out, then cleanup deletes it.
+pub const SINGLE_USE_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// The answer when a workspace is at its limit of running exports.
 pub fn too_many() -> AppError {
     AppError::new(
@@ -292,6 +296,16 @@ pub async fn download(
             "This export has no file to download.",
         ));
     };
+    if job.options.single_use {
+        // The first to get here takes the file; it expires soon after.
+        let once = jobs::hand_out_once(state.store.as_ref(), record.uuid, chrono::Utc::now(), SINGLE_USE_GRACE);
+        if state.store.execute(&once).await? == 0 {
+            return Err(AppError::new(
+                ErrorCode::Expired,
+                "This export's link was single-use and its file has been downloaded; run the export again for a new file.",
+            ));
+        }
+    }
     let object = crate::storage::Download {
         key,
         file_name: name,

@@ -19,6 +19,35 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/api/session", get(whoami).post(create_session).delete(delete_session))
         .route("/auth/jwt", get(jwt_sign_in))
+        .route("/api/workspace", get(workspace).put(set_workspace))
+}
+
+/// `GET /api/workspace`: the current workspace's settings.
+async fn workspace(
+    State(state): State<AppState>,
+    caller: super::caller::Caller,
+) -> Result<Json<crate::workspace::WorkspaceSettings>, AppError> {
+    let member = caller.may(crate::accounts::api_tokens::Scope::ExportsRead)?;
+    Ok(Json(crate::workspace::rules::get(&state, member).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSettings {
+    retention_hours: Option<f64>,
+}
+
+/// `PUT /api/workspace`: an admin sets how long finished files stay (`null`: default).
+async fn set_workspace(
+    State(state): State<AppState>,
+    caller: super::caller::Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::workspace::WorkspaceSettings>, AppError> {
+    let member = caller.may(crate::accounts::api_tokens::Scope::ExportsWrite)?;
+    let new: NewSettings = parse_json(&body?)?;
+    Ok(Json(
+        crate::workspace::rules::set_retention(&state, member, new.retention_hours).await?,
+    ))
 }
 
 #[derive(Deserialize)]

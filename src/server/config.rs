@@ -292,6 +292,9 @@ pub struct PipelineArgs {
     /// Hours a finished export stays downloadable.
     #[arg(long, env = "EGRESS_RETENTION_HOURS", default_value_t = 24.0)]
     pub retention_hours: f64,
+    /// The most hours a workspace's admins may keep files (their retention setting).
+    #[arg(long, env = "EGRESS_MAX_RETENTION_HOURS", default_value_t = 720.0)]
+    pub max_retention_hours: f64,
     /// Attempts before an export is marked failed.
     #[arg(long, env = "EGRESS_MAX_ATTEMPTS", default_value_t = 3)]
     pub max_attempts: i32,
@@ -353,6 +356,7 @@ impl Default for PipelineArgs {
             mail_from: "Egress <egress@localhost>".into(),
             worker_concurrency: 3,
             retention_hours: 24.0,
+            max_retention_hours: 720.0,
             max_attempts: 3,
             lease_seconds: 30,
             retry_base_seconds: 5.0,

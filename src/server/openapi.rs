@@ -290,7 +290,8 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "filters": {"$ref": "#/components/schemas/Filters"},
                 "columns": {"type": "array", "items": {"type": "string"}, "description": "The columns to include, in order (default: all of the dataset's, in catalog order); a file's header follows it"},
                 "options": {"type": "object", "additionalProperties": false, "properties": {
-                    "gzip": {"type": "boolean", "default": false}, "bom": {"type": "boolean", "default": false, "description": "CSV only: start with a UTF-8 byte order mark for Excel"}}}}},
+                    "gzip": {"type": "boolean", "default": false}, "bom": {"type": "boolean", "default": false, "description": "CSV only: start with a UTF-8 byte order mark for Excel"},
+                    "single_use": {"type": "boolean", "default": false, "description": "The file can be downloaded once (a second try is 410); it is deleted ten minutes after"}}}}},
             "Export": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "format": {"type": "string"},
                 "filters": {"type": "object", "additionalProperties": {"type": "string"}}, "options": {"type": "object"},
@@ -377,6 +378,20 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
                     "401": unauthorized, "403": view["403"], "404": view["404"]}},
             "delete": {"summary": "Delete a schedule: it runs no more; its exports stay", "responses": {"204": {"description": "Deleted"}, "401": unauthorized, "403": view["403"], "404": view["404"]}}
         },
+        "/api/workspace": {
+            "get": {"summary": "The current workspace's settings (exports:read)",
+                "responses": {"200": {"description": "The settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceSettings"}}}}, "401": unauthorized}},
+            "put": {"summary": "Set how long finished files stay downloadable (admins and owners; exports:write)",
+                "description": "Files finished from then on keep the new time.",
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"type": "object", "additionalProperties": false, "required": ["retention_hours"], "properties": {
+                        "retention_hours": {"type": ["number", "null"], "minimum": 1, "description": "Hours, at most max_retention_hours; null for the operator's default"}}},
+                    "example": {"retention_hours": 72}}}},
+                "responses": {"200": {"description": "The settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceSettings"}}}},
+                    "400": invalid_response("Out of range, not a number, or an unknown field", "retention_hours", "keep files from 1 to 720 hours (this Egress's maximum), or null for the default"),
+                    "401": unauthorized,
+                    "403": error_response("Not an admin or owner, or the token lacks exports:write", "forbidden", "Only the workspace's admins and owners change its settings.")}}
+        },
         "/api/schedules/{id}/pause": {"parameters": [id], "post": {"summary": "Pause: due times pass without runs", "responses": view}},
         "/api/schedules/{id}/resume": {"parameters": [id], "post": {"summary": "Resume at the next due time from now (the paused ones are not caught up)", "responses": view}},
         "/api/schedules/{id}/run": {"parameters": [id], "post": {"summary": "Run now, as the caller; the due times stay as they are",
@@ -395,6 +410,10 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
                 {"type": "object", "additionalProperties": false, "required": ["every", "day", "at"], "properties": {"every": {"const": "monthly"}, "day": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"const": "last"}]}, "at": time}},
                 {"type": "object", "additionalProperties": false, "required": ["every", "expression"], "properties": {"every": {"const": "cron"}, "expression": {"type": "string", "description": "Five fields: minute hour day-of-month month day-of-week (names, ranges, steps, L, W and # allowed)"}}}
             ]},
+        "WorkspaceSettings": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "retention_hours": {"type": ["number", "null"], "description": "Hours a finished file stays downloadable; null: the default"},
+            "default_retention_hours": {"type": "number"}, "max_retention_hours": {"type": "number"}}},
         "ScheduleRequest": {"type": "object", "additionalProperties": false, "required": ["name", "export", "cadence", "time_zone"], "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "export": {"$ref": "#/components/schemas/NewExport"},

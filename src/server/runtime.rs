@@ -118,6 +118,7 @@ impl Runtime {
                 poll: Duration::from_secs(2),
                 max_rows_per_second: args.max_rows_per_second,
                 retention: Duration::from_secs_f64(args.retention_hours.max(0.0) * 3600.0),
+                max_retention: Duration::from_secs_f64(args.max_retention_hours.max(0.0) * 3600.0),
                 retry: RetryPolicy {
                     base: Duration::from_secs_f64(args.retry_base_seconds.max(0.01)),
                     ..RetryPolicy::default()

@@ -67,6 +67,10 @@ pub struct JobRecord {
     pub tenant_key: Option<String>,
     /// The incremental schedule whose run this is.
     pub increment_of: Option<i64>,
+    /// How long the workspace keeps files, when it says (hours).
+    pub retention_hours: Option<f64>,
+    /// When a single-use download was handed out.
+    pub handed_out_at: Option<i64>,
 }
 
 /// The `options` column: the file's options and the chosen columns.
@@ -147,7 +151,7 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, j.shortened_cells, w.tenant_key",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, j.shortened_cells, w.tenant_key, w.retention_hours, j.handed_out_at",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),
@@ -175,6 +179,7 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
     i32: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
+    f64: Decode<'r, R::Database> + Type<R::Database>,
 {
     let bad = |what: &str, value: &str| sqlx::Error::Decode(format!("bad {what} `{value}` in export_jobs").into());
     let id: String = r.try_get(0)?;
@@ -225,6 +230,8 @@ where
         deleted: r.try_get::<Option<String>, _>(25)?.is_some(),
         tenant_key: r.try_get(27)?,
         increment_of: stored.increment_of,
+        retention_hours: r.try_get(28)?,
+        handed_out_at: r.try_get(29)?,
     })
 }
 
@@ -622,4 +629,21 @@ pub async fn forget_object(store: &dyn Store, record: &JobRecord, then: Vec<Quer
         steps.extend(then);
     }
     store.transition(&steps).await
+}
+
+/// Hands out a single-use download: the first caller changes the row and gets the file;
+/// the file then expires within `grace` (long enough for a presigned URL to be used once).
+pub fn hand_out_once(store: &dyn Store, id: uuid::Uuid, now: DateTime<Utc>, grace: chrono::Duration) -> Query {
+    let f = store.flavour();
+    Sql::new("UPDATE export_jobs SET ")
+        .push(
+            &format!(
+                "handed_out_at = ?, expires_at = ?{t}, updated_at = ?{t} WHERE id = ?{u} AND handed_out_at IS NULL \
+                 AND status = 'completed'",
+                t = f.time,
+                u = f.uuid
+            ),
+            [Param::Int(now.timestamp()), time(now + grace), time(now), uuid(id)],
+        )
+        .done()
 }

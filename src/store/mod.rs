@@ -121,6 +121,9 @@ pub trait Store: Send + Sync + 'static {
     /// The workspaces a user belongs to, oldest membership first.
     async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>>;
     async fn workspace_name(&self, id: i64) -> StoreResult<Option<String>>;
+    /// How many hours the workspace keeps files (`None`: the operator's default).
+    async fn workspace_retention(&self, id: i64) -> StoreResult<Option<f64>>;
+    async fn set_workspace_retention(&self, id: i64, hours: Option<f64>) -> StoreResult<()>;
     /// The ids of workspaces with this name (names need not be unique).
     async fn workspaces_named(&self, name: &str) -> StoreResult<Vec<i64>>;
 

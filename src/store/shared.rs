@@ -24,6 +24,23 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn workspace_retention(&self, id: i64) -> StoreResult<Option<f64>> {
+                let hours: Option<Option<f64>> = sqlx::query_scalar("SELECT retention_hours FROM workspaces WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(hours.flatten())
+            }
+
+            async fn set_workspace_retention(&self, id: i64, hours: Option<f64>) -> StoreResult<()> {
+                sqlx::query("UPDATE workspaces SET retention_hours = $1 WHERE id = $2")
+                    .bind(hours)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn count_workspaces(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
             }

@@ -29,8 +29,10 @@ pub struct WorkerSettings {
     pub poll: Duration,
     /// Rows a second per export at most (0: no limit).
     pub max_rows_per_second: u64,
-    /// How long a finished file stays downloadable.
+    /// How long a finished file stays downloadable, unless its workspace says otherwise.
     pub retention: Duration,
+    /// The longest a workspace may keep files.
+    pub max_retention: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -42,7 +44,21 @@ impl Default for WorkerSettings {
             poll: Duration::from_secs(2),
             max_rows_per_second: 0,
             retention: Duration::from_secs(24 * 3600),
+            max_retention: Duration::from_secs(30 * 24 * 3600),
             retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// How long a file stays: the workspace's retention (hours) within the maximum, or
+    /// the default.
+    pub fn retention_for(&self, workspace_hours: Option<f64>) -> Duration {
+        match workspace_hours {
+            Some(hours) if hours.is_finite() && hours > 0.0 => {
+                Duration::from_secs_f64(hours * 3600.0).min(self.max_retention)
+            }
+            _ => self.retention,
         }
     }
 }
@@ -150,7 +166,7 @@ impl Worker {
 
         match result {
             Ok(done) => {
-                let expires = chrono::Utc::now() + self.settings.retention;
+                let expires = chrono::Utc::now() + self.settings.retention_for(record.retention_hours);
                 let also: Vec<_> = done
                     .increment
                     .as_ref()
