@@ -1,5 +1,6 @@
-//! How long files stay (issue 12): each workspace's retention within the operator's
-//! maximum, and single-use downloads. Both databases.
+//! How long files stay and how they are kept (issue 12): each workspace's retention
+//! within the operator's maximum, single-use downloads, and files sealed at rest on the
+//! local disk. Both databases.
 
 mod common;
 
@@ -8,7 +9,11 @@ use common::{Backend, TestApp, download, error_of, says, spawn_app, start_export
 use egress::accounts::Role;
 use serde_json::{Value, json};
 
-both_backends!(single_use_files_download_once, a_workspace_chooses_how_long_files_stay,);
+both_backends!(
+    single_use_files_download_once,
+    a_workspace_chooses_how_long_files_stay,
+    local_files_are_sealed_at_rest,
+);
 
 fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap())
@@ -111,4 +116,86 @@ async fn a_workspace_chooses_how_long_files_stay(backend: Backend) {
     let done = export(&app, &owner, json!({})).await;
     let kept = time(&done["expires_at"]) - time(&done["completed_at"]);
     assert_eq!((kept.num_seconds() + 30) / 60, 24 * 60);
+}
+
+/// Every file under `dir`.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+async fn local_files_are_sealed_at_rest(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.workspace_with_data("Acme", "a@acme.test", 1500, 1).await;
+    let c = app.logged_in("a@acme.test").await;
+    let done = export(&app, &c, json!({})).await;
+    let id = done["id"].as_str().unwrap();
+    let (plain, _) = download(&app, &c, id).await;
+    assert_eq!(plain.len() as i64, done["bytes"].as_i64().unwrap());
+    assert!(plain.len() > 3 * 64 * 1024, "a file of several chunks: {}", plain.len());
+
+    // On the disk: sealed, with none of its text, under a key only the owner can read.
+    let objects = files(&app.data.path().join("objects").join("exports"));
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let at_rest = std::fs::read(&objects[0]).unwrap();
+    assert!(at_rest.starts_with(b"EGX1"));
+    let header = &plain[..plain.iter().position(|b| *b == b'\r').unwrap()];
+    assert!(
+        !at_rest.windows(header.len()).any(|w| w == header),
+        "the CSV header is readable on disk"
+    );
+    let key = app.data.path().join("storage.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    // Ranges are opened from the chunks they touch, across a chunk's edge too.
+    let url = app.url(&format!("/exports/{id}/download"));
+    let size = plain.len();
+    for (range, from, to) in [
+        ("bytes=65530-65545".to_owned(), 65530, 65546),
+        ("bytes=0-0".to_owned(), 0, 1),
+        (format!("bytes={}-", size - 5), size - 5, size),
+        ("bytes=-7".to_owned(), size - 7, size),
+        ("bytes=131000-".to_owned(), 131000, size),
+    ] {
+        let r = c.get(&url).header("range", &range).send().await.unwrap();
+        assert_eq!(r.status(), 206, "{range}");
+        assert_eq!(
+            r.headers()["content-range"],
+            format!("bytes {from}-{}/{size}", to - 1).as_str()
+        );
+        assert_eq!(&r.bytes().await.unwrap()[..], &plain[from..to], "{range}");
+    }
+    let r = c
+        .get(&url)
+        .header("range", format!("bytes={size}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.headers()["content-range"], format!("bytes */{size}").as_str());
+
+    // A changed byte on the disk is never served as data: the download breaks off.
+    let mut changed = at_rest.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x55;
+    std::fs::write(&objects[0], &changed).unwrap();
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.bytes().await;
+    assert!(
+        body.is_err() || body.unwrap().len() < size,
+        "a tampered file was served whole"
+    );
 }

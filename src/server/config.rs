@@ -279,6 +279,10 @@ pub struct PipelineArgs {
     /// S3 secret key (else AWS_SECRET_ACCESS_KEY).
     #[arg(long, env = "EGRESS_S3_SECRET_KEY", hide_env_values = true)]
     pub s3_secret_key: Option<String>,
+    /// The key that seals files at rest on the local disk: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Default: one made once and kept in DATA_DIR/storage.key.
+    #[arg(long, env = "EGRESS_STORAGE_KEY", hide_env_values = true)]
+    pub storage_key: Option<String>,
     /// SMTP server: `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
     /// `smtps://user:pass@host`. Without it, emails are written to DATA_DIR/mail.
     #[arg(long, env = "EGRESS_SMTP_URL", hide_env_values = true)]
@@ -337,6 +341,7 @@ impl std::fmt::Debug for PipelineArgs {
             .field("storage", &self.storage.as_deref().map(crate::store::redact))
             .field("s3_access_key", &masked(&self.s3_access_key))
             .field("s3_secret_key", &masked(&self.s3_secret_key))
+            .field("storage_key", &masked(&self.storage_key))
             .field("smtp_url", &self.smtp_url.as_deref().map(crate::store::redact))
             .field("mail_from", &self.mail_from)
             .field("worker_concurrency", &self.worker_concurrency)
@@ -352,6 +357,7 @@ impl Default for PipelineArgs {
             storage: None,
             s3_access_key: None,
             s3_secret_key: None,
+            storage_key: None,
             smtp_url: None,
             mail_from: "Egress <egress@localhost>".into(),
             worker_concurrency: 3,

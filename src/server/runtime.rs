@@ -86,6 +86,8 @@ pub async fn build(
         access_key: args.s3_access_key.clone(),
         secret_key: args.s3_secret_key.clone(),
         part_size: args.part_size_mib.max(5) * 1024 * 1024,
+        key: args.storage_key.clone(),
+        key_file: data_dir.join("storage.key"),
     })
     .await?;
     let mailer = Mailer::new(args.smtp_url.as_deref(), data_dir.join("mail"))?;

@@ -1,19 +1,23 @@
 //! Objects on the local disk, for the zero-config default. A write appends to a hidden
 //! file under `.uploads/` and is renamed into place when finished, so an object is whole
-//! or absent. A download is answered with the file itself (Range and conditional requests
-//! included), after the download route checked who asks: no URL grants access on its own.
+//! or absent. Files are sealed at rest with the operator's key (`sealed.rs`) and opened
+//! while they stream to the person downloading them, after the download route checked
+//! who asks: no URL grants access on its own. Single byte ranges are answered (resumable
+//! downloads) by opening only the chunks they touch.
 
+use super::sealed::{self, SealKey};
 use super::{Download, Handout, ObjectWriter, Storage, StorageError, StorageResult, content_disposition};
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Request, header};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 pub struct LocalStorage {
     root: PathBuf,
+    key: SealKey,
 }
 
 /// Keys are made by Egress (`exports/<workspace>/<job>/<attempt>.<ext>`); anything else
@@ -28,9 +32,9 @@ fn valid_key(key: &str) -> bool {
 }
 
 impl LocalStorage {
-    pub async fn new(root: PathBuf) -> StorageResult<Self> {
+    pub async fn new(root: PathBuf, key: SealKey) -> StorageResult<Self> {
         tokio::fs::create_dir_all(root.join(".uploads")).await?;
-        Ok(LocalStorage { root })
+        Ok(LocalStorage { root, key })
     }
 
     fn path(&self, key: &str) -> StorageResult<PathBuf> {
@@ -50,13 +54,32 @@ impl LocalStorage {
     }
 }
 
-/// A file being written under `.uploads/`.
+/// A file being written under `.uploads/`, sealed chunk by chunk.
 struct LocalWriter {
     handle: String,
     file: tokio::fs::File,
     partial: PathBuf,
     target: PathBuf,
+    key: SealKey,
+    header: [u8; sealed::HEADER as usize],
+    /// Plain bytes not sealed yet (less than a chunk).
+    pending: Vec<u8>,
+    chunks: u64,
     bytes: u64,
+}
+
+impl LocalWriter {
+    async fn seal(&mut self, last: bool) -> StorageResult<()> {
+        let take = self.pending.len().min(sealed::CHUNK);
+        let sealed = self
+            .key
+            .seal(&self.header[4..], self.chunks, last, &self.pending[..take])
+            .map_err(|e| StorageError::Remote(e.to_string()))?;
+        self.file.write_all(&sealed).await?;
+        self.pending.drain(..take);
+        self.chunks += 1;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -66,12 +89,20 @@ impl ObjectWriter for LocalWriter {
     }
 
     async fn write(&mut self, data: Bytes) -> StorageResult<()> {
-        self.file.write_all(&data).await?;
+        self.pending.extend_from_slice(&data);
         self.bytes += data.len() as u64;
+        // A full chunk is sealed once more bytes follow it: the last one is marked so.
+        while self.pending.len() > sealed::CHUNK {
+            self.seal(false).await?;
+        }
         Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> StorageResult<u64> {
+        if self.pending.len() == sealed::CHUNK {
+            self.seal(false).await?;
+        }
+        self.seal(true).await?;
         self.file.flush().await?;
         self.file.sync_data().await?;
         if let Some(parent) = self.target.parent() {
@@ -87,6 +118,77 @@ impl ObjectWriter for LocalWriter {
     }
 }
 
+/// The plain bytes `[start, end]` a request's `Range` asks for, of a file of `size`:
+/// `Ok(None)` for the whole file (no range, several ranges, or an `If-Range`, which
+/// Egress does not track), `Err` when it cannot be satisfied.
+fn byte_range(request: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(range) = request.get(header::RANGE) else {
+        return Ok(None);
+    };
+    if request.contains_key(header::IF_RANGE) {
+        return Ok(None);
+    }
+    let Some(spec) = range.to_str().ok().and_then(|r| r.strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (from, to) = spec.trim().split_once('-').ok_or(())?;
+    let (start, end) = match (from.parse::<u64>().ok(), to.parse::<u64>().ok()) {
+        (Some(start), Some(end)) => (start, end.min(size.saturating_sub(1))),
+        (Some(start), None) if to.is_empty() => (start, size.saturating_sub(1)),
+        (None, Some(last)) if from.is_empty() && last > 0 => (size.saturating_sub(last), size.saturating_sub(1)),
+        _ => return Err(()),
+    };
+    if size == 0 || start > end || start >= size {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// Streams plain bytes `[start, end]` of the sealed file at `path`, opening each chunk.
+fn opened_stream(
+    path: PathBuf,
+    key: SealKey,
+    size: u64,
+    (start, end): (u64, u64),
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> {
+    let (first, last) = sealed::chunks_of(start, end);
+    let state = (None::<(tokio::fs::File, [u8; 8])>, first);
+    futures::stream::try_unfold(state, move |(file, index)| {
+        let (path, key) = (path.clone(), key.clone());
+        async move {
+            if index > last {
+                return Ok(None);
+            }
+            let (mut file, prefix) = match file {
+                Some(open) => open,
+                None => {
+                    let mut file = tokio::fs::File::open(&path).await?;
+                    let mut header = [0u8; sealed::HEADER as usize];
+                    file.read_exact(&mut header).await?;
+                    let prefix: [u8; 8] = header[4..].try_into().expect("8 bytes");
+                    (file, prefix)
+                }
+            };
+            file.seek(std::io::SeekFrom::Start(sealed::chunk_offset(index))).await?;
+            let mut chunk = vec![0u8; sealed::sealed_len(index, size) as usize];
+            file.read_exact(&mut chunk).await?;
+            let plain = key
+                .open(&prefix, index, index == sealed::last_chunk(size), &chunk)
+                .map_err(std::io::Error::other)?;
+            let chunk_start = index * sealed::CHUNK as u64;
+            let from = start.saturating_sub(chunk_start) as usize;
+            let to = ((end + 1 - chunk_start) as usize).min(plain.len());
+            Ok(Some((
+                Bytes::copy_from_slice(&plain[from..to]),
+                (Some((file, prefix)), index + 1),
+            )))
+        }
+    })
+}
+
 #[async_trait]
 impl Storage for LocalStorage {
     fn bucket(&self) -> &str {
@@ -97,12 +199,18 @@ impl Storage for LocalStorage {
         let target = self.path(key)?;
         let handle = uuid::Uuid::new_v4().to_string();
         let partial = self.upload_path(&handle)?;
-        let file = tokio::fs::File::create(&partial).await?;
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let header = SealKey::header();
+        file.write_all(&header).await?;
         Ok(Box::new(LocalWriter {
             handle,
             file,
             partial,
             target,
+            key: self.key.clone(),
+            header,
+            pending: Vec::with_capacity(2 * sealed::CHUNK),
+            chunks: 0,
             bytes: 0,
         }))
     }
@@ -120,28 +228,21 @@ impl Storage for LocalStorage {
         if !tokio::fs::try_exists(&path).await? {
             return Err(StorageError::Missing);
         }
-        let mime = object
+        let mime: HeaderValue = object
             .content_type
             .parse()
             .map_err(|_| StorageError::Config(format!("bad content type `{}`", object.content_type)))?;
-        // Only the headers that shape a file answer (ranges, validators) are passed on.
-        let mut ask = Request::new(Body::empty());
-        for name in [
-            header::RANGE,
-            header::IF_RANGE,
-            header::IF_MODIFIED_SINCE,
-            header::IF_UNMODIFIED_SINCE,
-            header::IF_NONE_MATCH,
-            header::IF_MATCH,
-        ] {
-            if let Some(value) = request.get(&name) {
-                ask.headers_mut().insert(name, value.clone());
-            }
-        }
-        let Ok(response) = tower_http::services::ServeFile::new_with_mime(&path, &mime)
-            .oneshot(ask)
-            .await;
-        let mut response = response.map(Body::new);
+        let mut magic = [0u8; 4];
+        let sealed_file = {
+            let mut file = tokio::fs::File::open(&path).await?;
+            file.read_exact(&mut magic).await.is_ok() && &magic == sealed::MAGIC
+        };
+        let mut response = if sealed_file {
+            self.opened(&path, mime, request).await?
+        } else {
+            // A file from before files were sealed: served as it is.
+            plain_file(&path, &object, request).await?
+        };
         if let Ok(value) = HeaderValue::from_str(&content_disposition(object.file_name)) {
             response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
         }
@@ -150,6 +251,76 @@ impl Storage for LocalStorage {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
         Ok(Handout::Response(response))
     }
+}
+
+impl LocalStorage {
+    /// The answer for a sealed file: all of it (200) or the range asked for (206).
+    async fn opened(&self, path: &Path, mime: HeaderValue, request: &HeaderMap) -> StorageResult<Response<Body>> {
+        let sealed_size = tokio::fs::metadata(path).await?.len();
+        let size = sealed::plain_size(sealed_size).map_err(|e| StorageError::Remote(e.to_string()))?;
+        let mut response = Response::new(Body::empty());
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, mime);
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        let range = match byte_range(request, size) {
+            Ok(range) => range,
+            Err(()) => {
+                *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(response);
+            }
+        };
+        let (start, end) = match range {
+            Some(range) => {
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", range.0, range.1)) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                range
+            }
+            None if size == 0 => {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                return Ok(response);
+            }
+            None => (0, size - 1),
+        };
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+        let stream = opened_stream(path.to_owned(), self.key.clone(), size, (start, end));
+        *response.body_mut() = Body::from_stream(stream);
+        Ok(response)
+    }
+}
+
+/// An unsealed file, answered by tower-http (ranges and validators included).
+async fn plain_file(path: &Path, object: &Download<'_>, request: &HeaderMap) -> StorageResult<Response<Body>> {
+    let mime = object
+        .content_type
+        .parse()
+        .map_err(|_| StorageError::Config(format!("bad content type `{}`", object.content_type)))?;
+    // Only the headers that shape a file answer (ranges, validators) are passed on.
+    let mut ask = Request::new(Body::empty());
+    for name in [
+        header::RANGE,
+        header::IF_RANGE,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_NONE_MATCH,
+        header::IF_MATCH,
+    ] {
+        if let Some(value) = request.get(&name) {
+            ask.headers_mut().insert(name, value.clone());
+        }
+    }
+    let Ok(response) = tower_http::services::ServeFile::new_with_mime(path, &mime)
+        .oneshot(ask)
+        .await;
+    Ok(response.map(Body::new))
 }
 
 async fn remove_if_present(path: &Path) -> StorageResult<()> {
@@ -175,7 +346,9 @@ mod tests {
     #[tokio::test]
     async fn an_object_is_whole_or_absent() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = LocalStorage::new(dir.path().to_owned()).await.unwrap();
+        let storage = LocalStorage::new(dir.path().to_owned(), SealKey::new(&[3; 32]))
+            .await
+            .unwrap();
         let mut w = storage.create("exports/1/a/1.csv", "text/csv").await.unwrap();
         w.write(Bytes::from_static(b"id\r\n")).await.unwrap();
         assert!(
@@ -183,7 +356,9 @@ mod tests {
             "not there before it is finished"
         );
         assert_eq!(w.finish().await.unwrap(), 4);
-        assert_eq!(std::fs::read(dir.path().join("exports/1/a/1.csv")).unwrap(), b"id\r\n");
+        let at_rest = std::fs::read(dir.path().join("exports/1/a/1.csv")).unwrap();
+        assert!(at_rest.starts_with(sealed::MAGIC) && !at_rest.windows(2).any(|w| w == b"id"));
+        assert_eq!(sealed::plain_size(at_rest.len() as u64).unwrap(), 4);
 
         let mut w = storage.create("exports/1/b/1.csv", "text/csv").await.unwrap();
         w.write(Bytes::from_static(b"half")).await.unwrap();

@@ -8,6 +8,7 @@
 
 pub mod local;
 mod s3;
+pub mod sealed;
 
 pub use local::LocalStorage;
 pub use s3::S3Storage;
@@ -103,11 +104,56 @@ pub struct StorageSettings {
     pub secret_key: Option<String>,
     /// Bytes per part of an S3 upload at first (doubling every 1,000 parts).
     pub part_size: usize,
+    /// The key that seals files on the local disk (`--storage-key`, base64 of 32 bytes);
+    /// without it, one made once and kept in `key_file`.
+    pub key: Option<String>,
+    pub key_file: std::path::PathBuf,
+}
+
+/// The local disk's sealing key: the operator's, or one made once and kept (owner-only).
+async fn seal_key(settings: &StorageSettings) -> StorageResult<sealed::SealKey> {
+    use base64::Engine;
+    let decode = |text: &str, from: &str| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| StorageError::Config(format!("{from} is not base64")))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| StorageError::Config(format!("{from} must be 32 bytes (base64 of 32 random bytes)")))?;
+        Ok(sealed::SealKey::new(&bytes))
+    };
+    if let Some(key) = &settings.key {
+        return decode(key, "--storage-key");
+    }
+    let path = &settings.key_file;
+    match tokio::fs::read_to_string(path).await {
+        Ok(text) => decode(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+            let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            let mut options = tokio::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            options.mode(0o600);
+            use tokio::io::AsyncWriteExt;
+            let mut file = options.open(path).await?;
+            file.write_all(text.as_bytes()).await?;
+            file.sync_all().await?;
+            Ok(sealed::SealKey::new(&bytes))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn open(settings: &StorageSettings) -> StorageResult<DynStorage> {
     if let Some(path) = settings.url.strip_prefix("file://") {
-        Ok(Arc::new(LocalStorage::new(path.into()).await?))
+        Ok(Arc::new(
+            LocalStorage::new(path.into(), seal_key(settings).await?).await?,
+        ))
     } else if settings.url.starts_with("s3://") {
         Ok(Arc::new(
             S3Storage::from_url(&settings.url, settings.access_key.clone(), settings.secret_key.clone())?
