@@ -191,11 +191,14 @@ async fn local_files_are_sealed_at_rest(backend: Backend) {
     let middle = changed.len() / 2;
     changed[middle] ^= 0x55;
     std::fs::write(&objects[0], &changed).unwrap();
-    let r = c.get(&url).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let body = r.bytes().await;
+    // (The connection may even close before the answer's head, when the bad chunk is
+    // reached first.)
+    let served = match c.get(&url).send().await {
+        Err(_) => None,
+        Ok(r) => r.bytes().await.ok(),
+    };
     assert!(
-        body.is_err() || body.unwrap().len() < size,
+        served.is_none_or(|body| body.len() < size),
         "a tampered file was served whole"
     );
 }

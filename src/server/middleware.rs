@@ -88,6 +88,26 @@ pub fn page_csp(nonce: &str) -> String {
 }
 
 /// Security headers on every response; private answers are not cached.
+/// How long a page's body may stall between two pieces before the connection is closed.
+pub const PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Closes a page whose streamed body stalls: server-side rendering streams a page as its
+/// data arrives, and a piece that never comes (a rare race in the renderer's Suspense)
+/// must not hold a browser's connection open forever. Only HTML pages: event streams and
+/// downloads have their own rhythm.
+pub async fn page_stall_limit(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html {
+        return response;
+    }
+    response.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(PAGE_STALL, body)))
+}
+
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cacheable = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.png";
     let mut response = next.run(req).await;
@@ -297,5 +317,42 @@ mod tests {
         assert_eq!(request_id(&headers(&[("x-request-id", "abc-123_x.y")])), "abc-123_x.y");
         assert_ne!(request_id(&headers(&[("x-request-id", "a b")])), "a b");
         assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+
+    fn never_ending(content_type: &'static str) -> axum::Router {
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || async move {
+                    let body = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+                    (
+                        [(header::CONTENT_TYPE, content_type)],
+                        axum::body::Body::from_stream(body),
+                    )
+                }),
+            )
+            .layer(axum::middleware::from_fn(page_stall_limit))
+    }
+
+    async fn body_of(app: axum::Router) -> Result<Result<axum::body::Bytes, axum::Error>, tokio::time::error::Elapsed> {
+        use tower::ServiceExt;
+        let request = axum::http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3600),
+            axum::body::to_bytes(response.into_body(), usize::MAX),
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_page_is_closed_but_streams_are_not() {
+        // The page's body ends in an error once it stalls for PAGE_STALL.
+        assert!(matches!(
+            body_of(never_ending("text/html; charset=utf-8")).await,
+            Ok(Err(_))
+        ));
+        // An event stream may stay quiet: only the test's own hour runs out.
+        assert!(body_of(never_ending("text/event-stream")).await.is_err());
     }
 }

@@ -178,9 +178,12 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
 }
 
 /// A client with its own cookie jar that does not follow redirects (tests look at them).
+/// An answer that stalls for a minute fails the test rather than hang it (progress
+/// streams send a keep-alive every 15 seconds).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .read_timeout(Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
