@@ -29,12 +29,12 @@ test("create a weekly schedule, run it now, see the run in its history and downl
   await page.getByLabel("Time zone (IANA name)").fill("Europe/Berlin");
   await page.getByRole("button", { name: "Save schedule" }).click();
 
-  const schedule = page.getByRole("article", { name: `Schedule ${name}` });
+  const schedule = page.getByRole("article", { name: `Schedule ${name}`, exact: true });
   await expect(schedule).toContainText("Every Monday at 09:00 (Europe/Berlin)");
   await expect(schedule).toContainText("next run");
   await expect(schedule).toContainText("No runs yet.");
 
-  await schedule.getByRole("button", { name: `Run ${name} now` }).click();
+  await schedule.getByRole("button", { name: `Run ${name} now`, exact: true }).click();
   const run = schedule.getByRole("row").filter({ hasText: "completed" });
   await expect(run).toBeVisible({ timeout: 60_000 });
   const [download] = await Promise.all([page.waitForEvent("download"), run.getByRole("link", { name: "Download" }).click()]);
@@ -52,8 +52,19 @@ test("create a weekly schedule, run it now, see the run in its history and downl
   await expect(page.getByRole("alert")).toContainText("cadence.expression");
   await expect(page.getByRole("article", { name: `Schedule ${name} broken` })).toHaveCount(0);
 
-  await schedule.getByRole("button", { name: `Pause ${name}` }).click();
+  // An incremental schedule says so; a dataset without a change column refuses it.
+  await page.getByLabel("Name", { exact: true }).fill(`${name} changes`);
+  await page.getByLabel("Runs", { exact: true }).selectOption("daily");
+  await page.getByLabel("Each run exports only the rows added or changed since the last run").check();
+  await page.getByRole("button", { name: "Save schedule" }).click();
+  await expect(page.getByRole("article", { name: `Schedule ${name} changes` })).toContainText("orders · changes only");
+  await page.getByLabel("Name", { exact: true }).fill(`${name} members`);
+  await page.getByLabel("Dataset", { exact: true }).selectOption({ label: "Members" });
+  await page.getByRole("button", { name: "Save schedule" }).click();
+  await expect(page.getByRole("alert")).toContainText("can only be exported whole");
+
+  await schedule.getByRole("button", { name: `Pause ${name}`, exact: true }).click();
   await expect(schedule).toContainText("paused");
-  await schedule.getByRole("button", { name: `Delete ${name}` }).click();
+  await schedule.getByRole("button", { name: `Delete ${name}`, exact: true }).click();
   await expect(schedule).toHaveCount(0);
 });
