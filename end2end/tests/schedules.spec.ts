@@ -68,3 +68,14 @@ test("create a weekly schedule, run it now, see the run in its history and downl
   await schedule.getByRole("button", { name: `Delete ${name}`, exact: true }).click();
   await expect(schedule).toHaveCount(0);
 });
+
+test.describe("in Tokyo", () => {
+  test.use({ timezoneId: "Asia/Tokyo" });
+
+  test("the schedule form starts in the browser's time zone", async ({ page }) => {
+    await logIn(page);
+    await page.goto("/schedules");
+    await hydrated(page);
+    await expect(page.getByLabel("Time zone (IANA name)")).toHaveValue("Asia/Tokyo");
+  });
+});

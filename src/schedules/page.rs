@@ -33,6 +33,15 @@ fn cadence(every: &str, at: String, weekday: String, day: &str, minute: &str, ex
     }
 }
 
+/// The browser's time zone (an IANA name), the form's default.
+#[cfg(feature = "hydrate")]
+fn browser_time_zone() -> Option<String> {
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+    js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())
+        .ok()?
+        .as_string()
+}
+
 #[component]
 pub fn SchedulesPage() -> impl IntoView {
     let CatalogResource(catalog) = expect_context();
@@ -47,6 +56,15 @@ pub fn SchedulesPage() -> impl IntoView {
     let expression = RwSignal::new("0 9 * * 1-5".to_owned());
     let time_zone = RwSignal::new("UTC".to_owned());
     let incremental = RwSignal::new(false);
+    // Times are most likely meant in the person's own zone: the form starts there.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(zone) = browser_time_zone()
+            && time_zone.get_untracked() == "UTC"
+        {
+            time_zone.set(zone);
+        }
+    });
     let save = Action::new(|request: &ScheduleRequest| {
         let request = request.clone();
         async move { save_schedule(None, request).await }
