@@ -73,6 +73,20 @@ pub struct AppError {
 }
 
 impl AppError {
+    /// The same error for a request nested under `prefix` (`export` → `export.format`).
+    pub fn within(self, prefix: &str) -> AppError {
+        match &self.field {
+            Some(field) => {
+                let message = self
+                    .message
+                    .strip_prefix(&format!("{field}: "))
+                    .unwrap_or(&self.message);
+                AppError::invalid(format!("{prefix}.{field}"), message)
+            }
+            None => self,
+        }
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError {
             code,

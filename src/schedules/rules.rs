@@ -86,13 +86,7 @@ fn fields(state: &AppState, member: &Member, request: &ScheduleRequest) -> Resul
             format!("give the schedule a name of 1 to {NAME_LIMIT} characters, on one line"),
         ));
     }
-    let (dataset, ..) = validate(&state.catalog, &request.export, member.role).map_err(|e| match &e.field {
-        Some(field) => AppError::invalid(
-            format!("export.{field}"),
-            e.message.split_once(": ").map_or(e.message.as_str(), |(_, m)| m),
-        ),
-        None => e,
-    })?;
+    let (dataset, ..) = validate(&state.catalog, &request.export, member.role).map_err(|e| e.within("export"))?;
     if request.incremental && dataset.changes.is_none() {
         return Err(AppError::invalid(
             "incremental",

@@ -69,14 +69,13 @@ struct LocalWriter {
 }
 
 impl LocalWriter {
-    async fn seal(&mut self, last: bool) -> StorageResult<()> {
-        let take = self.pending.len().min(sealed::CHUNK);
+    /// Seals `pending[from..to]` as the next chunk.
+    async fn seal(&mut self, from: usize, to: usize, last: bool) -> StorageResult<()> {
         let sealed = self
             .key
-            .seal(&self.header[4..], self.chunks, last, &self.pending[..take])
+            .seal(&self.header[4..], self.chunks, last, &self.pending[from..to])
             .map_err(|e| StorageError::Remote(e.to_string()))?;
         self.file.write_all(&sealed).await?;
-        self.pending.drain(..take);
         self.chunks += 1;
         Ok(())
     }
@@ -92,17 +91,23 @@ impl ObjectWriter for LocalWriter {
         self.pending.extend_from_slice(&data);
         self.bytes += data.len() as u64;
         // A full chunk is sealed once more bytes follow it: the last one is marked so.
-        while self.pending.len() > sealed::CHUNK {
-            self.seal(false).await?;
+        // The sealed chunks leave the buffer in one move, not one move each.
+        let mut from = 0;
+        while self.pending.len() - from > sealed::CHUNK {
+            self.seal(from, from + sealed::CHUNK, false).await?;
+            from += sealed::CHUNK;
         }
+        self.pending.drain(..from);
         Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> StorageResult<u64> {
-        if self.pending.len() == sealed::CHUNK {
-            self.seal(false).await?;
+        let full = self.pending.len() == sealed::CHUNK;
+        if full {
+            self.seal(0, sealed::CHUNK, false).await?;
         }
-        self.seal(true).await?;
+        let from = if full { sealed::CHUNK } else { 0 };
+        self.seal(from, self.pending.len(), true).await?;
         self.file.flush().await?;
         self.file.sync_data().await?;
         if let Some(parent) = self.target.parent() {

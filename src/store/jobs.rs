@@ -31,10 +31,9 @@ pub struct Flavour {
     pub skip_locked: &'static str,
 }
 
-/// The one way a timestamp is written as text: `2025-01-31T09:05:00.000000Z`.
-pub fn time_text(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
+/// The one way a timestamp is written as text: `2025-01-31T09:05:00.000000Z` (the same
+/// form the catalog's filters bind, so both compare as text in SQLite).
+pub use crate::catalog::filters::time_text;
 
 /// Reads a timestamp written as text (`time_text`, or any RFC 3339).
 pub fn parse_time_text(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
