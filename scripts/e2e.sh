@@ -37,7 +37,7 @@ export EGRESS_E2E_JWT_SECRET="e2e shared secret, at least thirty-two bytes long"
 echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
   "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
-  serve --listen "127.0.0.1:$port" --demo on --signup open --auth both --jwt-secret "$EGRESS_E2E_JWT_SECRET" --webhook-allow-private --demo-rows 2000 --max-rows-per-second 400 \
+  serve --listen "127.0.0.1:$port" --demo on --signup open --auth both --jwt-secret "$EGRESS_E2E_JWT_SECRET" --allow-private-targets --demo-rows 2000 --max-rows-per-second 400 \
   --max-attempts 2 --retry-base-seconds 0.5 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 

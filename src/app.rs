@@ -76,6 +76,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/exports") view=crate::exports::ExportsPage />
                 <Route path=path!("/settings/tokens") view=crate::accounts::api_tokens::TokensPage />
                 <Route path=path!("/settings/webhooks") view=crate::webhooks::WebhooksPage />
+                <Route path=path!("/settings/destinations") view=crate::destinations::DestinationsPage />
                 <Route path=path!("/schedules") view=crate::schedules::SchedulesPage />
                 <Route path=path!("/settings/workspace") view=crate::workspace::WorkspacePage />
             </Routes>
@@ -105,6 +106,7 @@ fn Header() -> impl IntoView {
                                 {v.workspace.role.manages_all_exports().then(|| view! {
                                     <A href="/settings/tokens">"API tokens"</A>
                                     <A href="/settings/webhooks">"Webhooks"</A>
+                                    <A href="/settings/destinations">"Destinations"</A>
                                     <A href="/settings/workspace">"Settings"</A>
                                 })}
                             </nav>

@@ -22,6 +22,7 @@ pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod cleanup;
 pub mod datasets;
+pub mod destinations;
 pub mod error;
 pub mod exports;
 pub mod formats;

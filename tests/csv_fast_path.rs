@@ -145,6 +145,7 @@ async fn csv_file(
                     encoder.row(row).unwrap();
                 }
             }
+            RowBatch::Next => panic!("one dataset's read has no parts"),
             RowBatch::Csv { bytes, rows } => {
                 rows_seen += rows;
                 encoder.encoded(&bytes).unwrap();

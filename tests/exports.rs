@@ -527,6 +527,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/schedules/{id}/resume", vec!["post"]),
         ("/api/schedules/{id}/run", vec!["post"]),
         ("/api/workspace", vec!["get", "put"]),
+        ("/api/destinations", vec!["get", "post"]),
+        ("/api/destinations/{id}", vec!["get", "delete"]),
+        ("/api/destinations/{id}/test", vec!["post"]),
+        ("/api/archives", vec!["post"]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} is not documented");

@@ -29,7 +29,7 @@ both_backends!(
 
 /// Webhooks may call loopback (the receiver), and retry quickly.
 fn hooks(a: &mut ServeArgs) {
-    a.pipeline.webhook_allow_private = true;
+    a.pipeline.allow_private_targets = true;
     a.pipeline.webhook_backoff_seconds = vec![0.2, 0.2, 0.2];
 }
 
@@ -420,6 +420,7 @@ fn outcome() -> Outcome {
         rows: 1,
         bytes: 10,
         shortened_cells: 0,
+        snapshot_at: chrono::Utc::now(),
     }
 }
 

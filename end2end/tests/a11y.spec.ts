@@ -60,6 +60,11 @@ test("the data pages, the export dialog and the exports page pass the audit", as
   await expect(page.getByRole("heading", { name: "Webhooks" })).toBeVisible();
   await audit(page, "webhooks page");
 
+  await page.goto("/settings/destinations");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Destinations" })).toBeVisible();
+  await audit(page, "destinations page");
+
   await page.goto("/schedules");
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Schedules" })).toBeVisible();

@@ -6,7 +6,7 @@ import { hydrated, logIn } from "./helpers";
 
 type Call = { id: string; timestamp: string; signature: string; body: string };
 
-/** A receiver on loopback that records each call (the server runs with --webhook-allow-private). */
+/** A receiver on loopback that records each call (the server runs with --allow-private-targets). */
 async function receiver(): Promise<{ url: string; calls: Call[]; close: () => void }> {
   const calls: Call[] = [];
   const server = http.createServer((req, res) => {

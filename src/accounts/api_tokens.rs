@@ -16,16 +16,24 @@ pub enum Scope {
     ExportsWrite,
     /// Add, rotate, test and delete webhook endpoints (an admin's token).
     WebhooksManage,
+    /// Add, test and delete delivery destinations (an admin's token).
+    DestinationsManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::ExportsRead, Scope::ExportsWrite, Scope::WebhooksManage];
+    pub const ALL: [Scope; 4] = [
+        Scope::ExportsRead,
+        Scope::ExportsWrite,
+        Scope::WebhooksManage,
+        Scope::DestinationsManage,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Scope::ExportsRead => "exports:read",
             Scope::ExportsWrite => "exports:write",
             Scope::WebhooksManage => "webhooks:manage",
+            Scope::DestinationsManage => "destinations:manage",
         }
     }
 
@@ -35,6 +43,7 @@ impl Scope {
             Scope::ExportsRead => "list, follow and download exports",
             Scope::ExportsWrite => "start, cancel and delete exports",
             Scope::WebhooksManage => "add, test, rotate and delete webhook endpoints",
+            Scope::DestinationsManage => "add, test and delete delivery destinations",
         }
     }
 

@@ -62,6 +62,16 @@ impl ExportAction {
     }
 }
 
+/// Whether `role` may manage a workspace's `what` (webhooks, destinations): admins and
+/// owners. The error says so.
+pub fn may_manage(role: Role, what: &str) -> Result<(), String> {
+    if role.manages_all_exports() {
+        Ok(())
+    } else {
+        Err(format!("Only the workspace's admins and owners manage {what}."))
+    }
+}
+
 /// Whether `role` may do `action` to an export; `own` when the user started it. The
 /// error says who may.
 pub fn may_act_on_export(role: Role, own: bool, action: ExportAction) -> Result<(), String> {

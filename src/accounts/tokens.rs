@@ -11,7 +11,7 @@ use super::ssr::Member;
 use crate::error::{AppError, ErrorCode};
 use crate::server::AppState;
 use crate::store::{ApiTokenRecord, NewApiToken};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 pub use super::api_tokens::{Scope, TokenView};
@@ -23,9 +23,7 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn time(at: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(at, 0).unwrap_or_default()
-}
+use crate::store::from_unix as time;
 
 fn now() -> i64 {
     Utc::now().timestamp()

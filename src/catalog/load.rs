@@ -164,6 +164,16 @@ impl Catalog {
                     _ => {}
                 }
             }
+            if let Some(subject) = &d.subject {
+                match d.column(subject) {
+                    None => say(format!("subject `{subject}` must be a declared column")),
+                    Some(c) if c.kind != Kind::Text => say(format!(
+                        "subject `{subject}` is {}; it must be a text column holding the person's email",
+                        c.kind.id()
+                    )),
+                    Some(_) => {}
+                }
+            }
             if let Some(changes) = &d.changes {
                 match d.column(&changes.column) {
                     None => say(format!("changes.column `{}` must be a declared column", changes.column)),
@@ -176,6 +186,20 @@ impl Catalog {
                 }
                 if !(1..=86_400).contains(&changes.overlap_seconds) {
                     say("changes.overlap_seconds: between 1 and 86400 (a day)".into());
+                }
+                if let Some(t) = &changes.tombstones {
+                    if !is_source(&t.source) {
+                        say(format!(
+                            "changes.tombstones.source `{}`: write a table or view as `name` or `schema.name`",
+                            t.source
+                        ));
+                    }
+                    if !is_identifier(&t.deleted_at) {
+                        say(format!(
+                            "changes.tombstones.deleted_at `{}`: name its timestamp column",
+                            t.deleted_at
+                        ));
+                    }
                 }
             }
             for f in &d.filters {

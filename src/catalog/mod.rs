@@ -96,6 +96,11 @@ pub struct Dataset {
     /// How to find the rows that changed since a time, for incremental runs. Server only.
     #[serde(default, skip_serializing)]
     pub changes: Option<Changes>,
+    /// The column naming the person a row is about (an email address), for "everything
+    /// about me" archives: a personal archive holds only the rows whose subject is the
+    /// requester's email. Datasets without one are left out of personal archives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     #[serde(rename = "column")]
     pub columns: Vec<Column>,
     #[serde(rename = "filter", default)]
@@ -116,7 +121,26 @@ pub struct Changes {
     pub column: String,
     #[serde(default = "default_overlap")]
     pub overlap_seconds: u32,
+    /// Where deleted rows are recorded, so incremental runs can report them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstones: Option<Tombstones>,
 }
+
+/// A table (or view) with a row per deleted row of the dataset: the dataset's tenant and
+/// key columns, under the same names, and the time of the deletion. An incremental run
+/// reports the rows deleted since the previous run (with the same overlap, matched the
+/// same way) as rows with only their key and `_deleted_at` set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstones {
+    pub source: String,
+    /// Its timestamp column: when the row was deleted.
+    pub deleted_at: String,
+}
+
+/// The name and label of the column incremental files of datasets with tombstones end
+/// with: empty for rows that exist, the deletion time for deleted ones.
+pub const DELETED_AT: (&str, &str) = ("_deleted_at", "Deleted at");
 
 fn default_overlap() -> u32 {
     300
@@ -187,6 +211,46 @@ impl Catalog {
 }
 
 impl Dataset {
+    /// The dataset's deleted rows as a dataset of their own (key columns and the deletion
+    /// time, which is its change column), so they are read by the same queries.
+    pub fn tombstones(&self) -> Option<Dataset> {
+        let changes = self.changes.as_ref()?;
+        let tombstones = changes.tombstones.as_ref()?;
+        let mut columns: Vec<Column> = self
+            .key
+            .iter()
+            .filter_map(|k| self.column(k).cloned())
+            .map(|c| Column {
+                currency_column: None,
+                ..c
+            })
+            .collect();
+        columns.push(Column {
+            name: tombstones.deleted_at.clone(),
+            label: DELETED_AT.1.to_owned(),
+            kind: Kind::Timestamp,
+            description: String::new(),
+            currency_column: None,
+        });
+        Some(Dataset {
+            id: format!("{}:deleted", self.id),
+            label: format!("{} (deleted)", self.label),
+            description: String::new(),
+            source: tombstones.source.clone(),
+            tenant: self.tenant.clone(),
+            key: self.key.clone(),
+            changes: Some(Changes {
+                column: tombstones.deleted_at.clone(),
+                overlap_seconds: changes.overlap_seconds,
+                tombstones: None,
+            }),
+            subject: None,
+            columns,
+            filters: Vec::new(),
+            role: self.role,
+        })
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -202,6 +202,10 @@ fn ExportForm(
     let gzip = RwSignal::new(false);
     let single_use = RwSignal::new(false);
     let bom = RwSignal::new(false);
+    // Delivery to one of the workspace's own buckets (none offered when it has none).
+    let deliver_to = RwSignal::new(String::new());
+    let delivery_only = RwSignal::new(false);
+    let destinations = Resource::new(|| (), |_| crate::destinations::destination_choices());
     let export_filters =
         move || -> FilterValues { values.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).collect() };
     let count = {
@@ -261,6 +265,8 @@ fn ExportForm(
                     gzip: gzip.get_untracked() && untrack(gzip_applies),
                     bom: bom.get_untracked() && untrack(bom_applies),
                     single_use: single_use.get_untracked(),
+                    deliver_to: deliver_to.get_untracked().parse().ok(),
+                    delivery_only: delivery_only.get_untracked() && !deliver_to.get_untracked().is_empty(),
                 },
             });
         }
@@ -362,6 +368,22 @@ fn ExportForm(
                 </label>
                 <p class="hint">"Excel needs the BOM to show accents and non-Latin letters in a CSV correctly."</p>
                 {error_view("options.bom")}
+                <Transition fallback=|| ()>
+                    {move || destinations.get().and_then(Result::ok).filter(|d| !d.is_empty()).map(|list| view! {
+                        <label for="export-deliver-to">"Deliver to"</label>
+                        <select id="export-deliver-to" prop:value=move || deliver_to.get() on:change=move |ev| deliver_to.set(event_target_value(&ev))>
+                            <option value="">"Egress only (download here)"</option>
+                            {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
+                        </select>
+                        <label class="check">
+                            <input type="checkbox" bind:checked=delivery_only disabled=move || deliver_to.get().is_empty() />
+                            "Keep no copy in Egress once delivered"
+                        </label>
+                    })}
+                </Transition>
+                {error_view("options.deliver_to")}
+                {error_view("options.delivery_only")}
+                {error_view("options.single_use")}
             </fieldset>
             {move || errors.get().get("form").map(|m| {
                 let limit = m.contains("exports running");

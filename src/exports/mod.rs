@@ -3,6 +3,9 @@
 //! pending → processing → completed → expired; processing → pending again (retry with
 //! backoff) while attempts remain, else failed; pending/processing → cancelled.
 
+mod archive_panel;
+#[cfg(feature = "ssr")]
+pub mod archives;
 mod dialog;
 mod page;
 #[cfg(feature = "ssr")]
@@ -79,6 +82,13 @@ pub struct ExportOptions {
     /// The file can be downloaded once; then it is deleted.
     #[serde(default)]
     pub single_use: bool,
+    /// Deliver the file to this destination of the workspace (its own S3 bucket), with a
+    /// manifest beside it.
+    #[serde(default)]
+    pub deliver_to: Option<i64>,
+    /// With `deliver_to`: keep no copy in Egress once the file is delivered.
+    #[serde(default)]
+    pub delivery_only: bool,
 }
 
 /// A request to export, as the API and the dialog send it.
@@ -128,7 +138,58 @@ pub struct ExportJob {
     pub shortened_cells: i64,
 }
 
+/// The `dataset` of an "all my data" archive: one zip of every dataset the requester may
+/// see (`worker::archive`). Catalog ids cannot start with `@`.
+pub const ARCHIVE: &str = "@archive";
+
+/// Whose data an archive holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveScope {
+    /// Every dataset of the workspace the requester may see (admins and owners).
+    Workspace,
+    /// The requester's own records: the datasets that declare a subject column, only
+    /// the rows about them.
+    Me,
+}
+
+/// A request for an "all my data" archive, as the API and the exports page send it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRequest {
+    pub scope: ArchiveScope,
+    /// The format of each dataset's file in the zip.
+    pub format: String,
+    /// CSV files start with a UTF-8 byte order mark (for Excel).
+    #[serde(default)]
+    pub bom: bool,
+}
+
+/// The label of an export's dataset for people: the catalog's, or what an archive holds.
+pub fn dataset_label(catalog: &crate::catalog::Catalog, job_dataset: &str, personal: bool) -> String {
+    if job_dataset == ARCHIVE {
+        return if personal {
+            "All my data"
+        } else {
+            "All the workspace's data"
+        }
+        .to_owned();
+    }
+    catalog
+        .find(job_dataset)
+        .map_or_else(|| job_dataset.to_owned(), |d| d.label.clone())
+}
+
 impl ExportJob {
+    pub fn is_archive(&self) -> bool {
+        self.dataset == ARCHIVE
+    }
+
+    /// For a personal archive: the email whose records it holds.
+    pub fn archive_subject(&self) -> Option<&str> {
+        self.filters.get(crate::catalog::filters::SUBJECT)
+    }
+
     /// The request that would run this export again.
     pub fn as_request(&self) -> NewExport {
         NewExport {
@@ -181,6 +242,16 @@ pub const ACTIVE_LIMIT: i64 = 3;
 async fn caller() -> Result<(crate::server::AppState, crate::accounts::ssr::Member), AppError> {
     let member = crate::accounts::ssr::require_member().await?;
     Ok((crate::accounts::ssr::state(), member))
+}
+
+/// Starts an "all my data" archive.
+#[leptos::server(prefix = "/rpc", endpoint = "request_archive", input = leptos::server_fn::codec::Json)]
+pub async fn request_archive(request: ArchiveRequest) -> Result<ExportJob, AppError> {
+    crate::error::server_fn(async move {
+        let (state, member) = caller().await?;
+        archives::request(&state, &member, request).await
+    })
+    .await
 }
 
 /// Starts an export; a bad field comes back with `field` set.

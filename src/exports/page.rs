@@ -96,6 +96,7 @@ pub fn ExportsPage() -> impl IntoView {
         <Title text="Exports" />
         <section class="exports">
             <h1>"Exports"</h1>
+            <super::archive_panel::ArchivePanel on_requested=move |()| tick.update(|t| *t += 1) />
             {move || act.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || exports.get().map(|r| match r {
@@ -121,7 +122,10 @@ pub fn ExportsPage() -> impl IntoView {
                                     <tbody>
                                         {list.into_iter().map(|job| {
                                             let dataset = catalog.get_untracked().and_then(Result::ok).and_then(|c| c.find(&job.dataset).cloned());
-                                            let label = dataset.as_ref().map_or(job.dataset.clone(), |d| d.label.clone());
+                                            let label = catalog.get_untracked().and_then(Result::ok).map_or(job.dataset.clone(), |c| {
+                                                super::dataset_label(&c, &job.dataset, job.archive_subject().is_some())
+                                            });
+                                            let archive = job.is_archive();
                                             let rows = match (job.status.is_active(), job.total_rows) {
                                                 (true, Some(t)) => format!("{} / {}", job.processed_rows, t),
                                                 (_, Some(t)) => t.to_string(),
@@ -133,7 +137,11 @@ pub fn ExportsPage() -> impl IntoView {
                                                 <tr data-status=job.status.id()>
                                                     <td>{label}</td>
                                                     <td>{job.format.label()}{job.options.gzip.then_some(" (gzip)")}</td>
-                                                    <td>{filters_in_words(&job, dataset.as_deref())}</td>
+                                                    <td>{match job.archive_subject() {
+                                                        Some(email) => format!("the records about {email}"),
+                                                        None if archive => "every dataset".to_owned(),
+                                                        None => filters_in_words(&job, dataset.as_deref()),
+                                                    }}</td>
                                                     <td>{job.created_by.clone()}</td>
                                                     <td><span class=format!("status status-{}", job.status.id())>{job.status.id()}</span>
                                                         {job.error.clone().map(|e| view! { <span class="hint">{e}</span> })}</td>
@@ -148,9 +156,11 @@ pub fn ExportsPage() -> impl IntoView {
                                                         <button type="button" class="ghost" on:click=move |_| { act.dispatch((cancel_id.clone(), None)); }>
                                                             {if job.status.is_active() { "Cancel" } else { "Delete" }}
                                                         </button>
-                                                        <button type="button" class="ghost" on:click=move |_| { act.dispatch((String::new(), Some(again_request.clone()))); }>
-                                                            "Run again"
-                                                        </button>
+                                                        {(!archive).then(|| view! {
+                                                            <button type="button" class="ghost" on:click=move |_| { act.dispatch((String::new(), Some(again_request.clone()))); }>
+                                                                "Run again"
+                                                            </button>
+                                                        })}
                                                     </td>
                                                 </tr>
                                             }

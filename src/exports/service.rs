@@ -62,6 +62,30 @@ fn check_columns(dataset: &Dataset, columns: &[String]) -> Result<(), AppError> 
     Ok(())
 }
 
+/// The format named `id`, checked with the byte order mark asked for (`bom`, named
+/// `bom_field` in the error).
+pub fn parse_format(id: &str, bom: bool, bom_field: &str) -> Result<Format, AppError> {
+    let format = Format::parse(id).ok_or_else(|| {
+        AppError::invalid(
+            "format",
+            format!(
+                "unknown format `{id}` (one of: {})",
+                Format::all().iter().map(|f| f.id()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    if bom && !format.bom {
+        return Err(AppError::invalid(
+            bom_field,
+            format!(
+                "only CSV files can start with a byte order mark, not {}",
+                format.label()
+            ),
+        ));
+    }
+    Ok(format)
+}
+
 /// Checks a request completely before anything is written.
 pub fn validate<'c>(
     catalog: &'c Catalog,
@@ -69,25 +93,7 @@ pub fn validate<'c>(
     role: Role,
 ) -> Result<(&'c std::sync::Arc<Dataset>, Format, Filters), AppError> {
     let dataset = visible_dataset(catalog, &request.dataset, role)?;
-    let format = Format::parse(&request.format).ok_or_else(|| {
-        AppError::invalid(
-            "format",
-            format!(
-                "unknown format `{}` (one of: {})",
-                request.format,
-                Format::all().iter().map(|f| f.id()).collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })?;
-    if request.options.bom && !format.bom {
-        return Err(AppError::invalid(
-            "options.bom",
-            format!(
-                "only CSV files can start with a byte order mark, not {}",
-                format.label()
-            ),
-        ));
-    }
+    let format = parse_format(&request.format, request.options.bom, "options.bom")?;
     if request.options.gzip && format.compressed {
         return Err(AppError::invalid(
             "options.gzip",
@@ -149,6 +155,7 @@ pub async fn wake_workers(store: &dyn crate::store::Store, wakeup: &tokio::sync:
 
 pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Result<ExportJob, AppError> {
     let (dataset, format, filters) = validate(&state.catalog, &request, member.role)?;
+    crate::destinations::rules::check_choice(state, member.workspace_id, &request.options).await?;
     // A workspace that reads nothing is told so now, not by a failed export.
     state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
     let new = new_job(
@@ -200,7 +207,13 @@ pub async fn get(
     let role = role.ok_or_else(not_found)?;
     may_act_on_export(role, record.user_id == member.user_id, action).map_err(AppError::forbidden)?;
     if matches!(action, ExportAction::Download) {
-        visible_dataset(&state.catalog, &record.job.dataset, role)?;
+        if !record.job.is_archive() {
+            visible_dataset(&state.catalog, &record.job.dataset, role)?;
+        } else if record.job.archive_subject().is_none() && !role.manages_all_exports() {
+            return Err(AppError::forbidden(
+                "An archive of the whole workspace can only be downloaded by its admins and owners.",
+            ));
+        }
     }
     Ok(record)
 }

@@ -39,8 +39,7 @@ pub fn ExportToasts() -> impl IntoView {
                 let label = catalog
                     .get_untracked()
                     .and_then(Result::ok)
-                    .and_then(|c| c.find(&p.dataset).map(|d| d.label.clone()))
-                    .unwrap_or_else(|| p.dataset.clone());
+                    .map_or_else(|| p.dataset.clone(), |c| super::dataset_label(&c, &p.dataset, true));
                 toasts.update(|t| {
                     t.push(Toast {
                         id: p.id.clone(),

@@ -165,6 +165,22 @@ mod encoder {
         }
     }
 
+    /// The columns of an incremental run's file: the chosen ones, then `_deleted_at` when
+    /// the dataset declares tombstones (the source puts it after the dataset's columns).
+    pub fn increment_columns(dataset: &Dataset, chosen: Option<&[String]>) -> FileColumns {
+        let mut columns = file_columns(dataset, chosen).to_vec();
+        if dataset.tombstones().is_some() {
+            let (name, label) = crate::catalog::DELETED_AT;
+            columns.push(FileColumn {
+                index: dataset.columns.len(),
+                name: name.to_owned(),
+                label: label.to_owned(),
+                kind: crate::catalog::Kind::Timestamp,
+            });
+        }
+        columns.into()
+    }
+
     /// Writes rows of one dataset into `W`, in one format.
     pub trait Encoder<W: Write>: Send {
         /// A whole row of the dataset; the encoder writes the file's columns of it.

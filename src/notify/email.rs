@@ -96,9 +96,8 @@ impl Mailer {
 use crate::text::html_escape as escape;
 
 /// The dataset's name as people read it (its id, when the catalog no longer has it).
-fn dataset_label<'a>(catalog: &'a Catalog, record: &'a JobRecord) -> &'a str {
-    let dataset = &record.job.dataset;
-    catalog.find(dataset).map_or(dataset.as_str(), |d| d.label.as_str())
+fn dataset_label(catalog: &Catalog, record: &JobRecord) -> String {
+    crate::exports::dataset_label(catalog, &record.job.dataset, record.job.archive_subject().is_some())
 }
 
 /// The "your export is ready" email for a completed job.
@@ -127,7 +126,7 @@ pub fn ready_email(
          <table><tr><td>File</td><td>{}</td></tr><tr><td>Rows</td><td>{rows}</td></tr>\
          <tr><td>Size</td><td>{size}</td></tr><tr><td>Available until</td><td>{expires}</td></tr></table>\
          <p><a href=\"{}\">Download the file</a> (you may be asked to log in).</p>",
-        escape(label),
+        escape(&label),
         escape(&name),
         escape(&link)
     );
@@ -151,7 +150,7 @@ pub fn failed_email(
     let html = format!(
         "<p>Your export of <strong>{}</strong> failed.</p><p>{}</p>\
          <p><a href=\"{}\">See it, and run it again</a> (you may be asked to log in).</p>",
-        escape(label),
+        escape(&label),
         escape(&reason),
         escape(&link)
     );

@@ -6,6 +6,7 @@
 //! per channel: `email.rs`, `webhook.rs` — records the attempt, and settles the row:
 //! delivered, retried after the channel's next delay, or given up after the last.
 
+pub mod delivery;
 pub mod email;
 pub mod webhook;
 
@@ -92,6 +93,17 @@ pub fn on_event(store: &dyn Store, event: Event, record: &JobRecord, public_url:
             now,
         ));
     }
+    if let (Event::Completed, Some(destination)) = (event, record.job.options.deliver_to) {
+        let payload = serde_json::json!({ "delivery_only": record.job.options.delivery_only }).to_string();
+        rows.push(outbox::delivery(
+            store,
+            record.workspace_id,
+            record.uuid,
+            destination,
+            &payload,
+            now,
+        ));
+    }
     rows.push(outbox::webhooks(
         store,
         record.workspace_id,
@@ -112,6 +124,8 @@ pub struct Delivery {
     pub error: Option<String>,
     /// Trying again cannot help (the endpoint was deleted, the address is refused).
     pub permanent: bool,
+    /// What was done, for the audit trail (where a file was delivered).
+    pub detail: Option<String>,
 }
 
 impl Delivery {
@@ -121,6 +135,7 @@ impl Delivery {
             status_code,
             error: None,
             permanent: false,
+            detail: None,
         }
     }
 
@@ -130,6 +145,7 @@ impl Delivery {
             status_code,
             error: Some(error.into()),
             permanent: false,
+            detail: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! a rotation the previous secret signs too, space-separated).
 //!
 //! Egress never calls loopback, private, link-local or other non-public addresses unless
-//! the operator allows it (`--webhook-allow-private`): the host is resolved before each
+//! the operator allows it (`--allow-private-targets`): the host is resolved before each
 //! call and the call goes to the addresses that were checked (no second lookup a DNS
 //! trick could change), without following redirects.
 

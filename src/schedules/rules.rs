@@ -11,15 +11,13 @@ use crate::exports::service::{too_many, validate, wake_workers};
 use crate::exports::{ACTIVE_LIMIT, ExportJob, JobStatus, NewExport};
 use crate::server::AppState;
 use crate::store::{Alongside, Created, ScheduleFields, ScheduleRecord, schedules};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 /// Runs shown with each schedule.
 const HISTORY: i64 = 20;
 const NAME_LIMIT: usize = 100;
 
-fn time(at: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(at, 0).unwrap_or_default()
-}
+use crate::store::from_unix as time;
 
 fn not_found() -> AppError {
     AppError::not_found("There is no such schedule in this workspace.")
@@ -96,6 +94,20 @@ fn fields(state: &AppState, member: &Member, request: &ScheduleRequest) -> Resul
             ),
         ));
     }
+    // Deleted rows are reported by their key: a file of them without it says nothing.
+    if request.incremental
+        && dataset.tombstones().is_some()
+        && let Some(chosen) = &request.export.columns
+        && let Some(missing) = dataset.key.iter().find(|k| !chosen.contains(k))
+    {
+        return Err(AppError::invalid(
+            "export.columns",
+            format!(
+                "incremental runs of {} report deleted rows by their key: include the column `{missing}`",
+                dataset.label
+            ),
+        ));
+    }
     state.source.tenant(member.workspace_id, member.tenant_key.as_deref())?;
     let next = cadence::next_after(&request.cadence, &request.time_zone, Utc::now())?;
     Ok(ScheduleFields {
@@ -128,6 +140,9 @@ pub async fn get(state: &AppState, member: &Member, id: i64) -> Result<ScheduleV
 
 pub async fn create(state: &AppState, member: &Member, request: ScheduleRequest) -> Result<ScheduleView, AppError> {
     let fields = fields(state, member, &request)?;
+    crate::destinations::rules::check_choice(state, member.workspace_id, &request.export.options)
+        .await
+        .map_err(|e| e.within("export"))?;
     let now = Utc::now().timestamp();
     let query = schedules::insert(member.workspace_id, member.user_id, &fields, now);
     let id = state
@@ -147,6 +162,9 @@ pub async fn replace(
 ) -> Result<ScheduleView, AppError> {
     let before = schedule(state, member, id).await?;
     let fields = fields(state, member, &request)?;
+    crate::destinations::rules::check_choice(state, member.workspace_id, &request.export.options)
+        .await
+        .map_err(|e| e.within("export"))?;
     // Another export (dataset, filters, columns…) starts its increments afresh: what the
     // old one delivered says nothing about the new one's rows.
     let mut steps = vec![schedules::replace(id, &fields, Utc::now().timestamp())];

@@ -320,9 +320,15 @@ pub struct PipelineArgs {
     /// Seconds between looks for due schedules (0: this process fires none).
     #[arg(long, env = "EGRESS_SCHEDULE_SECONDS", default_value_t = 15)]
     pub schedule_seconds: u64,
-    /// Let webhooks call loopback and private addresses (endpoints inside your network).
-    #[arg(long, env = "EGRESS_WEBHOOK_ALLOW_PRIVATE")]
-    pub webhook_allow_private: bool,
+    /// Let webhooks and delivery destinations reach loopback and private addresses
+    /// (endpoints and buckets inside your network).
+    #[arg(long, alias = "webhook-allow-private", env = "EGRESS_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+    /// The key that seals secrets kept in the database (destinations' credentials): base64
+    /// of 32 random bytes. Default: one made once and kept in DATA_DIR/secrets.key; give
+    /// every node the same key when there are several.
+    #[arg(long, env = "EGRESS_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
     /// The waits between tries of a webhook call, in seconds; after the last it is given
     /// up. The default is Standard Webhooks' schedule, about 27 hours in all.
     #[arg(
@@ -342,6 +348,7 @@ impl std::fmt::Debug for PipelineArgs {
             .field("s3_access_key", &masked(&self.s3_access_key))
             .field("s3_secret_key", &masked(&self.s3_secret_key))
             .field("storage_key", &masked(&self.storage_key))
+            .field("secrets_key", &masked(&self.secrets_key))
             .field("smtp_url", &self.smtp_url.as_deref().map(crate::store::redact))
             .field("mail_from", &self.mail_from)
             .field("worker_concurrency", &self.worker_concurrency)
@@ -370,7 +377,8 @@ impl Default for PipelineArgs {
             max_rows_per_second: 0,
             cleanup_seconds: 60,
             schedule_seconds: 15,
-            webhook_allow_private: false,
+            allow_private_targets: false,
+            secrets_key: None,
             webhook_backoff_seconds: crate::notify::webhook::BACKOFF
                 .iter()
                 .map(|d| d.as_secs_f64())

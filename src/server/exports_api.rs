@@ -25,6 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/exports", get(list).post(create))
+        .route("/api/archives", axum::routing::post(archive))
         .route("/api/exports/events", get(workspace_events))
         .route("/api/exports/{id}", get(show).delete(cancel_or_delete))
         .route("/api/exports/{id}/events", get(events))
@@ -40,6 +41,19 @@ async fn datasets(State(state): State<AppState>, caller: Caller) -> Result<Json<
     Ok(Json(crate::catalog::Catalog {
         datasets: state.catalog.visible_to(member.role).cloned().collect(),
     }))
+}
+
+/// `POST /api/archives`: 202 with the archive's export job.
+async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let member = caller.may(Scope::ExportsWrite)?;
+    let request: crate::exports::ArchiveRequest = parse_json(&body?)?;
+    let job = crate::exports::archives::request(&state, member, request).await?;
+    let location = format!("/api/exports/{}", job.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)).into_response())
 }
 
 /// `POST /api/exports`: 202 with the new job. With an `Idempotency-Key`, a retried

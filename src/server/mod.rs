@@ -3,6 +3,7 @@
 pub mod api;
 pub mod caller;
 pub mod config;
+mod destinations_api;
 mod exports_api;
 mod idempotency;
 pub mod middleware;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub source: crate::source::Source,
     pub settings: Arc<ServeArgs>,
     pub storage: crate::storage::DynStorage,
+    /// Seals and opens secrets kept in the database (destinations' credentials).
+    pub secrets: crate::storage::sealed::SealKey,
     pub hub: crate::progress::Hub,
     pub wakeup: Arc<tokio::sync::Notify>,
     /// Rung when notifications were queued, so this process's sender sends them at once.
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exports_api::routes())
         .merge(webhooks_api::routes())
         .merge(schedules_api::routes())
+        .merge(destinations_api::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), middleware::require_login))
@@ -156,6 +160,7 @@ pub async fn start(
         source: runtime.source.clone(),
         settings: Arc::new(args),
         storage: runtime.storage.clone(),
+        secrets: runtime.secrets.clone(),
         hub: runtime.hub.clone(),
         wakeup: runtime.wakeup.clone(),
         notify_wakeup: runtime.notify_wakeup.clone(),

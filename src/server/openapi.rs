@@ -258,7 +258,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         },
         "components": {
             "securitySchemes": {
-                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading exports (GET) needs exports:read; starting, cancelling and deleting them exports:write; webhook endpoints webhooks:manage; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading exports (GET) needs exports:read; starting, cancelling and deleting them exports:write; webhook endpoints webhooks:manage; delivery destinations destinations:manage; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "egress_session", "description": "The cookie POST /api/session or /auth/jwt sets"}
             },
             "schemas": {
@@ -275,6 +275,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "Dataset": {"type": "object", "properties": {
                 "id": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
                 "role": {"type": "string", "enum": ["member", "admin", "owner"], "description": "The least role that may see it"},
+                "subject": {"type": "string", "description": "The column naming the person a row is about (an email): the dataset is in \"everything about me\" archives (absent: it is not)"},
                 "column": {"type": "array", "description": "The columns in export order", "items": {"type": "object", "properties": {
                     "name": {"type": "string"}, "label": {"type": "string"},
                     "kind": {"type": "string", "enum": ["integer", "decimal", "money", "text", "boolean", "date", "timestamp", "uuid", "json", "text_list"]},
@@ -291,7 +292,9 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "columns": {"type": "array", "items": {"type": "string"}, "description": "The columns to include, in order (default: all of the dataset's, in catalog order); a file's header follows it"},
                 "options": {"type": "object", "additionalProperties": false, "properties": {
                     "gzip": {"type": "boolean", "default": false}, "bom": {"type": "boolean", "default": false, "description": "CSV only: start with a UTF-8 byte order mark for Excel"},
-                    "single_use": {"type": "boolean", "default": false, "description": "The file can be downloaded once (a second try is 410); it is deleted ten minutes after"}}}}},
+                    "single_use": {"type": "boolean", "default": false, "description": "The file can be downloaded once (a second try is 410); it is deleted ten minutes after"},
+                    "deliver_to": {"type": ["integer", "null"], "description": "Deliver the file to this destination of the workspace (GET /api/destinations), with `<file>.manifest.json` beside it"},
+                    "delivery_only": {"type": "boolean", "default": false, "description": "With deliver_to: once delivered, Egress keeps no copy (the export expires)"}}}}},
             "Export": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "workspace_id": {"type": "integer"}, "dataset": {"type": "string"}, "format": {"type": "string"},
                 "filters": {"type": "object", "additionalProperties": {"type": "string"}}, "options": {"type": "object"},
@@ -319,8 +322,14 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             }
         }
     });
-    let (paths, schemas) = schedules(unauthorized, internal);
-    for (into, from) in [("paths", paths), ("components", schemas)] {
+    let (paths, schemas) = schedules(unauthorized.clone(), internal);
+    let (more_paths, more_schemas) = destinations(unauthorized);
+    for (into, from) in [
+        ("paths", paths),
+        ("components", schemas),
+        ("paths", more_paths),
+        ("components", more_schemas),
+    ] {
         let target = if into == "components" {
             &mut doc[into]["schemas"]
         } else {
@@ -434,6 +443,92 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
                 "export_id": {"type": ["string", "null"], "format": "uuid"},
                 "status": {"type": ["string", "null"], "enum": ["pending", "processing", "completed", "failed", "cancelled", "expired", null]},
                 "rows": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}}}}}
+    });
+    (paths, schemas)
+}
+
+/// The delivery destinations' routes and schemas.
+fn destinations(unauthorized: Value) -> (Value, Value) {
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let forbidden = error_response(
+        "Only admins and owners manage destinations (a token needs destinations:manage)",
+        "forbidden",
+        "Only the workspace's admins and owners manage destinations.",
+    );
+    let not_found = error_response(
+        "No such destination in this workspace (or it was deleted)",
+        "not_found",
+        "There is no such destination in this workspace.",
+    );
+    let one = json!({"200": {"description": "The destination", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Destination"}}}},
+        "401": unauthorized, "403": forbidden, "404": not_found});
+    let placeholders: Vec<String> = crate::destinations::rules::PLACEHOLDERS
+        .iter()
+        .map(|(name, what)| format!("{{{name}}}: {what}"))
+        .collect();
+    let formats: Vec<&str> = crate::formats::Format::all().iter().map(|f| f.id()).collect();
+    let paths = json!({
+        "/api/archives": {
+            "post": {"summary": "Ask for all my data in one archive: a zip of every dataset, with a README data dictionary and a manifest",
+                "description": "Needs exports:write. `workspace`: every dataset the caller may see, whole (admins and owners). `me`: the caller's own records — the datasets that declare a subject column, only the rows whose subject is the caller's email. The archive is an export like any other (dataset `@archive`; a personal one has the filter `@subject`): follow it, download it and get its email the same way. The zip holds `<dataset>.<ext>` per dataset, `README.md` (each dataset's columns, kinds and meanings, and its rows) and `manifest.json` (each file's rows, bytes and SHA-256).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["scope", "format"], "properties": {
+                    "scope": {"type": "string", "enum": ["workspace", "me"]},
+                    "format": {"type": "string", "enum": formats, "description": "The format of each dataset's file"},
+                    "bom": {"type": "boolean", "default": false, "description": "CSV only: each file starts with a UTF-8 byte order mark"}}},
+                    "example": {"scope": "me", "format": "csv"}}}},
+                "responses": {"202": {"description": "The archive's export, queued; `Location` names it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
+                    "400": invalid_response("A field is wrong: an unknown format or scope, a BOM for a format other than CSV, or no dataset declares a subject (scope me)", "format", "unknown format `pdf` (one of: csv, json, ndjson, xlsx, parquet)"),
+                    "401": unauthorized,
+                    "403": error_response("The whole workspace was asked for by a member, or the token lacks exports:write", "forbidden", "Only the workspace's admins and owners can archive the whole workspace; ask for your own data instead."),
+                    "429": error_response("The workspace already has 3 pending or running exports", "too_many_exports", "This workspace already has 3 exports running. Wait for one to finish or cancel one, then try again.")}}
+        },
+        "/api/destinations": {
+            "get": {"summary": "The workspace's destinations, each with its latest deliveries",
+                "description": "Needs the destinations:manage scope, or an admin's or owner's session.",
+                "responses": {"200": {"description": "The destinations, oldest first", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Destination"}}}}},
+                    "401": unauthorized, "403": one["403"]}},
+            "post": {"summary": "Add a destination: an S3-compatible bucket that exports can deliver to",
+                "description": "The credentials are kept sealed (AES-256-GCM under the operator's key) and never shown again. Nothing is written when a field is wrong.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DestinationRequest"},
+                    "example": {"name": "Warehouse", "endpoint": "https://s3.eu-central-1.amazonaws.com", "bucket": "acme-exports", "region": "eu-central-1",
+                        "prefix": "egress/{dataset}/{date}/", "access_key_id": "AKIA…", "secret_access_key": "…", "sse": "aws:kms", "kms_key_id": "arn:aws:kms:…"}}}},
+                "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Destination"}}}},
+                    "400": invalid_response("A field is wrong: a bucket name S3 would refuse, an unknown placeholder in the prefix, an endpoint that is not http(s) or is on a private address, an unknown encryption", "prefix", "the prefix uses `{nope}`, which is not one of {dataset}, {format}, {date}, {year}, {month}, {day}, {hour}, {export}"),
+                    "401": unauthorized, "403": one["403"]}}
+        },
+        "/api/destinations/{id}": {"parameters": [id],
+            "get": {"summary": "One destination with its latest deliveries", "responses": one},
+            "delete": {"summary": "Delete a destination: nothing more is delivered to it (deliveries still queued are given up)",
+                "responses": {"204": {"description": "Deleted"}, "401": unauthorized, "403": one["403"], "404": one["404"]}}},
+        "/api/destinations/{id}/test": {"parameters": [id],
+            "post": {"summary": "Test the connection: write a small probe object under the prefix, then delete it",
+                "responses": {"200": {"description": "What happened, in a sentence (a refusal says which: unknown access key, wrong secret, no such bucket, access denied, wrong region, unreachable)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DestinationTest"},
+                        "example": {"ok": false, "object": "s3://acme-exports/egress/egress-test/2026-11-30/egress-connection-test-….txt",
+                            "message": "Could not write s3://acme-exports/…: the secret key does not match the access key (SignatureDoesNotMatch): check the secret key."}}}},
+                    "401": unauthorized, "403": one["403"], "404": one["404"]}}}
+    });
+    let schemas = json!({
+        "DestinationRequest": {"type": "object", "additionalProperties": false, "required": ["name", "bucket", "access_key_id", "secret_access_key"], "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "endpoint": {"type": "string", "default": "", "description": "An S3-compatible server (https://…, path-style addressing); empty for Amazon S3"},
+            "bucket": {"type": "string", "description": "3 to 63 lowercase letters, digits, dots and hyphens"},
+            "region": {"type": "string", "default": "us-east-1"},
+            "prefix": {"type": "string", "default": "", "description": format!("Where files go in the bucket, a template; the file's name follows it. Placeholders: {}", placeholders.join("; "))},
+            "access_key_id": {"type": "string"}, "secret_access_key": {"type": "string", "writeOnly": true},
+            "sse": {"type": "string", "enum": ["AES256", "aws:kms", "none"], "default": "AES256", "description": "Server-side encryption of delivered objects"},
+            "kms_key_id": {"type": ["string", "null"], "description": "With aws:kms: the KMS key (else the bucket's default)"}}},
+        "Destination": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "endpoint": {"type": ["string", "null"], "description": "null: Amazon S3"},
+            "bucket": {"type": "string"}, "region": {"type": "string"}, "prefix": {"type": "string"},
+            "access_key_hint": {"type": "string", "description": "The access key's last four characters"},
+            "sse": {"type": "string"}, "kms_key_id": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+            "deliveries": {"type": "array", "description": "The latest tries, newest first", "items": {"type": "object", "properties": {
+                "message": {"type": "string"}, "event": {"type": "string"}, "attempt": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"}, "ok": {"type": "boolean"}, "status_code": {"type": ["integer", "null"]},
+                "latency_ms": {"type": "integer"}, "error": {"type": ["string", "null"], "description": "Why the try failed, in a sentence"}}}}}},
+        "DestinationTest": {"type": "object", "properties": {
+            "ok": {"type": "boolean"}, "object": {"type": "string", "description": "The probe object, s3://bucket/key"}, "message": {"type": "string"}}}
     });
     (paths, schemas)
 }

@@ -18,6 +18,8 @@ pub struct Runtime {
     pub catalog: Arc<crate::catalog::Catalog>,
     pub source: crate::source::Source,
     pub storage: DynStorage,
+    /// Seals and opens secrets kept in the database (`--secrets-key`).
+    pub secrets: crate::storage::sealed::SealKey,
     pub hub: Hub,
     /// Rung when a job is created, so a worker in this process starts at once.
     pub wakeup: Arc<Notify>,
@@ -90,6 +92,13 @@ pub async fn build(
         key_file: data_dir.join("storage.key"),
     })
     .await?;
+    let secrets = crate::storage::sealed::load_key(
+        args.secrets_key.as_deref(),
+        "--secrets-key",
+        &data_dir.join("secrets.key"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
     let mailer = Mailer::new(args.smtp_url.as_deref(), data_dir.join("mail"))?;
     let mail_from = args
         .mail_from
@@ -100,6 +109,7 @@ pub async fn build(
         catalog: data.catalog,
         source: data.source,
         storage,
+        secrets,
         hub: Hub::connect(store, wakeup.clone()).await,
         wakeup,
         notify_wakeup: Arc::new(Notify::new()),
@@ -176,8 +186,15 @@ impl Runtime {
             }),
             Arc::new(WebhookChannel {
                 store: store.clone(),
-                allow_private: args.webhook_allow_private,
+                allow_private: args.allow_private_targets,
                 backoff,
+            }),
+            Arc::new(crate::notify::delivery::DeliveryChannel {
+                store: store.clone(),
+                catalog: self.catalog.clone(),
+                storage: self.storage.clone(),
+                secrets: self.secrets.clone(),
+                allow_private: args.allow_private_targets,
             }),
         ];
         crate::notify::spawn_sender(store.clone(), channels, self.notify_wakeup.clone(), interval);

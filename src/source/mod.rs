@@ -46,6 +46,9 @@ pub enum SourceError {
     },
     #[error("this source does not support {0}")]
     Unsupported(&'static str),
+    /// What was read does not agree with itself (a count and its rows).
+    #[error("{0}")]
+    Inconsistent(String),
     /// The workspace has no tenant key, and the source is not Egress's own database.
     #[error(
         "This workspace is not linked to any tenant of the data. It gets one when someone signs in from your product, or from `egress workspace add --tenant-key`."
@@ -85,6 +88,9 @@ pub struct Increment {
 pub struct IncrementState {
     pub snapshot_at: chrono::DateTime<chrono::Utc>,
     pub tail: Vec<String>,
+    /// The same for the dataset's tombstones (deleted rows), when it declares them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_tail: Vec<String>,
 }
 
 impl Increment {
@@ -95,6 +101,16 @@ impl Increment {
         Some(query::Window {
             since: crate::catalog::filters::time_text(&(previous.snapshot_at - self.overlap)),
             delivered: serde_json::to_string(&previous.tail).expect("texts serialise"),
+        })
+    }
+
+    /// The deleted rows to report: the same window over the tombstones. `None` for the
+    /// first run, which reports none (it has every row that exists).
+    fn deleted_window(&self) -> Option<query::Window> {
+        let previous = self.previous.as_ref()?;
+        Some(query::Window {
+            since: crate::catalog::filters::time_text(&(previous.snapshot_at - self.overlap)),
+            delivered: serde_json::to_string(&previous.deleted_tail).expect("texts serialise"),
         })
     }
 }
@@ -132,6 +148,8 @@ pub enum RowBatch {
         bytes: Vec<u8>,
         rows: usize,
     },
+    /// The next dataset of an archive starts (see `worker::archive`).
+    Next,
 }
 
 impl RowBatch {
@@ -140,8 +158,30 @@ impl RowBatch {
         match self {
             RowBatch::Rows(rows) => rows.len(),
             RowBatch::Csv { rows, .. } => *rows,
+            RowBatch::Next => 0,
         }
     }
+}
+
+/// A deleted row as the dataset's files hold it: its key (read from the tombstones,
+/// `tombstone`), every other column empty, and the deletion time last.
+fn deleted_row(dataset: &Dataset, tombstones: &Dataset, cells: Vec<Cell>, width: usize) -> Vec<Cell> {
+    let mut row = vec![Cell::Null; width + 1];
+    let last = cells.len().saturating_sub(1);
+    for (i, cell) in cells.into_iter().enumerate() {
+        let at = if i == last {
+            Some(width)
+        } else {
+            dataset
+                .columns
+                .iter()
+                .position(|c| c.name == tombstones.columns[i].name)
+        };
+        if let Some(at) = at {
+            row[at] = cell;
+        }
+    }
+    row
 }
 
 /// A row read as text, one value per column, decoded by the columns' kinds. Money takes
@@ -258,6 +298,12 @@ impl Source {
         })
     }
 
+    /// How many of a tenant's rows match the filters.
+    pub async fn count(&self, dataset: &Dataset, tenant: &str, filters: &Filters) -> SourceResult<i64> {
+        self.count_of(&query::count(self.db(), dataset, tenant, filters, None))
+            .await
+    }
+
     /// One page of a dataset for a tenant, with the count of all matching rows.
     pub async fn page(
         &self,
@@ -331,6 +377,23 @@ impl Source {
         let window = increment.and_then(|i| i.window());
         let count = query::count(db, &dataset, tenant, filters, window.as_ref());
         let select = query::export(db, &dataset, tenant, filters, window.as_ref());
+        // An incremental run of a dataset with tombstones: its rows end with an empty
+        // `_deleted_at`, and the rows deleted since the previous run follow, with only their
+        // key and deletion time (the export's filters cannot apply to rows that are gone).
+        let deleted = match (increment, dataset.tombstones()) {
+            (Some(increment), Some(tombstones)) => Some((increment, tombstones)),
+            _ => None,
+        };
+        let none = Filters::default();
+        let deleted_window = deleted.as_ref().and_then(|(i, _)| i.deleted_window());
+        let deleted_queries = deleted.as_ref().and_then(|(_, t)| {
+            let window = deleted_window.as_ref()?;
+            Some((
+                query::count(db, t, tenant, &none, Some(window)),
+                query::export(db, t, tenant, &none, Some(window)),
+            ))
+        });
+        let width = dataset.columns.len();
         with_pool!(self, pool => {
             // The count and the rows come from one snapshot, so they agree.
             let mut tx = pool.begin().await?;
@@ -353,46 +416,72 @@ impl Source {
                     Db::Sqlite => chrono::Utc::now(),
                 };
                 let near = crate::catalog::filters::time_text(&(snapshot_at - increment.overlap));
-                let tokens = query::tokens_since(db, &dataset, tenant, filters, &near);
-                let tail: Vec<String> = tokens
+                let mut texts_of = Vec::new();
+                texts_of.push(query::tokens_since(db, &dataset, tenant, filters, &near));
+                if let Some((_, tombstones)) = &deleted {
+                    texts_of.push(query::tokens_since(db, tombstones, tenant, &none, &near));
+                }
+                let mut tails = Vec::new();
+                for tokens in texts_of {
+                    let tail: Vec<String> = tokens
+                        .params
+                        .iter()
+                        .fold(sqlx::query(&tokens.sql), |s, p| s.bind(p))
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|r| r.try_get(0))
+                        .collect::<Result<_, _>>()?;
+                    tails.push(tail);
+                }
+                let deleted_tail = if tails.len() > 1 { tails.pop().unwrap_or_default() } else { Vec::new() };
+                let tail = tails.pop().unwrap_or_default();
+                state = Some(IncrementState { snapshot_at, tail, deleted_tail });
+            }
+            let mut total: i64 = 0;
+            for count in std::iter::once(&count).chain(deleted_queries.as_ref().map(|(c, _)| c)) {
+                let n: i64 = count
                     .params
                     .iter()
-                    .fold(sqlx::query(&tokens.sql), |s, p| s.bind(p))
-                    .fetch_all(&mut *tx)
+                    .fold(sqlx::query(&count.sql), |s, p| s.bind(p))
+                    .fetch_one(&mut *tx)
                     .await?
-                    .iter()
-                    .map(|r| r.try_get(0))
-                    .collect::<Result<_, _>>()?;
-                state = Some(IncrementState { snapshot_at, tail });
+                    .try_get(0)?;
+                total += n;
             }
-            let total: i64 = count
-                .params
-                .iter()
-                .fold(sqlx::query(&count.sql), |s, p| s.bind(p))
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
             if sink.total.send(total).is_err() {
                 return Ok(state);
             }
-            let mut rows = select.params.iter().fold(sqlx::query(&select.sql), |s, p| s.bind(p)).fetch(&mut *tx);
             let mut chunk = Vec::with_capacity(batch);
-            while let Some(row) = rows.try_next().await? {
-                let texts = (0..row.len())
-                    .map(|i| row.try_get::<Option<String>, _>(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                chunk.push(decode_row(&dataset, texts)?);
-                if chunk.len() == batch {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
-                    if sink.rows.send(RowBatch::Rows(full)).await.is_err() {
-                        return Ok(state);
+            let selects = std::iter::once((&select, &*dataset))
+                .chain(deleted_queries.as_ref().zip(deleted.as_ref()).map(|((_, q), (_, t))| (q, t)));
+            for (select, read) in selects {
+                let mut rows = select.params.iter().fold(sqlx::query(&select.sql), |s, p| s.bind(p)).fetch(&mut *tx);
+                while let Some(row) = rows.try_next().await? {
+                    let texts = (0..row.len())
+                        .map(|i| row.try_get::<Option<String>, _>(i))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut cells = decode_row(read, texts)?;
+                    if deleted.is_some() {
+                        cells = if std::ptr::eq(read, &*dataset) {
+                            cells.push(Cell::Null);
+                            cells
+                        } else {
+                            deleted_row(&dataset, read, cells, width)
+                        };
+                    }
+                    chunk.push(cells);
+                    if chunk.len() == batch {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch));
+                        if sink.rows.send(RowBatch::Rows(full)).await.is_err() {
+                            return Ok(state);
+                        }
                     }
                 }
             }
             if !chunk.is_empty() {
                 let _ = sink.rows.send(RowBatch::Rows(chunk)).await;
             }
-            drop(rows);
             tx.commit().await?;
             Ok(state)
         })

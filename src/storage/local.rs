@@ -228,6 +228,31 @@ impl Storage for LocalStorage {
         remove_if_present(&self.path(key)?).await
     }
 
+    async fn read(&self, key: &str) -> StorageResult<super::ObjectStream> {
+        use futures::{StreamExt, TryStreamExt};
+        let path = self.path(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::Missing),
+            Err(e) => return Err(e.into()),
+        };
+        let mut magic = [0u8; 4];
+        if !(file.read_exact(&mut magic).await.is_ok() && &magic == sealed::MAGIC) {
+            // A file from before files were sealed: read as it is.
+            let file = tokio::fs::File::open(&path).await?;
+            return Ok(tokio_util::io::ReaderStream::new(file)
+                .map_err(StorageError::from)
+                .boxed());
+        }
+        let size = sealed::plain_size(file.metadata().await?.len()).map_err(|e| StorageError::Remote(e.to_string()))?;
+        if size == 0 {
+            return Ok(futures::stream::empty().boxed());
+        }
+        Ok(opened_stream(path, self.key.clone(), size, (0, size - 1))
+            .map_err(StorageError::from)
+            .boxed())
+    }
+
     async fn hand_out(&self, object: Download<'_>, request: &HeaderMap) -> StorageResult<Handout> {
         let path = self.path(object.key)?;
         if !tokio::fs::try_exists(&path).await? {

@@ -11,7 +11,7 @@ mod s3;
 pub mod sealed;
 
 pub use local::LocalStorage;
-pub use s3::S3Storage;
+pub use s3::{Encryption, S3Storage, S3Target};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,6 +23,9 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("object storage request failed: {0}")]
     Remote(String),
+    /// The server answered with an S3 error code (`SignatureDoesNotMatch`, `NoSuchBucket`).
+    #[error("{code}: {detail}")]
+    Refused { code: String, detail: String },
     /// No answer at all (refused, reset, timed out): worth trying again later.
     #[error("object storage is unreachable: {0}")]
     Unreachable(String),
@@ -70,6 +73,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Drops a write that was left open (by a crash), by the handle it recorded. One that
     /// is gone already is not an error.
     async fn abandon(&self, key: &str, handle: &str) -> StorageResult<()>;
+    /// Reads a whole object (what a delivery copies elsewhere).
+    async fn read(&self, key: &str) -> StorageResult<ObjectStream>;
     /// Deletes an object. Deleting one that is gone is not an error.
     async fn delete(&self, key: &str) -> StorageResult<()>;
     /// Gives the object to the person asking (`request` holds their Range and
@@ -78,6 +83,9 @@ pub trait Storage: Send + Sync + 'static {
 }
 
 pub type DynStorage = Arc<dyn Storage>;
+
+/// An object's bytes, in order.
+pub type ObjectStream = futures::stream::BoxStream<'static, StorageResult<Bytes>>;
 
 /// `Content-Disposition` for a download named `file_name` (RFC 6266, with a UTF-8 form).
 pub fn content_disposition(file_name: &str) -> String {
@@ -110,49 +118,16 @@ pub struct StorageSettings {
     pub key_file: std::path::PathBuf,
 }
 
-/// The local disk's sealing key: the operator's, or one made once and kept (owner-only).
-async fn seal_key(settings: &StorageSettings) -> StorageResult<sealed::SealKey> {
-    use base64::Engine;
-    let decode = |text: &str, from: &str| {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|_| StorageError::Config(format!("{from} is not base64")))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| StorageError::Config(format!("{from} must be 32 bytes (base64 of 32 random bytes)")))?;
-        Ok(sealed::SealKey::new(&bytes))
-    };
-    if let Some(key) = &settings.key {
-        return decode(key, "--storage-key");
-    }
-    let path = &settings.key_file;
-    match tokio::fs::read_to_string(path).await {
-        Ok(text) => decode(&text, &path.display().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-            let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await?;
-            }
-            let mut options = tokio::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            options.mode(0o600);
-            use tokio::io::AsyncWriteExt;
-            let mut file = options.open(path).await?;
-            file.write_all(text.as_bytes()).await?;
-            file.sync_all().await?;
-            Ok(sealed::SealKey::new(&bytes))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn open(settings: &StorageSettings) -> StorageResult<DynStorage> {
     if let Some(path) = settings.url.strip_prefix("file://") {
         Ok(Arc::new(
-            LocalStorage::new(path.into(), seal_key(settings).await?).await?,
+            LocalStorage::new(
+                path.into(),
+                sealed::load_key(settings.key.as_deref(), "--storage-key", &settings.key_file)
+                    .await
+                    .map_err(StorageError::Config)?,
+            )
+            .await?,
         ))
     } else if settings.url.starts_with("s3://") {
         Ok(Arc::new(

@@ -24,11 +24,66 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 pub struct S3Storage {
     client: Client,
     bucket: String,
-    encryption: Option<ServerSideEncryption>,
+    encryption: Encryption,
     part_size: usize,
 }
 
-fn remote<E: std::error::Error + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError {
+/// Server-side encryption of the objects Egress writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Encryption {
+    None,
+    /// SSE-S3: keys the bucket manages.
+    Aes256,
+    /// SSE-KMS, under this key (or the bucket's default KMS key).
+    Kms(Option<String>),
+}
+
+impl Encryption {
+    /// `AES256`, `aws:kms` or `none` (S3's own names), with an optional KMS key id.
+    pub fn parse(sse: &str, kms_key_id: Option<String>) -> StorageResult<Encryption> {
+        match sse {
+            "none" => Ok(Encryption::None),
+            "AES256" => Ok(Encryption::Aes256),
+            "aws:kms" => Ok(Encryption::Kms(kms_key_id.filter(|k| !k.is_empty()))),
+            other => Err(StorageError::Config(format!(
+                "unknown server-side encryption `{other}` (AES256, aws:kms or none)"
+            ))),
+        }
+    }
+
+    pub fn id(&self) -> &'static str {
+        match self {
+            Encryption::None => "none",
+            Encryption::Aes256 => "AES256",
+            Encryption::Kms(_) => "aws:kms",
+        }
+    }
+}
+
+/// Where and as whom to write: Egress's own bucket, or a customer's destination.
+#[derive(Clone, Debug)]
+pub struct S3Target {
+    /// An S3-compatible server's URL (path-style addressing); `None`: Amazon S3 itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub encryption: Encryption,
+}
+
+fn remote<E>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+{
+    if let Some(service) = e.as_service_error()
+        && let Some(code) = service.code()
+    {
+        return StorageError::Refused {
+            code: code.to_owned(),
+            detail: service.message().unwrap_or("no detail").to_owned(),
+        };
+    }
     // The display of an SdkError is terse; its source chain says what went wrong.
     let mut message = e.to_string();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
@@ -54,7 +109,7 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 impl S3Storage {
-    /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|none`.
+    /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|aws:kms|none&kms_key_id=K`.
     /// Credentials come from the arguments, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     pub fn from_url(url: &str, access_key: Option<String>, secret_key: Option<String>) -> StorageResult<Self> {
         let rest = url
@@ -64,36 +119,52 @@ impl S3Storage {
         if bucket.is_empty() {
             return Err(StorageError::Config("the s3:// URL names no bucket".into()));
         }
-        let region = query_param(query, "region").unwrap_or("us-east-1").to_owned();
         let access_key = access_key.or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok());
         let secret_key = secret_key.or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok());
         let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
             return Err(StorageError::Config("S3 needs an access key and a secret key".into()));
         };
+        Ok(S3Storage::connect(&S3Target {
+            endpoint: query_param(query, "endpoint").map(str::to_owned),
+            region: query_param(query, "region").unwrap_or("us-east-1").to_owned(),
+            bucket: bucket.to_owned(),
+            access_key,
+            secret_key,
+            encryption: Encryption::parse(
+                query_param(query, "sse").unwrap_or("AES256"),
+                query_param(query, "kms_key_id").map(str::to_owned),
+            )?,
+        }))
+    }
+
+    /// A client for `target`. It only says whether the bucket answers when it is used.
+    pub fn connect(target: &S3Target) -> Self {
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .credentials_provider(Credentials::new(access_key, secret_key, None, None, "egress"))
-            .force_path_style(true);
-        if let Some(endpoint) = query_param(query, "endpoint") {
-            config = config.endpoint_url(endpoint);
+            .region(Region::new(target.region.clone()))
+            .credentials_provider(Credentials::new(
+                target.access_key.clone(),
+                target.secret_key.clone(),
+                None,
+                None,
+                "egress",
+            ))
+            // A customer's server should answer quickly or be reported as unreachable.
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .build(),
+            );
+        if let Some(endpoint) = &target.endpoint {
+            config = config.endpoint_url(endpoint).force_path_style(true);
         }
-        let encryption = match query_param(query, "sse").unwrap_or("AES256") {
-            "none" => None,
-            "AES256" => Some(ServerSideEncryption::Aes256),
-            "aws:kms" => Some(ServerSideEncryption::AwsKms),
-            other => {
-                return Err(StorageError::Config(format!(
-                    "unknown sse `{other}` (AES256, aws:kms or none)"
-                )));
-            }
-        };
-        Ok(S3Storage {
+        S3Storage {
             client: Client::from_conf(config.build()),
-            bucket: bucket.to_owned(),
-            encryption,
+            bucket: target.bucket.clone(),
+            encryption: target.encryption.clone(),
             part_size: MIN_PART_SIZE,
-        })
+        }
     }
 
     /// Parts of `bytes` at first (at least S3's 5 MiB).
@@ -241,7 +312,15 @@ impl Storage for S3Storage {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .set_server_side_encryption(self.encryption.clone())
+            .set_server_side_encryption(match &self.encryption {
+                Encryption::None => None,
+                Encryption::Aes256 => Some(ServerSideEncryption::Aes256),
+                Encryption::Kms(_) => Some(ServerSideEncryption::AwsKms),
+            })
+            .set_ssekms_key_id(match &self.encryption {
+                Encryption::Kms(key) => key.clone(),
+                _ => None,
+            })
             .send()
             .await
             .map_err(remote)?;
@@ -274,6 +353,24 @@ impl Storage for S3Storage {
             .await
             .map_err(remote)?;
         Ok(())
+    }
+
+    async fn read(&self, key: &str) -> StorageResult<super::ObjectStream> {
+        use futures::StreamExt;
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Err(StorageError::Missing),
+            Err(e) => return Err(remote(e)),
+        };
+        let body = out.body;
+        Ok(futures::stream::try_unfold(body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Ok(Some((chunk, body))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(StorageError::Unreachable(format!("reading the object broke off: {e}"))),
+            }
+        })
+        .boxed())
     }
 
     async fn hand_out(&self, object: Download<'_>, _request: &axum::http::HeaderMap) -> StorageResult<Handout> {

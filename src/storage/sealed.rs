@@ -64,6 +64,92 @@ impl SealKey {
     }
 }
 
+/// Small secrets (a destination's credentials) sealed for the database: base64 of a random
+/// 12-byte nonce and the ciphertext, bound to `context` (what the secret belongs to), so
+/// a sealed value copied onto another row does not open there.
+impl SealKey {
+    pub fn seal_value(&self, context: &str, plain: &str) -> String {
+        use base64::Engine;
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .0
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
+            .expect("AES-GCM seals any short value");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    pub fn open_value(&self, context: &str, sealed: &str) -> Result<String, SealError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| SealError::Corrupt("a sealed value is not base64"))?;
+        if bytes.len() < 12 + TAG as usize {
+            return Err(SealError::Corrupt("a sealed value is too short"));
+        }
+        let plain = self
+            .0
+            .decrypt(
+                Nonce::from_slice(&bytes[..12]),
+                Payload {
+                    msg: &bytes[12..],
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| SealError::Corrupt("a sealed value does not open with this key (another key, or changed)"))?;
+        String::from_utf8(plain).map_err(|_| SealError::Corrupt("a sealed value is not text"))
+    }
+}
+
+/// An operator's key: `given` (base64 of 32 bytes, from the flag `flag`), else the one
+/// kept in `file`, made there once (owner-only) when there is none. Several nodes must be
+/// given the same key: a file made on one node is not on the others.
+pub async fn load_key(given: Option<&str>, flag: &str, file: &std::path::Path) -> Result<SealKey, String> {
+    use base64::Engine;
+    let decode = |text: &str, from: &str| -> Result<SealKey, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| format!("{from} is not base64"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("{from} must be 32 bytes (base64 of 32 random bytes)"))?;
+        Ok(SealKey::new(&bytes))
+    };
+    if let Some(key) = given {
+        return decode(key, flag);
+    }
+    let io = |e: std::io::Error| format!("{}: {e}", file.display());
+    match tokio::fs::read_to_string(file).await {
+        Ok(text) => decode(&text, &file.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+            if let Some(parent) = file.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            }
+            let mut options = tokio::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            options.mode(0o600);
+            use tokio::io::AsyncWriteExt;
+            let mut out = options.open(file).await.map_err(io)?;
+            out.write_all(text.as_bytes()).await.map_err(io)?;
+            out.sync_all().await.map_err(io)?;
+            Ok(SealKey::new(&bytes))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error("sealed file: {0}")]
@@ -110,6 +196,22 @@ pub fn last_chunk(plain: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_their_key_and_context() {
+        let key = SealKey::new(&[7; 32]);
+        let sealed = key.seal_value("workspace 1", "s3cr3t");
+        assert!(!sealed.contains("s3cr3t"));
+        assert_ne!(
+            sealed,
+            key.seal_value("workspace 1", "s3cr3t"),
+            "a fresh nonce each time"
+        );
+        assert_eq!(key.open_value("workspace 1", &sealed).unwrap(), "s3cr3t");
+        assert!(key.open_value("workspace 2", &sealed).is_err(), "bound to its context");
+        assert!(SealKey::new(&[8; 32]).open_value("workspace 1", &sealed).is_err());
+        assert!(key.open_value("workspace 1", "bm90IHNlYWxlZA==").is_err());
+    }
 
     fn seal_all(key: &SealKey, data: &[u8]) -> Vec<u8> {
         let header = SealKey::header();

@@ -70,6 +70,8 @@ pub struct JobRecord {
     pub retention_hours: Option<f64>,
     /// When a single-use download was handed out.
     pub handed_out_at: Option<i64>,
+    /// What moment the completed file's data is as of.
+    pub snapshot_at: Option<DateTime<Utc>>,
 }
 
 /// The `options` column: the file's options and the chosen columns.
@@ -107,6 +109,8 @@ pub struct Outcome {
     pub bytes: i64,
     /// Text cells the format had to cut (XLSX's cell limit).
     pub shortened_cells: i64,
+    /// The data is as of this moment: the read's snapshot opened right after it.
+    pub snapshot_at: DateTime<Utc>,
 }
 
 /// A job to insert.
@@ -150,7 +154,7 @@ pub fn job_columns(f: &Flavour) -> String {
     format!(
         "{} , j.workspace_id, j.user_id, u.name, u.email, j.entity_type, j.format, {}, {}, j.status, \
          j.total_rows, j.processed_rows, j.bytes, j.s3_key, j.upload_id, j.content_type, j.file_name, \
-         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, j.shortened_cells, w.tenant_key, w.retention_hours, j.handed_out_at",
+         j.attempts, j.max_attempts, j.cancel_requested, j.error_message, {}, {}, {}, {}, {}, j.shortened_cells, w.tenant_key, w.retention_hours, j.handed_out_at, {}",
         f.uuid_text.replace("{}", "j.id"),
         f.json_text.replace("{}", "j.filters"),
         f.json_text.replace("{}", "j.options"),
@@ -159,6 +163,7 @@ pub fn job_columns(f: &Flavour) -> String {
         t("j.completed_at"),
         t("j.created_at"),
         t("j.deleted_at"),
+        t("j.snapshot_at"),
     )
 }
 
@@ -231,6 +236,7 @@ where
         increment_of: stored.increment_of,
         retention_hours: r.try_get(28)?,
         handed_out_at: r.try_get(29)?,
+        snapshot_at: parse_time(r.try_get(30)?)?,
     })
 }
 
@@ -489,7 +495,7 @@ pub fn completed(store: &dyn Store, lease: Lease, outcome: &Outcome, expires_at:
             &format!(
                 " SET status = 'completed', processed_rows = ?, total_rows = ?, bytes = ?, shortened_cells = ?, \
                  upload_id = NULL, lease_until = NULL, error_message = NULL, expires_at = ?{t}, completed_at = ?{t}, \
-                 updated_at = ?{t}",
+                 updated_at = ?{t}, snapshot_at = ?{t}",
                 t = f.time
             ),
             [
@@ -500,6 +506,7 @@ pub fn completed(store: &dyn Store, lease: Lease, outcome: &Outcome, expires_at:
                 time(expires_at),
                 time(now),
                 time(now),
+                time(outcome.snapshot_at),
             ],
         ),
         lease,
@@ -643,6 +650,23 @@ pub fn hand_out_once(store: &dyn Store, id: uuid::Uuid, now: DateTime<Utc>, grac
                 u = f.uuid
             ),
             [Param::Int(now.timestamp()), time(now + grace), time(now), uuid(id)],
+        )
+        .done()
+}
+
+/// Ends a completed job's stay in Egress's storage now (its file was delivered to the
+/// workspace's own bucket and no copy is kept): cleanup deletes the file and marks the
+/// job expired, as for any file past its time.
+pub fn expire_now(store: &dyn Store, id: uuid::Uuid, now: DateTime<Utc>) -> Query {
+    let f = store.flavour();
+    Sql::new("UPDATE export_jobs SET ")
+        .push(
+            &format!(
+                "expires_at = ?{t}, updated_at = ?{t} WHERE id = ?{u} AND status = 'completed'",
+                t = f.time,
+                u = f.uuid
+            ),
+            [time(now), time(now), uuid(id)],
         )
         .done()
 }

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod shared;
+pub mod destinations;
 pub mod jobs;
 pub mod outbox;
 mod postgres;
@@ -18,6 +19,7 @@ use crate::catalog::Cell;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use destinations::{DestinationRecord, NewDestination};
 pub use jobs::{Alongside, Created, JobRecord, Lease, NewJob, Outcome};
 pub use outbox::{AttemptRecord, NewWebhook, Next, OutboxItem, WebhookRecord};
 pub use postgres::PgStore;
@@ -37,6 +39,11 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A time the store keeps as Unix seconds.
+pub fn from_unix(at: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(at, 0).unwrap_or_default()
+}
 
 #[derive(Clone, Debug)]
 pub struct UserRecord {
@@ -207,6 +214,7 @@ pub trait Store: Send + Sync + 'static {
     async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>>;
     async fn fetch_schedules(&self, query: &query::Query) -> StoreResult<Vec<ScheduleRecord>>;
     async fn fetch_runs(&self, query: &query::Query) -> StoreResult<Vec<RunRecord>>;
+    async fn fetch_destinations(&self, query: &query::Query) -> StoreResult<Vec<DestinationRecord>>;
     /// Inserts the job unless the workspace already has `active_limit` pending or
     /// processing jobs; atomic, however many requests race. `alongside` goes in the same
     /// transaction: its fence first (when it changes no row, nothing is written), its

@@ -10,13 +10,13 @@ use super::query::{Param, Query};
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxItem {
     pub id: i64,
-    /// `email` or `webhook`: which channel sends it.
+    /// `email`, `webhook` or `delivery`: which channel sends it.
     pub channel: String,
     /// `export.completed`, `export.failed`, `export.expired` or `webhook.test`.
     pub event: String,
     pub workspace_id: i64,
     pub job_id: Option<uuid::Uuid>,
-    /// The address (email) or the endpoint's id (webhook).
+    /// The address (email), the endpoint's id (webhook) or the destination's (delivery).
     pub target: String,
     /// The webhook body, as JSON (`{}` for an email, which is written when it is sent).
     pub payload: String,
@@ -94,6 +94,32 @@ pub fn webhooks(
             Param::Int(now),
             Param::Int(workspace_id),
             Param::Text(format!("%,{event},%")),
+        ],
+    }
+}
+
+/// A copy of `job`'s file to the workspace's destination `destination`; `payload` says
+/// whether Egress keeps its own copy afterwards.
+pub fn delivery(
+    store: &dyn Store,
+    workspace_id: i64,
+    job: uuid::Uuid,
+    destination: i64,
+    payload: &str,
+    now: i64,
+) -> Query {
+    Query {
+        sql: format!(
+            "INSERT INTO outbox (channel, event, workspace_id, job_id, target, payload, next_attempt_at, created_at) \
+             VALUES ('delivery', 'export.completed', $1, $2{}, $3, $4, $5, $5)",
+            store.flavour().uuid
+        ),
+        params: vec![
+            Param::Int(workspace_id),
+            job_param(Some(job)),
+            Param::Text(destination.to_string()),
+            Param::Text(payload.into()),
+            Param::Int(now),
         ],
     }
 }

@@ -539,6 +539,11 @@ macro_rules! impl_store {
                 Ok(rows.iter().map(super::schedules::decode_run).collect::<Result<_, _>>()?)
             }
 
+            async fn fetch_destinations(&self, query: &query::Query) -> StoreResult<Vec<DestinationRecord>> {
+                let rows = bind_all(query).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(super::destinations::decode).collect::<Result<_, _>>()?)
+            }
+
             async fn create_job(&self, new: &NewJob, active_limit: i64, alongside: &Alongside) -> StoreResult<Created> {
                 let mut tx = self.begin_create(new.workspace_id).await?;
                 if let Some(fence) = &alongside.fence

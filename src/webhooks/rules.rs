@@ -10,28 +10,21 @@ use crate::notify::Event;
 use crate::notify::webhook::{self, check_url, new_secret};
 use crate::server::AppState;
 use crate::store::{AttemptRecord, NewWebhook, WebhookRecord, outbox};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 /// How long a rotated-out secret still signs.
 pub const ROTATION_OVERLAP_SECONDS: i64 = 24 * 3600;
 /// Deliveries shown per endpoint.
 const HISTORY: i64 = 20;
 
-fn time(at: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(at, 0).unwrap_or_default()
-}
+use crate::store::from_unix as time;
 
 fn may_manage(member: &Member) -> Result<(), AppError> {
-    if member.role.manages_all_exports() {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "Only the workspace's admins and owners manage webhooks.",
-        ))
-    }
+    crate::accounts::roles::may_manage(member.role, "webhooks").map_err(AppError::forbidden)
 }
 
-fn delivery_view(a: &AttemptRecord) -> DeliveryView {
+/// One try, as the pages show it (webhook calls and deliveries alike).
+pub fn delivery_view(a: &AttemptRecord) -> DeliveryView {
     DeliveryView {
         message: format!("msg_{}", a.outbox_id),
         event: a.event.clone(),
@@ -125,7 +118,7 @@ pub async fn create(
     // Said now rather than at the first delivery: a private or unknown host (last, as it
     // asks the resolver).
     let parsed = url::Url::parse(url).map_err(|e| AppError::invalid("url", e.to_string()))?;
-    if let Err(why) = webhook::resolve(&parsed, state.settings.pipeline.webhook_allow_private).await {
+    if let Err(why) = webhook::resolve(&parsed, state.settings.pipeline.allow_private_targets).await {
         return Err(AppError::invalid("url", why));
     }
     let secret = new_secret();

@@ -3,6 +3,7 @@
 //! backoff, failed, or cancelled). Runs as Tokio tasks beside the web server, or alone
 //! with `egress worker`.
 
+pub mod archive;
 pub mod pipeline;
 pub mod retry;
 pub mod running;

@@ -3,6 +3,7 @@
 //! buffers take turns, so memory stays flat whatever the row count. Any failure or a
 //! cancel aborts the upload.
 
+use super::archive;
 use super::running::{Lost, RunningJob};
 use crate::catalog::{Catalog, Dataset, filters};
 use crate::exports::{JobStatus, Progress};
@@ -153,6 +154,16 @@ impl formats::Output for Sink {
 /// Where the file goes and what it is called.
 pub fn object_names(record: &JobRecord) -> (String, String, &'static str) {
     let job = &record.job;
+    if job.is_archive() {
+        let key = format!("exports/{}/{}/{}.zip", record.workspace_id, record.uuid, job.attempts);
+        let what = if job.archive_subject().is_some() {
+            "my-data"
+        } else {
+            "workspace-data"
+        };
+        let name = format!("{what}-{}.zip", job.created_at.format("%Y%m%d-%H%M%S"));
+        return (key, name, "application/zip");
+    }
     let gz = if job.options.gzip { ".gz" } else { "" };
     let ext = job.format.extension();
     // Each attempt writes a key of its own: one that lost its lease can never overwrite
@@ -179,6 +190,15 @@ struct Selection {
     increment: Option<Increment>,
 }
 
+/// One file of one dataset, or an archive of several.
+enum Plan {
+    File(Selection),
+    Archive {
+        parts: Arc<[archive::Part]>,
+        tenant: String,
+    },
+}
+
 /// A finished file: what it holds, and where this attempt wrote it.
 pub struct Done {
     pub outcome: Outcome,
@@ -199,30 +219,10 @@ impl From<Lost> for Stop {
 impl Pipeline {
     pub async fn run(&self, running: &RunningJob, signals: &Signals) -> Result<Done, Stop> {
         let record = running.record();
-        let job = &record.job;
-        let dataset = self.catalog.find(&job.dataset).cloned().ok_or_else(|| {
-            Failure::stop(
-                "This dataset is no longer offered.",
-                format!("unknown dataset `{}`", job.dataset),
-            )
-        })?;
-        // The catalog may have changed since the export was asked for: check again.
-        let filters = filters::check(&dataset, &job.filters.0)
-            .map_err(|e| Failure::stop("The export's filters no longer fit the dataset.", e))?;
-        if let Some(missing) = job.columns.iter().flatten().find(|c| dataset.column(c).is_none()) {
-            return Err(Failure::stop(
-                "A column the export asked for is no longer offered.",
-                format!("unknown column `{missing}`"),
-            ));
-        }
-        let tenant = self
-            .source
-            .tenant(job.workspace_id, record.tenant_key.as_deref())
-            .map_err(|e| Failure::stop("This workspace is not linked to any tenant of the data.", e))?;
-        let columns = formats::file_columns(&dataset, job.columns.as_deref());
-        let increment = match record.increment_of {
-            Some(schedule) => Some(self.increment(running, &dataset, schedule).await?),
-            None => None,
+        let plan = if record.job.is_archive() {
+            self.archive_plan(running).await?
+        } else {
+            Plan::File(self.selection(running).await?)
         };
         let (key, file_name, content_type) = object_names(record);
 
@@ -249,16 +249,7 @@ impl Pipeline {
             .upload_opened(bucket, &key, Some(&handle), content_type, &file_name)
             .await
         {
-            Ok(()) => {
-                let selection = Selection {
-                    dataset,
-                    filters,
-                    columns,
-                    tenant,
-                    increment,
-                };
-                self.stream(running, selection, object, signals).await
-            }
+            Ok(()) => self.stream(running, plan, object, signals).await,
             Err(lost) => {
                 let _ = object.abort().await;
                 Err(Stop::from(lost))
@@ -287,16 +278,82 @@ impl Pipeline {
         }
     }
 
-    async fn stream(
-        &self,
-        running: &RunningJob,
-        Selection {
+    /// What a one-dataset export reads, checked again against today's catalog.
+    async fn selection(&self, running: &RunningJob) -> Result<Selection, Stop> {
+        let record = running.record();
+        let job = &record.job;
+        let dataset = self.catalog.find(&job.dataset).cloned().ok_or_else(|| {
+            Failure::stop(
+                "This dataset is no longer offered.",
+                format!("unknown dataset `{}`", job.dataset),
+            )
+        })?;
+        // The catalog may have changed since the export was asked for: check again.
+        let filters = filters::check(&dataset, &job.filters.0)
+            .map_err(|e| Failure::stop("The export's filters no longer fit the dataset.", e))?;
+        if let Some(missing) = job.columns.iter().flatten().find(|c| dataset.column(c).is_none()) {
+            return Err(Failure::stop(
+                "A column the export asked for is no longer offered.",
+                format!("unknown column `{missing}`"),
+            ));
+        }
+        let tenant = self.tenant(record)?;
+        let (columns, increment) = match record.increment_of {
+            Some(schedule) => (
+                formats::increment_columns(&dataset, job.columns.as_deref()),
+                Some(self.increment(running, &dataset, schedule).await?),
+            ),
+            None => (formats::file_columns(&dataset, job.columns.as_deref()), None),
+        };
+        Ok(Selection {
             dataset,
             filters,
             columns,
             tenant,
             increment,
-        }: Selection,
+        })
+    }
+
+    fn tenant(&self, record: &JobRecord) -> Result<String, Stop> {
+        self.source
+            .tenant(record.job.workspace_id, record.tenant_key.as_deref())
+            .map_err(|e| Failure::stop("This workspace is not linked to any tenant of the data.", e))
+    }
+
+    /// The datasets of an archive, for its maker's role today (a maker who left, or an
+    /// admin who is one no longer, gets nothing more).
+    async fn archive_plan(&self, running: &RunningJob) -> Result<Plan, Stop> {
+        let record = running.record();
+        let role = running.maker_role().await.map_err(Failure::database)?.ok_or_else(|| {
+            Failure::stop(
+                "The person who asked for this archive is no longer in the workspace.",
+                "no membership",
+            )
+        })?;
+        let subject = record.job.archive_subject();
+        if subject.is_none() && !role.manages_all_exports() {
+            return Err(Failure::stop(
+                "Only the workspace's admins and owners can archive the whole workspace.",
+                "the maker is no longer an admin",
+            ));
+        }
+        let parts = archive::parts(&self.catalog, role, subject, record.job.format);
+        if parts.is_empty() {
+            return Err(Failure::stop(
+                "No dataset holds records of a person.",
+                "no dataset declares a subject",
+            ));
+        }
+        Ok(Plan::Archive {
+            parts: parts.into(),
+            tenant: self.tenant(record)?,
+        })
+    }
+
+    async fn stream(
+        &self,
+        running: &RunningJob,
+        plan: Plan,
         object: Box<dyn ObjectWriter>,
         signals: &Signals,
     ) -> Result<(Outcome, Option<IncrementState>), Stop> {
@@ -304,24 +361,40 @@ impl Pipeline {
         let job = &record.job;
 
         let (sink, mut batches, mut counted) = RowSink::new(4);
-        let reader = {
-            let (source, dataset) = (self.source.clone(), dataset.clone());
-            let columns = columns.clone();
-            let csv = job.format.copy_csv;
-            tokio::spawn(async move {
-                // CSV straight from the database where it can write it (not for the
-                // windows of incremental runs); else rows.
-                if csv && source.writes_csv() && increment.is_none() {
-                    source
-                        .export_csv(dataset, &tenant, &filters, &columns, ROWS_PER_BATCH, sink)
-                        .await
-                        .map(|()| None)
-                } else {
-                    source
-                        .export_rows(dataset, &tenant, &filters, increment.as_ref(), ROWS_PER_BATCH, sink)
-                        .await
-                }
-            })
+        // The snapshot opens right after this moment (an incremental run's own snapshot
+        // time, read from the database, replaces it).
+        let read_from = chrono::Utc::now();
+        // An archive's count is the sum of its datasets', taken before their snapshots:
+        // it guides the progress; each dataset's rows are checked against its own count.
+        let whole_count = matches!(plan, Plan::File(_));
+        let reader = match &plan {
+            Plan::File(selection) => {
+                let (source, dataset) = (self.source.clone(), selection.dataset.clone());
+                let (tenant, filters, increment) = (
+                    selection.tenant.clone(),
+                    selection.filters.clone(),
+                    selection.increment.clone(),
+                );
+                let columns = selection.columns.clone();
+                let csv = job.format.copy_csv;
+                tokio::spawn(async move {
+                    // CSV straight from the database where it can write it (not for the
+                    // windows of incremental runs); else rows.
+                    if csv && source.writes_csv() && increment.is_none() {
+                        source
+                            .export_csv(dataset, &tenant, &filters, &columns, ROWS_PER_BATCH, sink)
+                            .await
+                            .map(|()| None)
+                    } else {
+                        source
+                            .export_rows(dataset, &tenant, &filters, increment.as_ref(), ROWS_PER_BATCH, sink)
+                            .await
+                    }
+                })
+            }
+            Plan::Archive { parts, tenant } => {
+                archive::spawn_reader(self.source.clone(), tenant.clone(), parts.clone(), ROWS_PER_BATCH, sink)
+            }
         };
 
         let (chunks_tx, mut chunks_rx) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
@@ -337,20 +410,20 @@ impl Pipeline {
         });
 
         let (rows_tx, mut rows_rx) = mpsc::channel::<RowBatch>(4);
-        let encoder = {
-            let (format, gzip, bom) = (job.format, job.options.gzip, job.options.bom);
-            tokio::task::spawn_blocking(move || -> io::Result<u64> {
-                let writer = ChunkWriter {
-                    chunk: BytesMut::with_capacity(CHUNK),
-                    chunks: chunks_tx,
-                };
+        let (format, gzip, bom) = (job.format, job.options.gzip, job.options.bom);
+        let writer = ChunkWriter {
+            chunk: BytesMut::with_capacity(CHUNK),
+            chunks: chunks_tx,
+        };
+        let encoder = match plan {
+            Plan::File(selection) => tokio::task::spawn_blocking(move || -> io::Result<u64> {
                 let sink = if gzip {
                     Sink::Gzip(Box::new(GzEncoder::new(writer, flate2::Compression::new(3))))
                 } else {
                     Sink::Plain(writer)
                 };
                 let options = EncodeOptions { bom: bom && format.bom };
-                let mut encoder = formats::encoder(format, columns, options, Box::new(sink))?;
+                let mut encoder = formats::encoder(format, selection.columns, options, Box::new(sink))?;
                 while let Some(batch) = rows_rx.blocking_recv() {
                     match batch {
                         RowBatch::Rows(rows) => {
@@ -359,12 +432,29 @@ impl Pipeline {
                             }
                         }
                         RowBatch::Csv { bytes, .. } => encoder.encoded(&bytes)?,
+                        RowBatch::Next => return Err(io::Error::other("one file holds one dataset")),
                     }
                 }
                 let shortened = encoder.shortened_cells();
                 encoder.finish()?.close()?;
                 Ok(shortened)
-            })
+            }),
+            Plan::Archive { parts, .. } => {
+                let about = archive::About {
+                    title: if job.archive_subject().is_some() {
+                        format!("Everything about {}", record.user_email)
+                    } else {
+                        "All the workspace's data".to_owned()
+                    },
+                    export_id: job.id.clone(),
+                    created_at: job.created_at,
+                };
+                tokio::task::spawn_blocking(move || -> io::Result<u64> {
+                    let (writer, shortened) = archive::encode(parts, format, bom, about, rows_rx, writer)?;
+                    writer.close()?;
+                    Ok(shortened)
+                })
+            }
         };
 
         let mut processed = 0i64;
@@ -465,7 +555,7 @@ impl Pipeline {
         let bytes = uploaded.map_err(Failure::storage)? as i64;
         let increment = read.map_err(|e| Failure::database(format!("reading rows failed: {e}")))?;
         let shortened = encoded.map_err(|e| Failure::file(format!("writing the file failed: {e}")))?;
-        if total.is_some_and(|t| t != processed) {
+        if whole_count && total.is_some_and(|t| t != processed) {
             return Err(Failure::stop(
                 "The rows changed while they were read.",
                 format!("counted {total:?} rows but wrote {processed}"),
@@ -475,6 +565,7 @@ impl Pipeline {
             rows: processed,
             bytes,
             shortened_cells: shortened as i64,
+            snapshot_at: increment.as_ref().map_or(read_from, |s| s.snapshot_at),
         };
         Ok((outcome, increment))
     }

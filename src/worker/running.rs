@@ -46,6 +46,18 @@ impl RunningJob {
         &self.store
     }
 
+    /// The role the job's maker has in its workspace today (none: they left).
+    pub async fn maker_role(&self) -> crate::store::StoreResult<Option<crate::accounts::Role>> {
+        let record = &self.record;
+        Ok(self
+            .store
+            .memberships(record.user_id)
+            .await?
+            .into_iter()
+            .find(|m| m.workspace_id == record.workspace_id)
+            .map(|m| m.role))
+    }
+
     pub fn record(&self) -> &JobRecord {
         &self.record
     }

@@ -61,6 +61,11 @@ impl Filters {
     }
 }
 
+/// The parameter that limits a dataset to one person's rows (its `subject` column equals
+/// the value). Egress sets it for personal archives; `check` refuses it from requests, as
+/// it refuses any parameter the catalog does not declare.
+pub const SUBJECT: &str = "@subject";
+
 #[cfg(feature = "ssr")]
 mod list_contains;
 #[cfg(feature = "ssr")]
@@ -194,8 +199,13 @@ mod server {
         Ok(filters)
     }
 
-    /// The conditions of checked filters, in the dataset's filter order.
+    /// The conditions of checked filters, in the dataset's filter order, then the subject.
     pub fn conditions(dataset: &Dataset, filters: &Filters) -> Vec<Condition> {
+        let subject = dataset
+            .subject
+            .as_deref()
+            .and_then(|name| dataset.column(name))
+            .and_then(|column| condition(column, filters, super::SUBJECT, Op::Eq));
         dataset
             .filters
             .iter()
@@ -205,6 +215,7 @@ mod server {
                     .expect("the catalog checked its filters' columns");
                 spec(filter.kind).conditions(filter, column, filters)
             })
+            .chain(subject)
             .collect()
     }
 
