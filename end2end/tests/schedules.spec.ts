@@ -44,6 +44,16 @@ test("create a weekly schedule, run it now, see the run in its history and downl
   // The rows column of the history counts the file's records (after the header).
   await expect(run).toContainText(String(csvRecords(text) - 1));
 
+  // Edit it: the form fills in, the change is saved, and the history stays.
+  await schedule.getByRole("button", { name: `Edit ${name}`, exact: true }).click();
+  await expect(page.getByLabel("Name", { exact: true })).toHaveValue(name);
+  await expect(page.getByLabel("At (HH:MM)", { exact: true })).toHaveValue("09:00");
+  await page.getByLabel("At (HH:MM)", { exact: true }).fill("10:30");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(schedule).toContainText("Every Monday at 10:30 (Europe/Berlin)");
+  await expect(schedule.getByRole("row").filter({ hasText: "completed" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Save schedule" })).toBeVisible();
+
   // A bad cadence is refused with a message naming it, and nothing is saved.
   await page.getByLabel("Name", { exact: true }).fill(`${name} broken`);
   await page.getByLabel("Runs", { exact: true }).selectOption("cron");

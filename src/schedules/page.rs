@@ -1,8 +1,11 @@
-//! The schedules page: make a schedule (name, dataset, format, cadence, time zone), see
-//! each one's next run and its history of runs with links to their exports, and pause,
-//! resume, run now or delete it. Filters and columns can be saved through the API.
+//! The schedules page: make or edit a schedule (name, dataset, format, cadence, time
+//! zone, changes only, delivery), see each one's next run and its history of runs with
+//! links to their exports, and pause, resume, run now or delete it. Filters and columns
+//! are saved through the API; editing on the page keeps them.
 
-use super::{Cadence, Last, MonthDay, ScheduleRequest, WEEKDAYS, act_on_schedule, list_schedules, save_schedule};
+use super::{
+    Cadence, Last, MonthDay, ScheduleRequest, ScheduleView, WEEKDAYS, act_on_schedule, list_schedules, save_schedule,
+};
 use crate::catalog::CatalogResource;
 use crate::exports::NewExport;
 use crate::formats::Format;
@@ -56,6 +59,54 @@ pub fn SchedulesPage() -> impl IntoView {
     let expression = RwSignal::new("0 9 * * 1-5".to_owned());
     let time_zone = RwSignal::new("UTC".to_owned());
     let incremental = RwSignal::new(false);
+    let deliver_to = RwSignal::new(String::new());
+    let destinations = Resource::new(|| (), |_| crate::destinations::destination_choices());
+    // Editing a schedule: its id, and its export as saved (the page keeps the filters,
+    // columns and options it does not show; the API sets them).
+    let editing = RwSignal::new(None::<i64>);
+    let kept = RwSignal::new(None::<(NewExport, bool)>);
+    let fill = move |s: &ScheduleView| {
+        name.set(s.name.clone());
+        dataset.set(s.export.dataset.clone());
+        format.set(s.export.format.clone());
+        time_zone.set(s.time_zone.clone());
+        incremental.set(s.incremental);
+        deliver_to.set(s.export.options.deliver_to.map(|d| d.to_string()).unwrap_or_default());
+        match &s.cadence {
+            Cadence::Hourly { minute: m } => {
+                every.set("hourly".into());
+                minute.set(m.to_string());
+            }
+            Cadence::Daily { at: a } => {
+                every.set("daily".into());
+                at.set(a.clone());
+            }
+            Cadence::Weekly { weekday: w, at: a } => {
+                every.set("weekly".into());
+                weekday.set(w.clone());
+                at.set(a.clone());
+            }
+            Cadence::Monthly { day: d, at: a } => {
+                every.set("monthly".into());
+                day.set(match d {
+                    MonthDay::Day(n) => n.to_string(),
+                    MonthDay::Last(_) => "last".into(),
+                });
+                at.set(a.clone());
+            }
+            Cadence::Cron { expression: e } => {
+                every.set("cron".into());
+                expression.set(e.clone());
+            }
+        }
+        kept.set(Some((s.export.clone(), s.paused)));
+        editing.set(Some(s.id));
+    };
+    let stop_editing = move || {
+        editing.set(None);
+        kept.set(None);
+        name.set(String::new());
+    };
     // Times are most likely meant in the person's own zone: the form starts there.
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -65,9 +116,14 @@ pub fn SchedulesPage() -> impl IntoView {
             time_zone.set(zone);
         }
     });
-    let save = Action::new(|request: &ScheduleRequest| {
-        let request = request.clone();
-        async move { save_schedule(None, request).await }
+    let save = Action::new(|(id, request): &(Option<i64>, ScheduleRequest)| {
+        let (id, request) = (*id, request.clone());
+        async move { save_schedule(id, request).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            stop_editing();
+        }
     });
     let act = Action::new(|(id, action): &(i64, &'static str)| {
         let (id, action) = (*id, action.to_string());
@@ -102,27 +158,41 @@ pub fn SchedulesPage() -> impl IntoView {
         } else {
             chosen
         };
-        save.dispatch(ScheduleRequest {
-            name: name.get_untracked(),
-            export: NewExport {
-                dataset: chosen,
-                format: format.get_untracked(),
-                filters: Default::default(),
-                columns: None,
-                options: Default::default(),
-            },
-            cadence: cadence(
-                &every.get_untracked(),
-                at.get_untracked(),
-                weekday.get_untracked(),
-                &day.get_untracked(),
-                &minute.get_untracked(),
-                expression.get_untracked(),
+        // An edited schedule keeps what the page does not show, unless its dataset changed.
+        let (mut export, paused) = match kept.get_untracked() {
+            Some((export, paused)) if export.dataset == chosen => (export, paused),
+            other => (
+                NewExport {
+                    dataset: chosen,
+                    format: String::new(),
+                    filters: Default::default(),
+                    columns: None,
+                    options: Default::default(),
+                },
+                other.is_some_and(|(_, paused)| paused),
             ),
-            time_zone: time_zone.get_untracked(),
-            paused: false,
-            incremental: incremental.get_untracked(),
-        });
+        };
+        export.format = format.get_untracked();
+        export.options.deliver_to = deliver_to.get_untracked().parse().ok();
+        export.options.delivery_only &= export.options.deliver_to.is_some();
+        save.dispatch((
+            editing.get_untracked(),
+            ScheduleRequest {
+                name: name.get_untracked(),
+                export,
+                cadence: cadence(
+                    &every.get_untracked(),
+                    at.get_untracked(),
+                    weekday.get_untracked(),
+                    &day.get_untracked(),
+                    &minute.get_untracked(),
+                    expression.get_untracked(),
+                ),
+                time_zone: time_zone.get_untracked(),
+                paused,
+                incremental: incremental.get_untracked(),
+            },
+        ));
     };
     let shown = move |kinds: &'static [&'static str]| move || !kinds.contains(&every.get().as_str());
     view! {
@@ -132,7 +202,8 @@ pub fn SchedulesPage() -> impl IntoView {
             <p class="lede">
                 "A schedule runs the same export again and again: every hour, day, week or month at a time in your time zone, or on a cron expression. Each run is an ordinary export, with its progress, its email and its download."
             </p>
-            <form class="stack token-form" on:submit=submit aria-label="New schedule">
+            <form class="stack token-form" on:submit=submit aria-label=move || if editing.get().is_some() { "Edit schedule" } else { "New schedule" }>
+                {move || editing.get().map(|_| view! { <p class="notice" role="status">{format!("Editing {}", name.get_untracked())}</p> })}
                 <label for="schedule-name">"Name"</label>
                 <input id="schedule-name" required maxlength="100" placeholder="Weekly orders for finance" bind:value=name />
                 <label for="schedule-dataset">"Dataset"</label>
@@ -183,8 +254,24 @@ pub fn SchedulesPage() -> impl IntoView {
                     <input type="checkbox" bind:checked=incremental />
                     "Each run exports only the rows added or changed since the last run"
                 </label>
+                <Transition fallback=|| ()>
+                    {move || destinations.get().and_then(Result::ok).filter(|d| !d.is_empty()).map(|list| view! {
+                        <label for="schedule-deliver-to">"Deliver to"</label>
+                        <select id="schedule-deliver-to" prop:value=move || deliver_to.get() on:change=move |ev| deliver_to.set(event_target_value(&ev))>
+                            <option value="">"Egress only (download here)"</option>
+                            {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
+                        </select>
+                    })}
+                </Transition>
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
-                <button type="submit" class="primary" disabled=move || save.pending().get()>"Save schedule"</button>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || save.pending().get()>
+                        {move || if editing.get().is_some() { "Save changes" } else { "Save schedule" }}
+                    </button>
+                    {move || editing.get().map(|_| view! {
+                        <button type="button" class="ghost" on:click=move |_| stop_editing()>"Cancel editing"</button>
+                    })}
+                </div>
             </form>
             {move || act.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -193,6 +280,7 @@ pub fn SchedulesPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No schedules yet."</p> }.into_any(),
                     Ok(list) => list.into_iter().map(|s| {
                         let id = s.id;
+                        let editable = s.clone();
                         let label = s.name.clone();
                         let (toggle, toggle_label) = if s.paused { ("resume", "Resume") } else { ("pause", "Pause") };
                         let kind = if s.incremental { " · changes only" } else { "" };
@@ -208,6 +296,7 @@ pub fn SchedulesPage() -> impl IntoView {
                                 </p>
                                 <div class="actions">
                                     <button type="button" class="ghost" aria-label=format!("Run {label} now") on:click=move |_| { act.dispatch((id, "run")); }>"Run now"</button>
+                                    <button type="button" class="ghost" aria-label=format!("Edit {label}") on:click=move |_| fill(&editable)>"Edit"</button>
                                     <button type="button" class="ghost" aria-label=format!("{toggle_label} {label}") on:click=move |_| { act.dispatch((id, toggle)); }>{toggle_label}</button>
                                     <button type="button" class="ghost danger" aria-label=format!("Delete {label}") on:click=move |_| { act.dispatch((id, "delete")); }>"Delete"</button>
                                 </div>
