@@ -149,11 +149,13 @@ impl S3Storage {
                 None,
                 "egress",
             ))
-            // A customer's server should answer quickly or be reported as unreachable.
+            // A server that does not connect, or stops answering, is reported as
+            // unreachable instead of holding the export (or delivery) forever. There is no
+            // limit on a whole request: a large part on a slow link takes what it takes.
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .read_timeout(Duration::from_secs(120))
                     .build(),
             );
         if let Some(endpoint) = &target.endpoint {
