@@ -201,11 +201,20 @@ mod server {
 
     /// The conditions of checked filters, in the dataset's filter order, then the subject.
     pub fn conditions(dataset: &Dataset, filters: &Filters) -> Vec<Condition> {
+        // Emails are compared ignoring case (`Ana@X.com` is ana@x.com), as a pattern
+        // with no wildcard: the value's `%` and `_` are escaped.
         let subject = dataset
             .subject
             .as_deref()
             .and_then(|name| dataset.column(name))
-            .and_then(|column| condition(column, filters, super::SUBJECT, Op::Eq));
+            .and_then(|column| {
+                filters.get(super::SUBJECT).map(|email| Condition {
+                    column: column.name.clone(),
+                    kind: column.kind,
+                    op: Op::Like,
+                    value: super::text_search::escape_like(email),
+                })
+            });
         dataset
             .filters
             .iter()
