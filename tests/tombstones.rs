@@ -135,6 +135,15 @@ async fn deleted_rows_are_reported_once_by_key(backend: Backend) {
         path: Some(path),
         source_url: Some(source.url.clone()),
     };
+    // A tombstone table the source does not have is found before Egress starts.
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(&wrong, CATALOG.replace("\"people_deleted\"", "\"people_gone\"")).unwrap();
+    let refused = egress::server::runtime::Data::load(Some(&wrong), &source.url, false)
+        .await
+        .err()
+        .expect("a catalog naming a missing tombstone table is refused")
+        .to_string();
+    assert!(refused.contains("people_gone"), "{refused}");
     let app = setup.scope(spawn_app_with(backend, |_| {})).await;
     let ws = app.store.create_tenant_workspace("Seven", "7").await.unwrap();
     app.add_user(ws, "o@seven.test", Role::Owner).await;

@@ -60,6 +60,7 @@ pub fn SchedulesPage() -> impl IntoView {
     let time_zone = RwSignal::new("UTC".to_owned());
     let incremental = RwSignal::new(false);
     let deliver_to = RwSignal::new(String::new());
+    let delivery_only = RwSignal::new(false);
     let destinations = Resource::new(|| (), |_| crate::destinations::destination_choices());
     // Editing a schedule: its id, and its export as saved (the page keeps the filters,
     // columns and options it does not show; the API sets them).
@@ -72,6 +73,7 @@ pub fn SchedulesPage() -> impl IntoView {
         time_zone.set(s.time_zone.clone());
         incremental.set(s.incremental);
         deliver_to.set(s.export.options.deliver_to.map(|d| d.to_string()).unwrap_or_default());
+        delivery_only.set(s.export.options.delivery_only);
         match &s.cadence {
             Cadence::Hourly { minute: m } => {
                 every.set("hourly".into());
@@ -174,7 +176,7 @@ pub fn SchedulesPage() -> impl IntoView {
         };
         export.format = format.get_untracked();
         export.options.deliver_to = deliver_to.get_untracked().parse().ok();
-        export.options.delivery_only &= export.options.deliver_to.is_some();
+        export.options.delivery_only = delivery_only.get_untracked() && export.options.deliver_to.is_some();
         save.dispatch((
             editing.get_untracked(),
             ScheduleRequest {
@@ -261,6 +263,10 @@ pub fn SchedulesPage() -> impl IntoView {
                             <option value="">"Egress only (download here)"</option>
                             {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
                         </select>
+                        <label class="check">
+                            <input type="checkbox" bind:checked=delivery_only disabled=move || deliver_to.get().is_empty() />
+                            "Keep no copy in Egress once delivered"
+                        </label>
                     })}
                 </Transition>
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}

@@ -276,6 +276,10 @@ pub async fn check_catalog(source: &Source, catalog: &Catalog, own: bool) -> Sou
     let mut report = CheckReport::default();
     for d in &catalog.datasets {
         check_dataset(source, d, own, &mut report).await?;
+        // Its tombstones are read as a dataset of their own, so they are checked as one.
+        if let Some(tombstones) = d.tombstones() {
+            check_dataset(source, &tombstones, own, &mut report).await?;
+        }
     }
     Ok(report)
 }
