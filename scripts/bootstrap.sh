@@ -15,7 +15,11 @@ TOOLS=${EGRESS_TOOLS:-$HOME/.cache/egress/tools}
 mkdir -p "$TOOLS/bin" .tools
 what=${1:-build}
 
-say() { printf 'bootstrap: %s\n' "$*"; }
+# Each line says when its step began (minutes:seconds since the start), so the time each
+# step took is the difference to the next line; the last line says the whole.
+elapsed() { printf '%d:%02d' $((SECONDS / 60)) $((SECONDS % 60)); }
+say() { printf 'bootstrap %6s  %s\n' "$(elapsed)" "$*"; }
+trap 'status=$?; [ $status -eq 0 ] && say "ready"' EXIT
 have() { command -v "$1" >/dev/null 2>&1; }
 apt_updated=
 apt_install() {
