@@ -310,6 +310,7 @@ async fn destinations_are_checked_and_kept_sealed(backend: Backend) {
     let ws2 = app.workspace_with_data("Acme", "a@acme.test", 10, 1).await;
     let c = app.logged_in("a@acme.test").await;
     let cases = [
+        ("name", json!("Ware\nhouse"), "name", "on one line"),
         ("bucket", json!("Bad_Bucket"), "bucket", "not a bucket name"),
         (
             "prefix",

@@ -119,6 +119,29 @@ pub async fn test_destination(id: i64) -> Result<TestReport, AppError> {
     .await
 }
 
+/// "Deliver to" for the export dialog and the schedule form: a choice of the
+/// workspace's destinations (nothing shown when it has none) and "keep no copy in
+/// Egress". `deliver_to` holds the chosen id as text (empty: Egress only).
+#[component]
+pub fn DeliverTo(id: &'static str, deliver_to: RwSignal<String>, delivery_only: RwSignal<bool>) -> impl IntoView {
+    let destinations = Resource::new(|| (), |_| destination_choices());
+    view! {
+        <Transition fallback=|| ()>
+            {move || destinations.get().and_then(Result::ok).filter(|d| !d.is_empty()).map(|list| view! {
+                <label for=id>"Deliver to"</label>
+                <select id=id prop:value=move || deliver_to.get() on:change=move |ev| deliver_to.set(event_target_value(&ev))>
+                    <option value="">"Egress only (download here)"</option>
+                    {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
+                </select>
+                <label class="check">
+                    <input type="checkbox" bind:checked=delivery_only disabled=move || deliver_to.get().is_empty() />
+                    "Keep no copy in Egress once delivered"
+                </label>
+            })}
+        </Transition>
+    }
+}
+
 fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }

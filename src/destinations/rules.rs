@@ -278,10 +278,10 @@ pub async fn create(
 ) -> Result<DestinationView, AppError> {
     may_manage(member)?;
     let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(
             "name",
-            "give the destination a name of 1 to 100 characters",
+            "give the destination a name of 1 to 100 characters, on one line",
         ));
     }
     let endpoint = check_endpoint(&request.endpoint)?;

@@ -2,13 +2,12 @@
 //! an export job like any other — the same limit of running exports, progress, email,
 //! webhooks, retention and download checks.
 
-use super::service::{too_many, wake_workers};
-use super::{ACTIVE_LIMIT, ARCHIVE, ArchiveRequest, ArchiveScope, ExportJob};
+use super::{ARCHIVE, ArchiveRequest, ArchiveScope, ExportJob};
 use crate::accounts::ssr::Member;
 use crate::catalog::{FilterValues, Filters, filters};
 use crate::error::AppError;
 use crate::server::AppState;
-use crate::store::{Alongside, Created, NewJob};
+use crate::store::NewJob;
 
 pub async fn request(state: &AppState, member: &Member, request: ArchiveRequest) -> Result<ExportJob, AppError> {
     let format = super::service::parse_format(&request.format, request.bom, "bom")?;
@@ -52,14 +51,5 @@ pub async fn request(state: &AppState, member: &Member, request: ArchiveRequest)
         max_attempts: state.settings.pipeline.max_attempts,
         increment_of: None,
     };
-    let record = match state
-        .store
-        .create_job(&new, ACTIVE_LIMIT, &Alongside::default())
-        .await?
-    {
-        Created::Job(record) => record,
-        Created::AtLimit | Created::Fenced => return Err(too_many()),
-    };
-    wake_workers(state.store.as_ref(), &state.wakeup).await;
-    Ok(record.job)
+    super::service::insert(state, &new).await
 }

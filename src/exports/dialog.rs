@@ -205,7 +205,6 @@ fn ExportForm(
     // Delivery to one of the workspace's own buckets (none offered when it has none).
     let deliver_to = RwSignal::new(String::new());
     let delivery_only = RwSignal::new(false);
-    let destinations = Resource::new(|| (), |_| crate::destinations::destination_choices());
     let export_filters =
         move || -> FilterValues { values.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).collect() };
     let count = {
@@ -368,19 +367,7 @@ fn ExportForm(
                 </label>
                 <p class="hint">"Excel needs the BOM to show accents and non-Latin letters in a CSV correctly."</p>
                 {error_view("options.bom")}
-                <Transition fallback=|| ()>
-                    {move || destinations.get().and_then(Result::ok).filter(|d| !d.is_empty()).map(|list| view! {
-                        <label for="export-deliver-to">"Deliver to"</label>
-                        <select id="export-deliver-to" prop:value=move || deliver_to.get() on:change=move |ev| deliver_to.set(event_target_value(&ev))>
-                            <option value="">"Egress only (download here)"</option>
-                            {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
-                        </select>
-                        <label class="check">
-                            <input type="checkbox" bind:checked=delivery_only disabled=move || deliver_to.get().is_empty() />
-                            "Keep no copy in Egress once delivered"
-                        </label>
-                    })}
-                </Transition>
+                <crate::destinations::DeliverTo id="export-deliver-to" deliver_to delivery_only />
                 {error_view("options.deliver_to")}
                 {error_view("options.delivery_only")}
                 {error_view("options.single_use")}

@@ -165,11 +165,13 @@ pub async fn create(state: &AppState, member: &Member, request: NewExport) -> Re
         request,
         state.settings.pipeline.max_attempts,
     );
-    let record = match state
-        .store
-        .create_job(&new, ACTIVE_LIMIT, &Alongside::default())
-        .await?
-    {
+    insert(state, &new).await
+}
+
+/// Queues a checked job within the workspace's limit of running exports, and wakes the
+/// workers.
+pub async fn insert(state: &AppState, new: &NewJob) -> Result<ExportJob, AppError> {
+    let record = match state.store.create_job(new, ACTIVE_LIMIT, &Alongside::default()).await? {
         Created::Job(record) => record,
         Created::AtLimit | Created::Fenced => return Err(too_many()),
     };

@@ -61,7 +61,6 @@ pub fn SchedulesPage() -> impl IntoView {
     let incremental = RwSignal::new(false);
     let deliver_to = RwSignal::new(String::new());
     let delivery_only = RwSignal::new(false);
-    let destinations = Resource::new(|| (), |_| crate::destinations::destination_choices());
     // Editing a schedule: its id, and its export as saved (the page keeps the filters,
     // columns and options it does not show; the API sets them).
     let editing = RwSignal::new(None::<i64>);
@@ -256,19 +255,7 @@ pub fn SchedulesPage() -> impl IntoView {
                     <input type="checkbox" bind:checked=incremental />
                     "Each run exports only the rows added or changed since the last run"
                 </label>
-                <Transition fallback=|| ()>
-                    {move || destinations.get().and_then(Result::ok).filter(|d| !d.is_empty()).map(|list| view! {
-                        <label for="schedule-deliver-to">"Deliver to"</label>
-                        <select id="schedule-deliver-to" prop:value=move || deliver_to.get() on:change=move |ev| deliver_to.set(event_target_value(&ev))>
-                            <option value="">"Egress only (download here)"</option>
-                            {list.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{format!("Egress and {name}")}</option> }).collect_view()}
-                        </select>
-                        <label class="check">
-                            <input type="checkbox" bind:checked=delivery_only disabled=move || deliver_to.get().is_empty() />
-                            "Keep no copy in Egress once delivered"
-                        </label>
-                    })}
-                </Transition>
+                <crate::destinations::DeliverTo id="schedule-deliver-to" deliver_to delivery_only />
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || save.pending().get()>

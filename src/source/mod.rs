@@ -97,20 +97,20 @@ impl Increment {
     /// The rows to read: changed since the previous snapshot less the overlap, less the
     /// ones the previous run saw there. `None` for the first run: every row.
     fn window(&self) -> Option<query::Window> {
-        let previous = self.previous.as_ref()?;
-        Some(query::Window {
-            since: crate::catalog::filters::time_text(&(previous.snapshot_at - self.overlap)),
-            delivered: serde_json::to_string(&previous.tail).expect("texts serialise"),
-        })
+        self.window_over(|previous| &previous.tail)
     }
 
     /// The deleted rows to report: the same window over the tombstones. `None` for the
     /// first run, which reports none (it has every row that exists).
     fn deleted_window(&self) -> Option<query::Window> {
+        self.window_over(|previous| &previous.deleted_tail)
+    }
+
+    fn window_over(&self, tail: fn(&IncrementState) -> &Vec<String>) -> Option<query::Window> {
         let previous = self.previous.as_ref()?;
         Some(query::Window {
             since: crate::catalog::filters::time_text(&(previous.snapshot_at - self.overlap)),
-            delivered: serde_json::to_string(&previous.deleted_tail).expect("texts serialise"),
+            delivered: serde_json::to_string(tail(previous)).expect("texts serialise"),
         })
     }
 }
@@ -416,13 +416,10 @@ impl Source {
                     Db::Sqlite => chrono::Utc::now(),
                 };
                 let near = crate::catalog::filters::time_text(&(snapshot_at - increment.overlap));
-                let mut texts_of = Vec::new();
-                texts_of.push(query::tokens_since(db, &dataset, tenant, filters, &near));
-                if let Some((_, tombstones)) = &deleted {
-                    texts_of.push(query::tokens_since(db, tombstones, tenant, &none, &near));
-                }
+                let rows = query::tokens_since(db, &dataset, tenant, filters, &near);
+                let gone = deleted.as_ref().map(|(_, t)| query::tokens_since(db, t, tenant, &none, &near));
                 let mut tails = Vec::new();
-                for tokens in texts_of {
+                for tokens in std::iter::once(rows).chain(gone) {
                     let tail: Vec<String> = tokens
                         .params
                         .iter()
@@ -434,9 +431,12 @@ impl Source {
                         .collect::<Result<_, _>>()?;
                     tails.push(tail);
                 }
-                let deleted_tail = if tails.len() > 1 { tails.pop().unwrap_or_default() } else { Vec::new() };
-                let tail = tails.pop().unwrap_or_default();
-                state = Some(IncrementState { snapshot_at, tail, deleted_tail });
+                let mut tails = tails.into_iter();
+                state = Some(IncrementState {
+                    snapshot_at,
+                    tail: tails.next().unwrap_or_default(),
+                    deleted_tail: tails.next().unwrap_or_default(),
+                });
             }
             let mut total: i64 = 0;
             for count in std::iter::once(&count).chain(deleted_queries.as_ref().map(|(c, _)| c)) {
