@@ -114,8 +114,8 @@ pub fn target(secrets: &SealKey, d: &DestinationRecord) -> Result<S3Target, Stri
 
 /// Whether Egress may connect to the destination's server (public addresses only,
 /// unless the operator allows others, as for webhooks).
-pub async fn reachable(d: &DestinationRecord, allow_private: bool) -> Result<(), String> {
-    let Some(endpoint) = &d.endpoint else {
+pub async fn reachable(endpoint: Option<&str>, allow_private: bool) -> Result<(), String> {
+    let Some(endpoint) = endpoint else {
         return Ok(()); // Amazon S3 itself
     };
     let url = url::Url::parse(endpoint).map_err(|e| format!("the endpoint `{endpoint}` is not a URL: {e}"))?;
@@ -319,21 +319,7 @@ pub async fn create(
     if kms_key_id.is_some() && !matches!(encryption, Encryption::Kms(_)) {
         return Err(AppError::invalid("kms_key_id", "a KMS key goes with sse `aws:kms`"));
     }
-    let probe = DestinationRecord {
-        id: 0,
-        workspace_id: member.workspace_id,
-        name: name.to_owned(),
-        endpoint: endpoint.clone(),
-        bucket: bucket.to_owned(),
-        region: region.to_owned(),
-        prefix: request.prefix.clone(),
-        credentials: String::new(),
-        key_hint: String::new(),
-        sse: encryption.id().to_owned(),
-        kms_key_id: kms_key_id.map(str::to_owned),
-        created_at: 0,
-    };
-    if let Err(why) = reachable(&probe, state.settings.pipeline.allow_private_targets).await {
+    if let Err(why) = reachable(endpoint.as_deref(), state.settings.pipeline.allow_private_targets).await {
         return Err(AppError::invalid(
             "endpoint",
             format!("the endpoint cannot be used: {why}"),
@@ -349,23 +335,19 @@ pub async fn create(
     );
     let hint: String = access_key
         .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
+        .skip(access_key.chars().count().saturating_sub(4))
         .collect();
     let new = NewDestination {
         workspace_id: member.workspace_id,
-        name: probe.name.clone(),
+        name: name.to_owned(),
         endpoint,
-        bucket: probe.bucket.clone(),
-        region: probe.region.clone(),
-        prefix: probe.prefix.clone(),
+        bucket: bucket.to_owned(),
+        region: region.to_owned(),
+        prefix: request.prefix.clone(),
         credentials: sealed,
         key_hint: hint,
-        sse: probe.sse.clone(),
-        kms_key_id: probe.kms_key_id.clone(),
+        sse: encryption.id().to_owned(),
+        kms_key_id: kms_key_id.map(str::to_owned),
         created_at: Utc::now().timestamp(),
     };
     let id = state
@@ -407,7 +389,7 @@ pub async fn test(state: &AppState, member: &Member, id: i64) -> Result<TestRepo
         object: object.clone(),
         message,
     };
-    if let Err(why) = reachable(&d, state.settings.pipeline.allow_private_targets).await {
+    if let Err(why) = reachable(d.endpoint.as_deref(), state.settings.pipeline.allow_private_targets).await {
         return Ok(failed(format!("Egress may not connect there: {why}.")));
     }
     let storage = match target(&state.secrets, &d) {

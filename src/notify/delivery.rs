@@ -120,7 +120,7 @@ impl DeliveryChannel {
             },
             Err(e) => return Delivery::failed(None, e.to_string()),
         };
-        if let Err(why) = rules::reachable(&d, self.allow_private).await {
+        if let Err(why) = rules::reachable(d.endpoint.as_deref(), self.allow_private).await {
             return Delivery::refused(format!("Egress may not connect there: {why}"));
         }
         let key = match file_key(&d, &record) {

@@ -87,7 +87,6 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
-/// Security headers on every response; private answers are not cached.
 /// How long a page's body may stall between two pieces before the connection is closed.
 pub const PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -108,6 +107,7 @@ pub async fn page_stall_limit(req: Request, next: Next) -> Response {
     response.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(PAGE_STALL, body)))
 }
 
+/// Security headers on every response; private answers are not cached.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cacheable = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.png";
     let mut response = next.run(req).await;

@@ -453,22 +453,22 @@ impl Source {
                 return Ok(state);
             }
             let mut chunk = Vec::with_capacity(batch);
-            let selects = std::iter::once((&select, &*dataset))
-                .chain(deleted_queries.as_ref().zip(deleted.as_ref()).map(|((_, q), (_, t))| (q, t)));
-            for (select, read) in selects {
+            // The dataset's rows, then (`Some`) its tombstones.
+            let selects = std::iter::once((&select, None))
+                .chain(deleted_queries.as_ref().zip(deleted.as_ref()).map(|((_, q), (_, t))| (q, Some(t))));
+            for (select, tombstones) in selects {
+                let read = tombstones.unwrap_or(&dataset);
                 let mut rows = select.params.iter().fold(sqlx::query(&select.sql), |s, p| s.bind(p)).fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await? {
                     let texts = (0..row.len())
                         .map(|i| row.try_get::<Option<String>, _>(i))
                         .collect::<Result<Vec<_>, _>>()?;
                     let mut cells = decode_row(read, texts)?;
-                    if deleted.is_some() {
-                        cells = if std::ptr::eq(read, &*dataset) {
-                            cells.push(Cell::Null);
-                            cells
-                        } else {
-                            deleted_row(&dataset, read, cells, width)
-                        };
+                    match tombstones {
+                        Some(t) => cells = deleted_row(&dataset, t, cells, width),
+                        // Rows that exist: an empty `_deleted_at`.
+                        None if deleted.is_some() => cells.push(Cell::Null),
+                        None => {}
                     }
                     chunk.push(cells);
                     if chunk.len() == batch {

@@ -231,20 +231,15 @@ impl Storage for LocalStorage {
     async fn read(&self, key: &str) -> StorageResult<super::ObjectStream> {
         use futures::{StreamExt, TryStreamExt};
         let path = self.path(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::Missing),
-            Err(e) => return Err(e.into()),
-        };
-        let mut magic = [0u8; 4];
-        if !(file.read_exact(&mut magic).await.is_ok() && &magic == sealed::MAGIC) {
+        if !is_sealed(&path).await? {
             // A file from before files were sealed: read as it is.
             let file = tokio::fs::File::open(&path).await?;
             return Ok(tokio_util::io::ReaderStream::new(file)
                 .map_err(StorageError::from)
                 .boxed());
         }
-        let size = sealed::plain_size(file.metadata().await?.len()).map_err(|e| StorageError::Remote(e.to_string()))?;
+        let size = sealed::plain_size(tokio::fs::metadata(&path).await?.len())
+            .map_err(|e| StorageError::Remote(e.to_string()))?;
         if size == 0 {
             return Ok(futures::stream::empty().boxed());
         }
@@ -255,18 +250,11 @@ impl Storage for LocalStorage {
 
     async fn hand_out(&self, object: Download<'_>, request: &HeaderMap) -> StorageResult<Handout> {
         let path = self.path(object.key)?;
-        if !tokio::fs::try_exists(&path).await? {
-            return Err(StorageError::Missing);
-        }
+        let sealed_file = is_sealed(&path).await?;
         let mime: HeaderValue = object
             .content_type
             .parse()
             .map_err(|_| StorageError::Config(format!("bad content type `{}`", object.content_type)))?;
-        let mut magic = [0u8; 4];
-        let sealed_file = {
-            let mut file = tokio::fs::File::open(&path).await?;
-            file.read_exact(&mut magic).await.is_ok() && &magic == sealed::MAGIC
-        };
         let mut response = if sealed_file {
             self.opened(&path, mime, request).await?
         } else {
@@ -325,6 +313,17 @@ impl LocalStorage {
         *response.body_mut() = Body::from_stream(stream);
         Ok(response)
     }
+}
+
+/// Whether the file at `path` is sealed (it starts with the magic), or `Missing`.
+async fn is_sealed(path: &Path) -> StorageResult<bool> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::Missing),
+        Err(e) => return Err(e.into()),
+    };
+    let mut magic = [0u8; 4];
+    Ok(file.read_exact(&mut magic).await.is_ok() && &magic == sealed::MAGIC)
 }
 
 /// An unsealed file, answered by tower-http (ranges and validators included).

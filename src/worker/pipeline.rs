@@ -154,30 +154,31 @@ impl formats::Output for Sink {
 /// Where the file goes and what it is called.
 pub fn object_names(record: &JobRecord) -> (String, String, &'static str) {
     let job = &record.job;
-    if job.is_archive() {
-        let key = format!("exports/{}/{}/{}.zip", record.workspace_id, record.uuid, job.attempts);
-        let what = if job.archive_subject().is_some() {
-            "my-data"
-        } else {
-            "workspace-data"
-        };
-        let name = format!("{what}-{}.zip", job.created_at.format("%Y%m%d-%H%M%S"));
-        return (key, name, "application/zip");
-    }
-    let gz = if job.options.gzip { ".gz" } else { "" };
-    let ext = job.format.extension();
+    // What the file is: its name's start, its extension and its type.
+    let (stem, ext, content_type) = match (job.is_archive(), job.options.gzip) {
+        (true, _) => {
+            let whose = if job.archive_subject().is_some() {
+                "my-data"
+            } else {
+                "workspace-data"
+            };
+            (whose, "zip".to_owned(), "application/zip")
+        }
+        (false, true) => (
+            job.dataset.as_str(),
+            format!("{}.gz", job.format.extension()),
+            "application/gzip",
+        ),
+        (false, false) => (
+            job.dataset.as_str(),
+            job.format.extension().to_owned(),
+            job.format.content_type(),
+        ),
+    };
     // Each attempt writes a key of its own: one that lost its lease can never overwrite
     // the file of the attempt that won.
-    let key = format!(
-        "exports/{}/{}/{}.{ext}{gz}",
-        record.workspace_id, record.uuid, job.attempts
-    );
-    let name = format!("{}-{}.{ext}{gz}", job.dataset, job.created_at.format("%Y%m%d-%H%M%S"));
-    let content_type = if job.options.gzip {
-        "application/gzip"
-    } else {
-        job.format.content_type()
-    };
+    let key = format!("exports/{}/{}/{}.{ext}", record.workspace_id, record.uuid, job.attempts);
+    let name = format!("{stem}-{}.{ext}", job.created_at.format("%Y%m%d-%H%M%S"));
     (key, name, content_type)
 }
 
