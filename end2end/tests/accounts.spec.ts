@@ -76,10 +76,14 @@ test("a user of two workspaces can switch", async ({ page }) => {
   await logIn(page);
   await expect(page.getByLabel("Workspace")).toHaveValue(/\d+/);
   const acme = await page.getByLabel("Workspace").inputValue();
-  await page.getByLabel("Workspace").selectOption({ label: "Globex" });
+  // A switch reloads the page once the server has it: wait for that reload, or the next
+  // switch can be cut off by it.
+  await Promise.all([page.waitForEvent("load"), page.getByLabel("Workspace").selectOption({ label: "Globex" })]);
+  await hydrated(page);
   await expect(page.getByLabel("Workspace")).not.toHaveValue(acme);
   await expect(page.locator("#workspace-switch option:checked")).toHaveText("Globex");
   // Switch back so other tests see Acme.
-  await page.getByLabel("Workspace").selectOption({ label: "Acme Corp" });
+  await Promise.all([page.waitForEvent("load"), page.getByLabel("Workspace").selectOption({ label: "Acme Corp" })]);
+  await hydrated(page);
   await expect(page.locator("#workspace-switch option:checked")).toHaveText("Acme Corp");
 });
