@@ -15,8 +15,8 @@ test:
 	scripts/bootstrap.sh test
 	scripts/test.sh
 
-## Export throughput vs Postgres COPY at 100k and 1M rows, and latency under load
-## (release build; tables in docs/benchmark.md and docs/load.md).
+## Export throughput vs Postgres COPY at 100k and 1M rows, latency under load and queue
+## capacity (release build; tables in docs/benchmark.md, docs/load.md and docs/queue.md).
 bench:
 	scripts/bootstrap.sh test
 	scripts/bench.sh

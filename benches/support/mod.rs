@@ -1,5 +1,5 @@
 //! What both benchmarks need: where Postgres and the test S3 server are (from
-//! `scripts/bench.sh`), and what `/proc` says about a process's memory.
+//! `scripts/bench.sh`), and what `/proc` says about a process's memory and CPU.
 #![allow(dead_code)]
 
 use anyhow::Context;
@@ -58,4 +58,34 @@ pub fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))
         .with_context(|| format!("{field} in /proc/{pid}/status"))?;
     Ok(line.split_whitespace().nth(1).context("a number")?.parse()?)
+}
+
+/// From a `/proc/<pid>/stat`: user plus system CPU seconds (in clock ticks of 1/100 s),
+/// with `children` also those of the children it has reaped; `None` if unreadable.
+pub fn stat_cpu(stat: &str, children: bool) -> Option<f64> {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let reaped: &[usize] = if children { &[13, 14] } else { &[] };
+    let ticks: u64 = [11, 12]
+        .iter()
+        .chain(reaped)
+        .map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU seconds of every process named `name` so far, with the children they reaped: the
+/// Postgres server's backends, live or ended (the postmaster reaps them), or s3s-fs.
+pub fn cpu_of(name: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let command = format!("({name})");
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.split(' ').nth(1) == Some(command.as_str()))
+        .filter_map(|stat| stat_cpu(&stat, true))
+        .sum()
 }

@@ -197,16 +197,26 @@ pub fn count(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, window:
 
 /// Every matching row in key order, for an export.
 pub fn export(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, window: Option<&Window>) -> SourceQuery {
-    export_of(db, dataset, tenant, filters, window, &select_list(db, dataset))
+    export_of(
+        db,
+        dataset,
+        tenant,
+        filters,
+        window,
+        &KeyRange::default(),
+        &select_list(db, dataset),
+    )
 }
 
-/// Like `export`, selecting `select` (expressions over the dataset's columns).
+/// Like `export`, for the rows of a key range (a parallel read reads several), selecting
+/// `select` (expressions over the dataset's columns).
 pub fn export_of(
     db: Db,
     dataset: &Dataset,
     tenant: &str,
     filters: &Filters,
     window: Option<&Window>,
+    range: &KeyRange,
     select: &str,
 ) -> SourceQuery {
     let mut q = SourceQuery {
@@ -217,15 +227,41 @@ pub fn export_of(
     if let Some(window) = window {
         q.push_window(db, dataset, window);
     }
+    if let Some(after) = &range.after {
+        q.beyond(db, dataset, after, ">");
+    }
+    if let Some(through) = &range.through {
+        q.beyond(db, dataset, through, "<=");
+    }
     q.order_by(dataset, "ASC");
     q
 }
 
-/// One page, newest (highest key) first, with one row more than `limit` as a look-ahead.
-/// `Before` pages are read in ascending order; the caller reverses them. The key's
-/// values come after the columns.
-pub fn page(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, page: &PageRequest, limit: i64) -> SourceQuery {
-    let keys: Vec<String> = dataset
+/// A contiguous part of a dataset's rows in key order: those after one key, up to and
+/// including another (`None`: from the first row, to the last). The keys are texts as
+/// `key_at` reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    pub after: Option<Vec<String>>,
+    pub through: Option<Vec<String>>,
+}
+
+/// The key of the matching row at `offset` (from 0) in key order, as texts: where a
+/// parallel read splits the rows.
+pub fn key_at(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, offset: i64) -> SourceQuery {
+    let mut q = SourceQuery {
+        sql: format!("SELECT {}", key_list(db, dataset)),
+        params: vec![],
+    };
+    q.push_from_where(db, dataset, tenant, filters);
+    q.order_by(dataset, "ASC");
+    q.sql.push_str(&format!(" OFFSET {offset} LIMIT 1"));
+    q
+}
+
+/// The key's columns as the texts a cursor carries (`egress_k0`, …).
+fn key_list(db: Db, dataset: &Dataset) -> String {
+    dataset
         .key
         .iter()
         .enumerate()
@@ -233,9 +269,16 @@ pub fn page(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, page: &P
             let kind = spec(dataset.column(k).expect("key columns are declared").kind);
             format!("{} AS egress_k{i}", kind.read(db, &quote(k)))
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One page, newest (highest key) first, with one row more than `limit` as a look-ahead.
+/// `Before` pages are read in ascending order; the caller reverses them. The key's
+/// values come after the columns.
+pub fn page(db: Db, dataset: &Dataset, tenant: &str, filters: &Filters, page: &PageRequest, limit: i64) -> SourceQuery {
     let mut q = SourceQuery {
-        sql: format!("SELECT {}, {}", select_list(db, dataset), keys.join(", ")),
+        sql: format!("SELECT {}, {}", select_list(db, dataset), key_list(db, dataset)),
         params: vec![],
     };
     q.push_from_where(db, dataset, tenant, filters);

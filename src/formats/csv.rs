@@ -8,9 +8,9 @@
 //! few lines of quoting are written here.
 
 #[cfg(feature = "ssr")]
-use super::safety::csv_text_of;
+use super::safety::{csv_text_of, neutralise_csv};
 #[cfg(feature = "ssr")]
-use super::{EncodeOptions, Encoder, FileColumns};
+use super::{EncodeOptions, Encoder, FileColumns, RecordWriter, Value};
 #[cfg(feature = "ssr")]
 use crate::catalog::Cell;
 #[cfg(feature = "ssr")]
@@ -25,7 +25,8 @@ pub static FORMAT: FormatSpec = FormatSpec {
     content_type: "text/csv; charset=utf-8",
     bom: true,
     compressed: false,
-    copy_csv: true,
+    #[cfg(feature = "ssr")]
+    records: Some(|_| Box::new(CsvRecords)),
     #[cfg(feature = "ssr")]
     encoder: |columns, options, out| Ok(Box::new(CsvEncoder::new(columns, options, out)?)),
 };
@@ -52,6 +53,31 @@ pub fn write_field(out: &mut impl Write, field: &[u8]) -> io::Result<()> {
         out.write_all(part)?;
     }
     out.write_all(b"\"")
+}
+
+/// CSV records from values read in bulk: what `CsvEncoder::row` writes for the same row.
+#[cfg(feature = "ssr")]
+struct CsvRecords;
+
+#[cfg(feature = "ssr")]
+impl RecordWriter for CsvRecords {
+    fn value(&self, out: &mut Vec<u8>, column: usize, value: Value<'_>) -> io::Result<()> {
+        if column > 0 {
+            out.push(b',');
+        }
+        match value {
+            Value::Null => Ok(()),
+            // Digits, decimals and RFC 3339 times hold nothing to quote or neutralise.
+            Value::Digits(raw) | Value::Time(raw) => out.write_all(raw),
+            Value::Money(decimal) => out.write_all(decimal.as_bytes()),
+            Value::Text(text) => write_field(out, neutralise_csv(text).as_bytes()),
+            Value::Cell(kind, cell) => write_field(out, csv_text_of(kind, cell).as_bytes()),
+        }
+    }
+
+    fn end(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -3,11 +3,11 @@
 //! (money and decimals as strings, so no parser rounds them; JSON columns embedded).
 
 #[cfg(feature = "ssr")]
-use super::{Encoder, FileColumns};
-#[cfg(feature = "ssr")]
-use crate::catalog::Cell;
+use super::{Encoder, FileColumns, RecordWriter, Value};
 #[cfg(feature = "ssr")]
 use crate::catalog::kinds::{JsonForm, spec};
+#[cfg(feature = "ssr")]
+use crate::catalog::{Cell, Kind};
 #[cfg(feature = "ssr")]
 use std::io::{self, BufWriter, Write};
 
@@ -20,7 +20,8 @@ pub static JSON: FormatSpec = FormatSpec {
     content_type: "application/json",
     bom: false,
     compressed: false,
-    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    records: Some(|columns| Box::new(JsonRecords::new(columns))),
     #[cfg(feature = "ssr")]
     encoder: |columns, _, out| Ok(Box::new(JsonEncoder::array(columns, out)?)),
 };
@@ -32,7 +33,8 @@ pub static NDJSON: FormatSpec = FormatSpec {
     content_type: "application/x-ndjson",
     bom: false,
     compressed: false,
-    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    records: Some(|columns| Box::new(JsonRecords::new(columns))),
     #[cfg(feature = "ssr")]
     encoder: |columns, _, out| Ok(Box::new(JsonEncoder::lines(columns, out))),
 };
@@ -67,12 +69,89 @@ impl<W: Write> JsonEncoder<W> {
 }
 
 #[cfg(feature = "ssr")]
-impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
-    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+impl<W: Write> JsonEncoder<W> {
+    /// What goes before a record: in an array, a line end, after the first a comma too.
+    fn separate(&mut self) -> io::Result<()> {
         if let Some(written) = &mut self.array {
             self.out.write_all(if *written == 0 { b"\n" } else { b",\n" })?;
             *written += 1;
         }
+        Ok(())
+    }
+}
+
+/// A cell as its kind writes it in JSON.
+#[cfg(feature = "ssr")]
+fn write_cell(out: &mut impl Write, kind: Kind, cell: &Cell) -> io::Result<()> {
+    match cell {
+        Cell::Null => out.write_all(b"null"),
+        _ => match spec(kind).json(cell) {
+            JsonForm::Null => out.write_all(b"null"),
+            JsonForm::Raw(raw) => out.write_all(raw.as_bytes()),
+            JsonForm::Str(text) => Ok(serde_json::to_writer(out, text.as_ref())?),
+            JsonForm::List(items) => Ok(serde_json::to_writer(out, items)?),
+        },
+    }
+}
+
+/// JSON objects, one a line, from values read in bulk: what `JsonEncoder::row` writes
+/// for the same row (`encoded` makes an array's separators of the line ends).
+#[cfg(feature = "ssr")]
+struct JsonRecords {
+    /// `{"name":` for the first column, `,"name":` for the others.
+    keys: Vec<Vec<u8>>,
+}
+
+#[cfg(feature = "ssr")]
+impl JsonRecords {
+    fn new(columns: &FileColumns) -> Self {
+        let keys = columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let mut key = if i == 0 { b"{".to_vec() } else { b",".to_vec() };
+                serde_json::to_writer(&mut key, &column.name).expect("writing to memory");
+                key.push(b':');
+                key
+            })
+            .collect();
+        JsonRecords { keys }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl RecordWriter for JsonRecords {
+    fn value(&self, out: &mut Vec<u8>, column: usize, value: Value<'_>) -> io::Result<()> {
+        out.extend_from_slice(&self.keys[column]);
+        match value {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Digits(digits) => out.extend_from_slice(digits),
+            // Money and times are strings (no parser rounds money) with nothing to escape.
+            Value::Money(decimal) => {
+                out.push(b'"');
+                out.extend_from_slice(decimal.as_bytes());
+                out.push(b'"');
+            }
+            Value::Time(time) => {
+                out.push(b'"');
+                out.extend_from_slice(time);
+                out.push(b'"');
+            }
+            Value::Text(text) => serde_json::to_writer(&mut *out, text)?,
+            Value::Cell(kind, cell) => write_cell(out, kind, cell)?,
+        }
+        Ok(())
+    }
+
+    fn end(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+        self.separate()?;
         self.out.write_all(b"{")?;
         for (i, column) in self.columns.iter().enumerate() {
             if i > 0 {
@@ -80,20 +159,25 @@ impl<W: Write + Send> Encoder<W> for JsonEncoder<W> {
             }
             serde_json::to_writer(&mut self.out, &column.name)?;
             self.out.write_all(b":")?;
-            let cell = &cells[column.index];
-            match cell {
-                Cell::Null => self.out.write_all(b"null")?,
-                _ => match spec(column.kind).json(cell) {
-                    JsonForm::Null => self.out.write_all(b"null")?,
-                    JsonForm::Raw(raw) => self.out.write_all(raw.as_bytes())?,
-                    JsonForm::Str(text) => serde_json::to_writer(&mut self.out, text.as_ref())?,
-                    JsonForm::List(items) => serde_json::to_writer(&mut self.out, items)?,
-                },
-            }
+            write_cell(&mut self.out, column.kind, &cells[column.index])?;
         }
         self.out.write_all(b"}")?;
         if self.array.is_none() {
             self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Records of `JsonRecords`: one object a line, which NDJSON is already. An array
+    /// puts its separators between them instead of the line ends (a JSON text holds no
+    /// raw line break: strings escape theirs).
+    fn encoded(&mut self, records: &[u8]) -> io::Result<()> {
+        if self.array.is_none() {
+            return self.out.write_all(records);
+        }
+        for record in records.split_inclusive(|&b| b == b'\n') {
+            self.separate()?;
+            self.out.write_all(record.strip_suffix(b"\n").unwrap_or(record))?;
         }
         Ok(())
     }

@@ -27,9 +27,10 @@ pub struct FormatSpec {
     pub bom: bool,
     /// The bytes are compressed already: gzip on top would only cost time.
     pub compressed: bool,
-    /// Postgres's `COPY … CSV` writes its records byte for byte as the encoder would
-    /// (the fast path of `source::postgres`).
-    pub copy_csv: bool,
+    /// Writes whole records from values read in bulk (Postgres `COPY`), byte for byte
+    /// as the encoder writes the same rows; `None` where the format takes only rows.
+    #[cfg(feature = "ssr")]
+    pub records: Option<NewRecordWriter>,
     /// Makes the encoder, which writes the file's header (if it has one) at once.
     #[cfg(feature = "ssr")]
     pub encoder: NewEncoder,
@@ -185,7 +186,7 @@ mod encoder {
     pub trait Encoder<W: Write>: Send {
         /// A whole row of the dataset; the encoder writes the file's columns of it.
         fn row(&mut self, cells: &[Cell]) -> io::Result<()>;
-        /// Records the database already encoded in this format (the CSV fast path).
+        /// Records a `RecordWriter` of this format wrote (the bulk-read fast path).
         fn encoded(&mut self, _records: &[u8]) -> io::Result<()> {
             Err(io::Error::other("this format does not take pre-encoded records"))
         }
@@ -196,6 +197,34 @@ mod encoder {
         /// Writes what closes the file and gives the writer back.
         fn finish(self: Box<Self>) -> io::Result<W>;
     }
+
+    /// A value of a record read in bulk (Postgres `COPY`), in the form a format writes
+    /// fastest. Each format writes it exactly as its encoder writes the same cell, which
+    /// `tests/copy_fast_path.rs` holds both roads to.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Value<'a> {
+        Null,
+        /// An integer's digits (and sign).
+        Digits(&'a [u8]),
+        Text(&'a str),
+        /// Money as its exact decimal (`-12.34`).
+        Money(&'a str),
+        /// A time in RFC 3339, as `kinds::timestamp` writes it.
+        Time(&'a [u8]),
+        /// Any other kind, read as a cell.
+        Cell(Kind, &'a Cell),
+    }
+
+    /// Writes records (rows) of a format from `Value`s: a record is the file's columns'
+    /// values in order, then `end`. What it writes goes to the format's `Encoder::encoded`.
+    pub trait RecordWriter: Send + Sync {
+        /// The value of the file's `column`-th column (its position in the file).
+        fn value(&self, out: &mut Vec<u8>, column: usize, value: Value<'_>) -> io::Result<()>;
+        fn end(&self, out: &mut Vec<u8>);
+    }
+
+    /// The signature of a format's `records`.
+    pub type NewRecordWriter = fn(&FileColumns) -> Box<dyn RecordWriter>;
 
     /// Where an encoder writes: a stream that is closed when the file is done (the
     /// pipeline's parts, through gzip or not), or bytes in memory.

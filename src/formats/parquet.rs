@@ -39,7 +39,8 @@ pub static FORMAT: FormatSpec = FormatSpec {
     content_type: "application/vnd.apache.parquet",
     bom: false,
     compressed: true,
-    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    records: None,
     #[cfg(feature = "ssr")]
     encoder: |columns, _, out| Ok(Box::new(ParquetEncoder::new(columns, out)?)),
 };

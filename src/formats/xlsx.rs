@@ -33,7 +33,8 @@ pub static FORMAT: FormatSpec = FormatSpec {
     bom: false,
     // A ZIP archive.
     compressed: true,
-    copy_csv: false,
+    #[cfg(feature = "ssr")]
+    records: None,
     #[cfg(feature = "ssr")]
     encoder: |columns, _, out| Ok(Box::new(XlsxEncoder::new(columns, out)?)),
 };

@@ -81,6 +81,11 @@ pub struct Config {
     /// replica is fine; or `sqlite://PATH`). Default: the database URL.
     #[arg(long, env = "EGRESS_SOURCE_URL", global = true, hide_env_values = true)]
     pub source_url: Option<String>,
+    /// How many connections read one export at once on Postgres, each a contiguous part
+    /// of the rows in the same snapshot (CSV, JSON, NDJSON). 0 picks by the export's size
+    /// (a second reader from 500,000 rows); more pays on a database host with spare cores.
+    #[arg(long, env = "EGRESS_READ_PARALLELISM", default_value_t = 0, global = true)]
+    pub read_parallelism: usize,
     /// Log filter, in tracing's `EnvFilter` syntax.
     #[arg(
         long,
@@ -258,6 +263,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &crate::store::redact(&self.database_url))
             .field("source_url", &self.source_url.as_deref().map(crate::store::redact))
+            .field("read_parallelism", &self.read_parallelism)
             .field("data_dir", &self.data_dir)
             .field("catalog", &self.catalog)
             .field("log", &self.log)

@@ -44,7 +44,11 @@ impl Data {
     /// not match, naming the first problem, and logs the warnings.
     pub async fn open(config: &super::config::Config) -> anyhow::Result<Data> {
         let url = config.source_url.as_deref().unwrap_or(&config.database_url);
-        Data::load(config.catalog.as_deref(), url, config.source_url.is_none()).await
+        let mut data = Data::load(config.catalog.as_deref(), url, config.source_url.is_none()).await?;
+        data.source = data
+            .source
+            .read_parallelism(crate::source::Parallelism::from_flag(config.read_parallelism));
+        Ok(data)
     }
 
     /// The catalog at `catalog` (the demo's without one) over the source at `source_url`

@@ -3,8 +3,9 @@
 //! through the catalog's declarations (`catalog::query`). Postgres or SQLite.
 //!
 //! Every column is read as the text its kind decodes (`catalog::kinds`), so one decoder
-//! serves both databases. On Postgres a CSV export can have the database write the
-//! records (`COPY`), made byte for byte into what the encoder writes (`postgres.rs`).
+//! serves both databases. On Postgres an export in a format that takes records (CSV,
+//! JSON, NDJSON) is read in bulk (`COPY`), made byte for byte into what the encoder
+//! writes (`postgres.rs`), by one connection or several in one snapshot.
 
 /// Runs `$body` with `$pool` bound to whichever pool this is: the code is the same for
 /// both databases, only sqlx's types differ.
@@ -69,6 +70,27 @@ pub struct Source {
     pool: Pool,
     /// Egress's own database (the demo's tables), whose rows carry workspace ids.
     own: bool,
+    /// How many connections read one export in bulk (`--read-parallelism`).
+    parallelism: Parallelism,
+}
+
+/// How many connections read one export in bulk, each a contiguous key range in the
+/// same snapshot: `Auto` picks by the export's row count (one per 500,000 rows, at most
+/// two); `Fixed(n)` always `n` (1: one COPY, its count beside it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parallelism {
+    Auto,
+    Fixed(usize),
+}
+
+impl Parallelism {
+    /// `--read-parallelism`: 0 is `Auto`.
+    pub fn from_flag(n: usize) -> Parallelism {
+        match n {
+            0 => Parallelism::Auto,
+            n => Parallelism::Fixed(n),
+        }
+    }
 }
 
 /// One page of a dataset, as the data page shows it.
@@ -142,9 +164,9 @@ impl RowSink {
 #[derive(Debug)]
 pub enum RowBatch {
     Rows(Vec<Vec<Cell>>),
-    /// Rows the database wrote as CSV itself: CRLF-terminated records, exactly what the
-    /// CSV encoder writes for them (see `Source::export_csv`).
-    Csv {
+    /// Rows read in bulk, as the format's `RecordWriter` wrote them: exactly what its
+    /// encoder writes for them (see `Source::export_records`).
+    Encoded {
         bytes: Vec<u8>,
         rows: usize,
     },
@@ -157,7 +179,7 @@ impl RowBatch {
     pub fn rows(&self) -> usize {
         match self {
             RowBatch::Rows(rows) => rows.len(),
-            RowBatch::Csv { rows, .. } => *rows,
+            RowBatch::Encoded { rows, .. } => *rows,
             RowBatch::Next => 0,
         }
     }
@@ -245,7 +267,16 @@ impl Source {
                 crate::store::redact(url)
             )
         };
-        Ok(Source { pool, own: false })
+        Ok(Source {
+            pool,
+            own: false,
+            parallelism: Parallelism::Auto,
+        })
+    }
+
+    /// How many connections read one export in bulk.
+    pub fn read_parallelism(self, parallelism: Parallelism) -> Source {
+        Source { parallelism, ..self }
     }
 
     /// Marks the source as Egress's own database: its rows carry workspace ids.
@@ -487,25 +518,41 @@ impl Source {
         })
     }
 
-    /// Whether the database writes CSV itself (`export_csv`).
-    pub fn writes_csv(&self) -> bool {
+    /// Whether exports are read in bulk here (`export_records`).
+    pub fn reads_in_bulk(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
     }
 
-    /// Like `export_rows`, but the database writes the records (Postgres `COPY`), made
-    /// into exactly what the CSV encoder writes, so they come as `RowBatch::Csv`.
-    pub async fn export_csv(
+    /// Like `export_rows` (without increments), but read in bulk (Postgres `COPY`) and
+    /// made into the records `writer` writes, exactly what the format's encoder writes for
+    /// the same rows, so they come as `RowBatch::Encoded`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn export_records(
         &self,
         dataset: Arc<Dataset>,
         tenant: &str,
         filters: &Filters,
         columns: &crate::formats::FileColumns,
+        writer: Arc<dyn crate::formats::RecordWriter>,
         batch: usize,
         sink: RowSink,
     ) -> SourceResult<()> {
         match &self.pool {
-            Pool::Postgres(pool) => postgres::export_csv(pool, &dataset, tenant, filters, columns, batch, sink).await,
-            Pool::Sqlite(_) => Err(SourceError::Unsupported("writing CSV in the database")),
+            Pool::Postgres(pool) => {
+                postgres::export_records(
+                    pool,
+                    &dataset,
+                    tenant,
+                    filters,
+                    columns,
+                    writer,
+                    self.parallelism,
+                    batch,
+                    sink,
+                )
+                .await
+            }
+            Pool::Sqlite(_) => Err(SourceError::Unsupported("reading in bulk")),
         }
     }
 

@@ -242,7 +242,7 @@ pub fn encode<W: Write + Send + 'static>(
                 }
                 *count += rows.len() as u64;
             }
-            RowBatch::Csv { .. } => return Err(io::Error::other("an archive reads rows, not CSV")),
+            RowBatch::Encoded { .. } => return Err(io::Error::other("an archive reads rows, not records")),
         }
     }
     end(current.take(), &mut written, &mut shortened)?;

@@ -377,13 +377,14 @@ impl Pipeline {
                     selection.increment.clone(),
                 );
                 let columns = selection.columns.clone();
-                let csv = job.format.copy_csv;
+                let records = job.format.records;
                 tokio::spawn(async move {
-                    // CSV straight from the database where it can write it (not for the
-                    // windows of incremental runs); else rows.
-                    if csv && source.writes_csv() && increment.is_none() {
+                    // Read in bulk as the format's records where the source and the format
+                    // can (not for the windows of incremental runs); else rows.
+                    if let (Some(records), true, None) = (records, source.reads_in_bulk(), &increment) {
+                        let writer = records(&columns).into();
                         source
-                            .export_csv(dataset, &tenant, &filters, &columns, ROWS_PER_BATCH, sink)
+                            .export_records(dataset, &tenant, &filters, &columns, writer, ROWS_PER_BATCH, sink)
                             .await
                             .map(|()| None)
                     } else {
@@ -432,7 +433,7 @@ impl Pipeline {
                                 encoder.row(row)?;
                             }
                         }
-                        RowBatch::Csv { bytes, .. } => encoder.encoded(&bytes)?,
+                        RowBatch::Encoded { bytes, .. } => encoder.encoded(&bytes)?,
                         RowBatch::Next => return Err(io::Error::other("one file holds one dataset")),
                     }
                 }

@@ -1,6 +1,7 @@
-//! On Postgres a CSV export is written by the database itself (COPY) instead of row by
-//! row. Both roads must give the same bytes: every demo dataset, with and without
-//! filters and with chosen columns, and a table with a column of every kind, over seeded
+//! On Postgres a CSV, JSON or NDJSON export is read in bulk (COPY) and made into the
+//! format's records, instead of decoded row by row. Both roads must give the same bytes,
+//! in every such format: every demo dataset, with and without filters and with chosen
+//! columns, and a table with a column of every kind, over seeded
 //! data plus rows made of the hard cases (formula triggers, numbers that look like
 //! them, formulas after white space or after a `;`, tab or line break inside the text,
 //! quotes, commas, semicolons, line breaks, empty text, NULLs, non-ASCII, cents across the
@@ -13,7 +14,7 @@ use common::{Backend, database};
 use egress::catalog::{Catalog, Cell, Dataset, FilterValues, Filters, Kind, filters};
 use egress::formats::{self, EncodeOptions, Format};
 use egress::seed::{GENERATORS, span_start};
-use egress::source::{RowBatch, RowSink, Source};
+use egress::source::{Parallelism, RowBatch, RowSink, Source};
 use egress::store::{self, NewUser};
 use std::sync::Arc;
 
@@ -104,25 +105,49 @@ fn hard_rows(generator: &egress::seed::Generator, dataset: &Dataset, count: usiz
         .collect()
 }
 
-/// The whole CSV file by one road: the database's records, or the encoder's rows.
-async fn csv_file(
+/// The formats that are read in bulk.
+const FORMATS: [&str; 3] = ["csv", "json", "ndjson"];
+
+/// The whole file in `format` by one road: records read in bulk (COPY, by `readers`
+/// connections), or the encoder's rows (`readers` 0).
+async fn file_of(
     source: &Source,
     dataset: &Arc<Dataset>,
     tenant: &str,
     filters: &Filters,
     columns: Option<&[String]>,
-    copy: bool,
+    format: &str,
+    readers: usize,
 ) -> Vec<u8> {
+    file_while(source, dataset, tenant, filters, columns, format, readers, async {}).await
+}
+
+/// `file_of`, running `during` once the count has come (the snapshot is taken) and
+/// before the first batch is taken in.
+#[allow(clippy::too_many_arguments)]
+async fn file_while(
+    source: &Source,
+    dataset: &Arc<Dataset>,
+    tenant: &str,
+    filters: &Filters,
+    columns: Option<&[String]>,
+    format: &str,
+    readers: usize,
+    during: impl std::future::Future<Output = ()>,
+) -> Vec<u8> {
+    let format = Format::parse(format).unwrap();
     let (sink, mut rx, counted) = RowSink::new(4);
     let file_columns = formats::file_columns(dataset, columns);
     let reading = {
         let (source, dataset, filters, tenant) = (source.clone(), dataset.clone(), filters.clone(), tenant.to_owned());
         let file_columns = file_columns.clone();
         tokio::spawn(async move {
-            if copy {
-                assert!(source.writes_csv());
+            if readers > 0 {
+                assert!(source.reads_in_bulk());
+                let writer = (format.records.unwrap())(&file_columns).into();
                 source
-                    .export_csv(dataset, &tenant, &filters, &file_columns, 100, sink)
+                    .read_parallelism(Parallelism::Fixed(readers))
+                    .export_records(dataset, &tenant, &filters, &file_columns, writer, 100, sink)
                     .await
                     .unwrap();
             } else {
@@ -134,8 +159,9 @@ async fn csv_file(
         })
     };
     let file = formats::Memory::default();
-    let csv = Format::parse("csv").unwrap();
-    let mut encoder = formats::encoder(csv, file_columns, EncodeOptions::default(), file.output()).unwrap();
+    let mut encoder = formats::encoder(format, file_columns, EncodeOptions::default(), file.output()).unwrap();
+    let count = counted.await.ok();
+    during.await;
     let mut rows_seen = 0;
     while let Some(batch) = rx.recv().await {
         match batch {
@@ -146,7 +172,7 @@ async fn csv_file(
                 }
             }
             RowBatch::Next => panic!("one dataset's read has no parts"),
-            RowBatch::Csv { bytes, rows } => {
+            RowBatch::Encoded { bytes, rows } => {
                 rows_seen += rows;
                 encoder.encoded(&bytes).unwrap();
             }
@@ -154,7 +180,7 @@ async fn csv_file(
     }
     reading.await.unwrap();
     assert_eq!(
-        counted.await.ok(),
+        count,
         Some(rows_seen as i64),
         "{}: the count and the rows agree",
         dataset.id
@@ -167,8 +193,8 @@ fn same_bytes(what: &str, by_copy: &[u8], by_rows: &[u8]) {
     if by_copy != by_rows {
         let (a, b) = (String::from_utf8_lossy(by_copy), String::from_utf8_lossy(by_rows));
         let (line, (x, y)) = a
-            .split("\r\n")
-            .zip(b.split("\r\n"))
+            .split('\n')
+            .zip(b.split('\n'))
             .enumerate()
             .find(|(_, (x, y))| x != y)
             .unwrap_or((0, ("(lengths differ)", "")));
@@ -233,9 +259,18 @@ async fn copy_writes_the_same_bytes_as_the_encoder() {
         }
         for case in cases {
             let checked = filters::check(dataset, &case).unwrap();
-            let by_copy = csv_file(&source, dataset, &tenant, &checked, None, true).await;
-            let by_rows = csv_file(&source, dataset, &tenant, &checked, None, false).await;
-            same_bytes(&format!("{} {case:?}", dataset.id), &by_copy, &by_rows);
+            for format in FORMATS {
+                let by_rows = file_of(&source, dataset, &tenant, &checked, None, format, 0).await;
+                // One reader, and three splitting the rows (ranges of about 520 rows).
+                for readers in [1, 3] {
+                    let by_copy = file_of(&source, dataset, &tenant, &checked, None, format, readers).await;
+                    same_bytes(
+                        &format!("{} {format} {case:?} ×{readers}", dataset.id),
+                        &by_copy,
+                        &by_rows,
+                    );
+                }
+            }
         }
         // Chosen columns, reversed: money without its currency column, which COPY still reads.
         let chosen: Vec<String> = dataset
@@ -245,9 +280,15 @@ async fn copy_writes_the_same_bytes_as_the_encoder() {
             .step_by(2)
             .map(|c| c.name.clone())
             .collect();
-        let by_copy = csv_file(&source, dataset, &tenant, &Filters::default(), Some(&chosen), true).await;
-        let by_rows = csv_file(&source, dataset, &tenant, &Filters::default(), Some(&chosen), false).await;
-        same_bytes(&format!("{} columns {chosen:?}", dataset.id), &by_copy, &by_rows);
+        for format in FORMATS {
+            let by_copy = file_of(&source, dataset, &tenant, &Filters::default(), Some(&chosen), format, 2).await;
+            let by_rows = file_of(&source, dataset, &tenant, &Filters::default(), Some(&chosen), format, 0).await;
+            same_bytes(
+                &format!("{} {format} columns {chosen:?}", dataset.id),
+                &by_copy,
+                &by_rows,
+            );
+        }
     }
 }
 
@@ -311,18 +352,83 @@ async fn every_kind_is_written_the_same_by_both_roads() {
     let source = Source::connect(&url).await.unwrap();
     let dataset = &catalog.datasets[0];
     let tenant = "7D4F1C2E-0000-4000-8000-000000000001";
-    let by_copy = csv_file(&source, dataset, tenant, &Filters::default(), None, true).await;
-    let by_rows = csv_file(&source, dataset, tenant, &Filters::default(), None, false).await;
-    same_bytes("every kind", &by_copy, &by_rows);
+    for format in FORMATS {
+        let by_copy = file_of(&source, dataset, tenant, &Filters::default(), None, format, 1).await;
+        let by_rows = file_of(&source, dataset, tenant, &Filters::default(), None, format, 0).await;
+        same_bytes(&format!("every kind, {format}"), &by_copy, &by_rows);
+    }
+    let by_rows = file_of(&source, dataset, tenant, &Filters::default(), None, "csv", 0).await;
     let text = String::from_utf8(by_rows).unwrap();
     assert_eq!(text.matches("\r\n").count(), 401, "a header and every row");
     for written in ["'=1+1", "\"x;'=2\"", "true", "false", "2024-02-29", ".500Z"] {
         assert!(text.contains(written), "{written} missing");
     }
     let chosen = vec!["m".to_owned(), "j".to_owned(), "created".to_owned()];
-    let by_copy = csv_file(&source, dataset, tenant, &Filters::default(), Some(&chosen), true).await;
-    let by_rows = csv_file(&source, dataset, tenant, &Filters::default(), Some(&chosen), false).await;
-    same_bytes("every kind, chosen columns", &by_copy, &by_rows);
+    for format in FORMATS {
+        let by_copy = file_of(&source, dataset, tenant, &Filters::default(), Some(&chosen), format, 4).await;
+        let by_rows = file_of(&source, dataset, tenant, &Filters::default(), Some(&chosen), format, 0).await;
+        same_bytes(&format!("every kind, {format}, chosen columns"), &by_copy, &by_rows);
+    }
+}
+
+/// A migrated database with a workspace of `rows` seeded contacts.
+async fn with_contacts(url: &str, rows: u64) -> (store::DynStore, i64) {
+    let store = store::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let owner = NewUser {
+        email: "owner@copy.test".into(),
+        name: "Owner".into(),
+        password_hash: "x".into(),
+    };
+    let (_, workspace) = store.create_account("Copy", &owner).await.unwrap();
+    egress::seed::seed_dataset(&store, &GENERATORS[0], workspace, rows, 1)
+        .await
+        .unwrap();
+    (store, workspace)
+}
+
+/// Several readers split the rows into key ranges, each on its own connection: they
+/// must read the one snapshot of the count, so rows inserted and deleted while they run
+/// (here: the moment the count is known, before the ranges' connections begin) are in
+/// none of them, and the file equals one reader's, row for row in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_read_keeps_its_snapshot_and_order() {
+    let (url, _database) = database(Backend::Postgres).await;
+    let (store, workspace) = with_contacts(&url, 30_000).await;
+    let generator = &GENERATORS[0];
+    let catalog = Catalog::load(None).unwrap();
+    let contacts = Arc::new(catalog.find("contacts").unwrap().clone());
+    let source = Source::connect(&url).await.unwrap();
+    let tenant = workspace.to_string();
+    let none = Filters::default();
+    let before = file_of(&source, &contacts, &tenant, &none, None, "csv", 1).await;
+    let admin = egress::store::PgStore::connect(&url).await.unwrap();
+    let changes = async {
+        // Rows gone from every part of the key range, and new ones across it.
+        let deleted = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id % 97 = 0")
+            .bind(workspace)
+            .execute(admin.pool())
+            .await
+            .unwrap()
+            .rows_affected();
+        assert!(deleted > 200, "{deleted} rows deleted");
+        store
+            .insert_rows(
+                generator.table,
+                workspace,
+                generator.columns,
+                &hard_rows(generator, &contacts, 500),
+            )
+            .await
+            .unwrap();
+    };
+    let during = file_while(&source, &contacts, &tenant, &none, None, "csv", 4, changes).await;
+    same_bytes("4 readers while rows change", &during, &before);
+    // The changes are there for the next read, by either road.
+    let after = file_of(&source, &contacts, &tenant, &none, None, "csv", 4).await;
+    let after_rows = file_of(&source, &contacts, &tenant, &none, None, "csv", 0).await;
+    assert_ne!(after, before);
+    same_bytes("4 readers after the change", &after, &after_rows);
 }
 
 /// A reader that stops mid-COPY (a cancel, a failed upload) must not leave a broken
@@ -331,29 +437,29 @@ async fn every_kind_is_written_the_same_by_both_roads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_copy_leaves_the_pool_healthy() {
     let (url, _database) = database(Backend::Postgres).await;
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let owner = NewUser {
-        email: "owner@copy.test".into(),
-        name: "Owner".into(),
-        password_hash: "x".into(),
-    };
-    let (_, workspace) = store.create_account("Copy", &owner).await.unwrap();
-    egress::seed::seed_dataset(&store, &GENERATORS[0], workspace, 20_000, 1)
-        .await
-        .unwrap();
+    let (_store, workspace) = with_contacts(&url, 20_000).await;
     let catalog = Catalog::load(None).unwrap();
     let contacts = catalog.find("contacts").unwrap().clone();
     let source = Source::connect(&url).await.unwrap();
     let columns = formats::file_columns(&contacts, None);
-    for _ in 0..3 {
+    let csv = Format::parse("csv").unwrap().records.unwrap();
+    for readers in [1, 1, 1, 2, 3] {
         let (sink, mut rows, _count) = RowSink::new(1);
         let reading = {
             let (source, contacts, columns) = (source.clone(), contacts.clone(), columns.clone());
             let tenant = workspace.to_string();
             tokio::spawn(async move {
                 source
-                    .export_csv(contacts, &tenant, &Filters::default(), &columns, 100, sink)
+                    .read_parallelism(Parallelism::Fixed(readers))
+                    .export_records(
+                        contacts,
+                        &tenant,
+                        &Filters::default(),
+                        &columns,
+                        csv(&columns).into(),
+                        100,
+                        sink,
+                    )
                     .await
             })
         };
