@@ -24,14 +24,52 @@ use std::time::{Duration, Instant};
 use support::S3;
 
 const SIZES: [u64; 2] = [100_000, 1_000_000];
-/// (format, gzip) in the order of the table.
-const VARIANTS: [(&str, bool); 6] = [
-    ("csv", false),
-    ("csv", true),
-    ("ndjson", false),
-    ("json", false),
-    ("xlsx", false),
-    ("parquet", false),
+/// What one line of the table exports.
+#[derive(Clone, Copy)]
+struct Variant {
+    format: &'static str,
+    gzip: bool,
+    /// `--read-parallelism` (0: by size, as by default).
+    readers: usize,
+}
+
+/// In the order of the table. CSV also with one reader: what parallel reads add.
+const VARIANTS: [Variant; 7] = [
+    Variant {
+        format: "csv",
+        gzip: false,
+        readers: 0,
+    },
+    Variant {
+        format: "csv",
+        gzip: false,
+        readers: 1,
+    },
+    Variant {
+        format: "csv",
+        gzip: true,
+        readers: 0,
+    },
+    Variant {
+        format: "ndjson",
+        gzip: false,
+        readers: 0,
+    },
+    Variant {
+        format: "json",
+        gzip: false,
+        readers: 0,
+    },
+    Variant {
+        format: "xlsx",
+        gzip: false,
+        readers: 0,
+    },
+    Variant {
+        format: "parquet",
+        gzip: false,
+        readers: 0,
+    },
 ];
 const RESULTS_FILE: &str = "docs/benchmark.md";
 const RUNS: usize = 3;
@@ -92,18 +130,14 @@ async fn main() -> anyhow::Result<()> {
             rate: copy_rate,
             db_cpu: copy_db_cpu,
         });
-        for (format, gzip) in VARIANTS {
-            let format = Format::parse(format).expect("a format of the registry");
-            if !only
-                .as_ref()
-                .is_none_or(|o| label(format, gzip).eq_ignore_ascii_case(o))
-            {
+        for variant in VARIANTS {
+            if !only.as_ref().is_none_or(|o| variant.label().eq_ignore_ascii_case(o)) {
                 continue;
             }
             // Best of three, as for COPY; memory and first progress are the worst of the three.
             let mut runs = Vec::new();
             for _ in 0..RUNS {
-                runs.push(export_once(&url, &store, &s3, user_id, workspace_id, format, gzip).await?);
+                runs.push(export_once(&url, &store, &s3, user_id, workspace_id, variant).await?);
             }
             let peak_rss_kib = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
             let first_progress = runs.iter().map(|r| r.first_progress).fold(0.0, f64::max);
@@ -197,9 +231,9 @@ async fn export_once(
     s3: &S3,
     user_id: i64,
     workspace_id: i64,
-    format: Format,
-    gzip: bool,
+    variant: Variant,
 ) -> anyhow::Result<Measured> {
+    let format = Format::parse(variant.format).expect("a format of the registry");
     let id = uuid::Uuid::new_v4();
     // Progress events for this job, as any web node would see them.
     let first_progress = Arc::new(Mutex::new(None::<chrono::DateTime<chrono::Utc>>));
@@ -226,7 +260,7 @@ async fn export_once(
         filters: Filters::default(),
         columns: None,
         options: ExportOptions {
-            gzip,
+            gzip: variant.gzip,
             ..ExportOptions::default()
         },
         max_attempts: 1,
@@ -240,7 +274,8 @@ async fn export_once(
     let mut worker = Command::new(env!("CARGO_BIN_EXE_egress"))
         .args(["--database-url", url, "--data-dir"])
         .arg(data.path())
-        .args(["--log", "warn", "worker", "--worker-concurrency", "1"])
+        .args(["--log", "warn", "--read-parallelism", &variant.readers.to_string()])
+        .args(["worker", "--worker-concurrency", "1"])
         .args(s3.flags())
         .stdout(Stdio::null())
         .spawn()?;
@@ -272,7 +307,7 @@ async fn export_once(
     storage.delete(done.object_key.as_deref().unwrap()).await?;
     Ok(Measured {
         rows: job.processed_rows,
-        label: label(format, gzip),
+        label: variant.label(),
         wall: (completed - started).as_seconds_f64(),
         bytes: job.bytes.unwrap_or(0),
         peak_rss_kib,
@@ -283,8 +318,16 @@ async fn export_once(
     })
 }
 
-fn label(format: Format, gzip: bool) -> String {
-    format!("{}{}", format.id().to_uppercase(), if gzip { "+gzip" } else { "" })
+impl Variant {
+    /// As in the table, and as `cargo bench --bench export -- <label>` picks it.
+    fn label(self) -> String {
+        format!(
+            "{}{}{}",
+            self.format.to_uppercase(),
+            if self.gzip { "+gzip" } else { "" },
+            if self.readers == 1 { "/1-reader" } else { "" }
+        )
+    }
 }
 
 /// User plus system CPU time of a process so far.
