@@ -541,7 +541,7 @@ impl Source {
             Pool::Postgres(pool) => {
                 postgres::export_records(
                     pool,
-                    &dataset,
+                    dataset,
                     tenant,
                     filters,
                     columns,

@@ -343,25 +343,25 @@ enum Target<'a> {
 }
 
 /// What every COPY of an export shares: the statement's parts and the record writer.
-struct Copier<'a> {
-    dataset: &'a Dataset,
-    tenant: &'a str,
-    filters: &'a Filters,
+struct Copier {
+    dataset: Arc<Dataset>,
+    tenant: String,
+    filters: Filters,
     select: String,
     fields: Vec<CopyField>,
     writer: Arc<dyn RecordWriter>,
     batch: usize,
 }
 
-impl Copier<'_> {
+impl Copier {
     /// COPYs one key range on `conn` (in the snapshot's transaction) to `target`, as
     /// batches of the format's records. `Ok(false)` when the receiver went first.
     async fn copy(&self, conn: &mut PgConnection, range: &KeyRange, mut target: Target<'_>) -> SourceResult<bool> {
         let statement = query::export_of(
             Db::Postgres,
-            self.dataset,
-            self.tenant,
-            self.filters,
+            &self.dataset,
+            &self.tenant,
+            &self.filters,
             None,
             range,
             &self.select,
@@ -418,7 +418,7 @@ impl Copier<'_> {
 
     /// The row count in the snapshot.
     async fn count(&self, conn: &mut PgConnection) -> SourceResult<i64> {
-        let q = query::count(Db::Postgres, self.dataset, self.tenant, self.filters, None);
+        let q = query::count(Db::Postgres, &self.dataset, &self.tenant, &self.filters, None);
         Ok(q.params
             .iter()
             .fold(sqlx::query(&q.sql), |s, p| s.bind(p))
@@ -434,9 +434,9 @@ impl Copier<'_> {
         for i in 1..readers {
             let q = query::key_at(
                 Db::Postgres,
-                self.dataset,
-                self.tenant,
-                self.filters,
+                &self.dataset,
+                &self.tenant,
+                &self.filters,
                 count * i as i64 / readers as i64 - 1,
             );
             let row = q
@@ -474,7 +474,7 @@ impl Copier<'_> {
 #[allow(clippy::too_many_arguments)]
 pub async fn export_records(
     pool: &PgPool,
-    dataset: &Dataset,
+    dataset: Arc<Dataset>,
     tenant: &str,
     filters: &Filters,
     columns: &FileColumns,
@@ -484,16 +484,16 @@ pub async fn export_records(
     sink: RowSink,
 ) -> SourceResult<()> {
     let RowSink { rows: sender, total } = sink;
-    let (select, fields) = copy_plan(dataset, columns);
-    let copier = Copier {
+    let (select, fields) = copy_plan(&dataset, columns);
+    let copier = Arc::new(Copier {
         dataset,
-        tenant,
-        filters,
+        tenant: tenant.to_owned(),
+        filters: filters.clone(),
         select: select.join(", "),
         fields,
         writer,
         batch,
-    };
+    });
     let mut main = CopyConnection::begin(pool, None).await?;
     let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
         .fetch_one(main.conn())
@@ -524,39 +524,50 @@ pub async fn export_records(
         Parallelism::Auto => ((count / AUTO_ROWS_PER_READER) as usize).clamp(1, AUTO_READERS),
     }
     .clamp(1, count.max(1) as usize);
-    let ranges = copier.ranges(main.conn(), count, readers).await?;
-    let (first, rest) = ranges.split_first().expect("at least one range");
-    let spooling = futures::future::try_join_all(rest.iter().map(|range| {
-        let (copier, snapshot) = (&copier, &snapshot);
-        async move {
-            let mut conn = CopyConnection::begin(pool, Some(snapshot)).await?;
-            let mut spool = Spool::new()?;
-            copier.copy(conn.conn(), range, Target::Spool(&mut spool)).await?;
-            conn.commit().await?;
-            Ok::<_, SourceError>(spool)
-        }
-    }));
-    // When the receiver goes, the spooling stops too (`Err(None)`): its connections are
-    // dropped mid-COPY and closed.
-    let copying = async {
-        match copier.copy(main.conn(), first, Target::Send(&sender)).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(None),
-            Err(e) => Err(Some(e)),
-        }
-    };
-    let spools = match tokio::try_join!(copying, async { spooling.await.map_err(Some) }) {
-        Ok(((), spools)) => spools,
-        Err(None) => return Ok(()),
-        Err(Some(e)) => return Err(e),
-    };
-    main.commit().await?;
-    for spool in spools {
+    let mut ranges = copier.ranges(main.conn(), count, readers).await?.into_iter();
+    let first = ranges.next().expect("at least one range");
+    // The other ranges each on a task of its own, so their records are made on other
+    // cores than the first's. Dropped (the receiver went, or an error), they stop: their
+    // connections are closed mid-COPY.
+    let mut spooling = Spooling(
+        ranges
+            .map(|range| {
+                let (copier, pool, snapshot) = (copier.clone(), pool.clone(), snapshot.clone());
+                tokio::spawn(async move {
+                    let mut conn = CopyConnection::begin(&pool, Some(&snapshot)).await?;
+                    let mut spool = Spool::new()?;
+                    copier.copy(conn.conn(), &range, Target::Spool(&mut spool)).await?;
+                    conn.commit().await?;
+                    Ok::<_, SourceError>(spool)
+                })
+            })
+            .collect(),
+    );
+    if !copier.copy(main.conn(), &first, Target::Send(&sender)).await? {
+        return Ok(());
+    }
+    for task in spooling.0.iter_mut() {
+        let spool = task
+            .await
+            .map_err(|e| SourceError::Inconsistent(format!("a parallel read stopped: {e}")))??;
         if !spool.send(&sender).await? {
-            break;
+            return Ok(());
         }
     }
-    Ok(())
+    // Only now: a snapshot can be imported only while the transaction that exported it
+    // is open, and a small first range can end before the other tasks begin.
+    main.commit().await
+}
+
+/// The tasks of a parallel read's later ranges, stopped when dropped.
+struct Spooling(Vec<tokio::task::JoinHandle<SourceResult<Spool>>>);
+
+impl Drop for Spooling {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -108,6 +108,15 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The HTTP client of an S3 client: hyper with rustls on ring. One per client, not one
+/// for the process: its pooled connections belong to the runtime that opened them.
+fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 impl S3Storage {
     /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|aws:kms|none&kms_key_id=K`.
     /// Credentials come from the arguments, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
@@ -141,6 +150,7 @@ impl S3Storage {
     pub fn connect(target: &S3Target) -> Self {
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(http_client())
             .region(Region::new(target.region.clone()))
             .credentials_provider(Credentials::new(
                 target.access_key.clone(),

@@ -310,6 +310,13 @@ pub async fn get(store: &dyn Store, workspace_id: Option<i64>, id: uuid::Uuid) -
     Ok(store.fetch_jobs(&sql.done()).await?.pop())
 }
 
+/// The statement that reads one job by id (what `get` runs without a workspace).
+pub fn get_query(f: &Flavour, id: uuid::Uuid) -> Query {
+    Sql::new(select_jobs(f))
+        .push(&format!(" WHERE j.id = ?{}", f.uuid), [uuid(id)])
+        .done()
+}
+
 /// A workspace's jobs that are not deleted (only `user_id`'s when given), newest first,
 /// and how many there are in all.
 pub async fn list(

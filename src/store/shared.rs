@@ -573,15 +573,22 @@ macro_rules! impl_store {
                 worker: &str,
                 lease_until: chrono::DateTime<chrono::Utc>,
             ) -> StoreResult<Option<JobRecord>> {
+                // The claim and the read of what it claimed in one transaction: if the read
+                // fails (a database out of connections, say), the claim is undone, instead of
+                // a job held by nobody until its lease runs out.
+                let mut tx = self.pool.begin().await?;
                 let claimed: Option<String> = sqlx::query_scalar(CLAIM)
                     .bind(jobs::time_text(&lease_until))
                     .bind(worker)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                match claimed.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
-                    Some(id) => jobs::get(self, None, id).await,
-                    None => Ok(None),
-                }
+                let Some(id) = claimed.and_then(|id| uuid::Uuid::parse_str(&id).ok()) else {
+                    return Ok(None);
+                };
+                let row = bind_all(&jobs::get_query(&FLAVOUR, id)).fetch_optional(&mut *tx).await?;
+                let record = row.as_ref().map(jobs::decode_job).transpose()?;
+                tx.commit().await?;
+                Ok(record)
             }
         }
     };
