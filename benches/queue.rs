@@ -15,7 +15,7 @@ use egress::exports::ExportOptions;
 use egress::formats::Format;
 use egress::store::{self, DynStore, NewJob, NewUser, PgStore};
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const WORKSPACES: usize = 40;
@@ -94,15 +94,11 @@ async fn main() -> anyhow::Result<()> {
             Command::new(env!("CARGO_BIN_EXE_egress"))
                 .args(["--database-url", &url, "--data-dir"])
                 .arg(data.path().join(n.to_string()))
-                .args([
-                    "--log",
-                    "warn",
-                    "worker",
-                    "--worker-concurrency",
-                    &CONCURRENCY.to_string(),
-                ])
+                // 8 processes × 2 pools × 6 stay under Postgres's default 100 connections.
+                .args(["--log", "warn", "--db-max-connections", "6"])
+                .args(["worker", "--worker-concurrency", &CONCURRENCY.to_string()])
                 .args(s3.flags())
-                .stdout(Stdio::null())
+                .stdout(std::fs::File::create(data.path().join(format!("{n}.log")))?)
                 .spawn()?,
         );
     }
@@ -181,6 +177,17 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(RESULTS_FILE, &out)?;
     println!("written to {RESULTS_FILE}");
     if failed > 0 {
+        // What the workers said about it.
+        for n in 0..WORKERS {
+            let log = std::fs::read_to_string(data.path().join(format!("{n}.log")))?;
+            for line in log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .take(5)
+            {
+                eprintln!("worker {n}: {line}");
+            }
+        }
         bail!("{failed} exports failed");
     }
     Ok(())

@@ -46,8 +46,8 @@ choose_tool_cargo() {
 # Tools are built with a quick release profile: they are run, not shipped.
 fast_install() {
   choose_tool_cargo
-  # Without the shared CARGO_TARGET_DIR: cargo install then builds in a folder of its own
-  # and does not hold the project's build lock.
+  # Without the shared CARGO_TARGET_DIR: cargo install then builds in a temporary folder
+  # of its own, so it holds no build lock and two can run at once.
   env -u CARGO_TARGET_DIR PATH="$(dirname "$(command -v "$tool_cargo")"):$PATH" \
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=${TOOL_OPT_LEVEL:-1} CARGO_PROFILE_RELEASE_DEBUG=false \
@@ -94,12 +94,17 @@ fi
 # shellcheck disable=SC1091
 . .tools/env
 
-# --- cargo-leptos and wasm-bindgen-cli -----------------------------------------------------
+# --- cargo-leptos, wasm-bindgen-cli and wasm-opt ------------------------------------------
+# Built side by side: each build has long stretches on one core (linking, the largest
+# crates), which the other fills. The cargo that builds them is chosen first (`build`),
+# not in each background build.
+building=()
+build() { choose_tool_cargo; fast_install "$@" & building+=($!); }
 if [ -x "$TOOLS/bin/cargo-leptos" ]; then
   say "cargo-leptos: present"
 else
   say "cargo-leptos: building (a few minutes, once)"
-  fast_install cargo-leptos --locked --features no_downloads
+  build cargo-leptos --locked --features no_downloads
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)
@@ -107,7 +112,7 @@ if [ -x "$TOOLS/bin/wasm-bindgen" ] && "$TOOLS/bin/wasm-bindgen" --version | gre
   say "wasm-bindgen-cli $bindgen_version: present"
 else
   say "wasm-bindgen-cli $bindgen_version: building (once)"
-  fast_install wasm-bindgen-cli --version "=$bindgen_version" --force
+  build wasm-bindgen-cli --version "=$bindgen_version" --force
 fi
 
 # A wasm-opt new enough for the release build (Debian's binaryen is too old).
@@ -117,6 +122,13 @@ else
   say "wasm-opt: installing binaryen from npm"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" binaryen@132 >/dev/null
 fi
+built() {
+  [ ${#building[@]} -gt 0 ] || return 0
+  for pid in "${building[@]}"; do wait "$pid"; done
+  building=()
+  say "$1"
+}
+built "tools built"
 
 [ "$what" = test ] || exit 0
 
@@ -124,9 +136,9 @@ fi
 if [ -x "$TOOLS/bin/s3s-fs" ]; then
   say "s3s-fs: present"
 else
-  say "s3s-fs: building the S3-compatible test server (a few minutes, once)"
+  say "s3s-fs: building the S3-compatible test server (a few minutes, once, beside the next steps)"
   # Optimised fully: the benchmark's uploads go through it.
-  TOOL_OPT_LEVEL=3 fast_install s3s-fs --features binary
+  TOOL_OPT_LEVEL=3 build s3s-fs --features binary
 fi
 
 if python3 -c 'import aiosmtpd' 2>/dev/null; then
@@ -164,3 +176,4 @@ else
   say "end2end node packages: npm ci"
   (cd end2end && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
+built "s3s-fs built"

@@ -117,7 +117,7 @@ async fn check_catalog(config: &Config) -> anyhow::Result<()> {
 
 async fn open_store(config: &Config) -> anyhow::Result<store::DynStore> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = store::connect(&config.database_url).await?;
+    let store = store::connect_sized(&config.database_url, config.db_max_connections).await?;
     store.migrate().await?;
     Ok(store)
 }

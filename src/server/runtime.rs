@@ -44,7 +44,13 @@ impl Data {
     /// not match, naming the first problem, and logs the warnings.
     pub async fn open(config: &super::config::Config) -> anyhow::Result<Data> {
         let url = config.source_url.as_deref().unwrap_or(&config.database_url);
-        let mut data = Data::load(config.catalog.as_deref(), url, config.source_url.is_none()).await?;
+        let mut data = Data::load_sized(
+            config.catalog.as_deref(),
+            url,
+            config.source_url.is_none(),
+            config.db_max_connections,
+        )
+        .await?;
         data.source = data
             .source
             .read_parallelism(crate::source::Parallelism::from_flag(config.read_parallelism));
@@ -54,8 +60,20 @@ impl Data {
     /// The catalog at `catalog` (the demo's without one) over the source at `source_url`
     /// (`own`: Egress's own database).
     pub async fn load(catalog: Option<&Path>, source_url: &str, own: bool) -> anyhow::Result<Data> {
+        Data::load_sized(catalog, source_url, own, crate::store::DEFAULT_POOL_SIZE).await
+    }
+
+    /// `load`, with the source's pool of at most `max_connections` on Postgres.
+    pub async fn load_sized(
+        catalog: Option<&Path>,
+        source_url: &str,
+        own: bool,
+        max_connections: u32,
+    ) -> anyhow::Result<Data> {
         let catalog = crate::catalog::Catalog::load(catalog)?;
-        let source = crate::source::Source::connect(source_url).await?.own(own);
+        let source = crate::source::Source::connect_sized(source_url, max_connections)
+            .await?
+            .own(own);
         let report = crate::source::check_catalog(&source, &catalog, own).await?;
         for warning in &report.warnings {
             tracing::warn!("catalog: {warning}");

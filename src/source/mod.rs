@@ -239,13 +239,18 @@ impl Source {
     /// Opens the source at `url`: `postgres://…` (its sessions run in UTC and read only)
     /// or `sqlite://PATH` (which must exist; opened read-only).
     pub async fn connect(url: &str) -> anyhow::Result<Source> {
+        Source::connect_sized(url, crate::store::DEFAULT_POOL_SIZE).await
+    }
+
+    /// `connect`, with a pool of at most `max_connections` on Postgres.
+    pub async fn connect_sized(url: &str, max_connections: u32) -> anyhow::Result<Source> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?
                 .options([("TimeZone", "UTC"), ("default_transaction_read_only", "on")])
                 .disable_statement_logging();
             Pool::Postgres(
                 PgPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?,

@@ -252,8 +252,16 @@ pub type DynStore = Arc<dyn Store>;
 
 /// Opens (and for SQLite creates) the database named by `url`.
 pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
+    connect_sized(url, DEFAULT_POOL_SIZE).await
+}
+
+/// Connections a pool of a process may open to Postgres unless told (`--db-max-connections`).
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// `connect`, with a pool of at most `max_connections` on Postgres.
+pub async fn connect_sized(url: &str, max_connections: u32) -> anyhow::Result<DynStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
+        Ok(Arc::new(PgStore::connect_sized(url, max_connections).await?))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
     } else {

@@ -63,8 +63,12 @@ fn copy_field(cell: &Cell) -> String {
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        Self::connect_sized(url, super::DEFAULT_POOL_SIZE).await
+    }
+
+    pub async fn connect_sized(url: &str, max_connections: u32) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(PgConnectOptions::from_str(url)?.disable_statement_logging())
             .await?;
