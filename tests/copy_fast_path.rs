@@ -1,4 +1,4 @@
-//! On Postgres a CSV, JSON or NDJSON export is read in bulk (COPY) and made into the
+//! On Postgres a CSV, JSON, NDJSON or Parquet export is read in bulk (COPY) and made into the
 //! format's records, instead of decoded row by row. Both roads must give the same bytes,
 //! in every such format: every demo dataset, with and without filters and with chosen
 //! columns, and a table with a column of every kind, over seeded
@@ -106,10 +106,11 @@ fn hard_rows(generator: &egress::seed::Generator, dataset: &Dataset, count: usiz
 }
 
 /// The formats that are read in bulk.
-const FORMATS: [&str; 3] = ["csv", "json", "ndjson"];
+const FORMATS: [&str; 4] = ["csv", "json", "ndjson", "parquet"];
 
 /// The whole file in `format` by one road: records read in bulk (COPY, by `readers`
-/// connections), or the encoder's rows (`readers` 0).
+/// connections), or the encoder's rows (`readers` 0); or why it could not be written (a
+/// value the format cannot hold, such as an amount past Parquet's DECIMAL(18,3)).
 async fn file_of(
     source: &Source,
     dataset: &Arc<Dataset>,
@@ -118,7 +119,7 @@ async fn file_of(
     columns: Option<&[String]>,
     format: &str,
     readers: usize,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, String> {
     file_while(source, dataset, tenant, filters, columns, format, readers, async {}).await
 }
 
@@ -134,7 +135,7 @@ async fn file_while(
     format: &str,
     readers: usize,
     during: impl std::future::Future<Output = ()>,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, String> {
     let format = Format::parse(format).unwrap();
     let (sink, mut rx, counted) = RowSink::new(4);
     let file_columns = formats::file_columns(dataset, columns);
@@ -149,12 +150,13 @@ async fn file_while(
                     .read_parallelism(Parallelism::Fixed(readers))
                     .export_records(dataset, &tenant, &filters, &file_columns, writer, 100, sink)
                     .await
-                    .unwrap();
+                    .map_err(|e| e.to_string())
             } else {
                 source
                     .export_rows(dataset, &tenant, &filters, None, 100, sink)
                     .await
-                    .unwrap();
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
         })
     };
@@ -164,21 +166,24 @@ async fn file_while(
     during.await;
     let mut rows_seen = 0;
     while let Some(batch) = rx.recv().await {
-        match batch {
+        let encoded = match batch {
             RowBatch::Rows(rows) => {
                 rows_seen += rows.len();
-                for row in &rows {
-                    encoder.row(row).unwrap();
-                }
+                rows.iter().try_for_each(|row| encoder.row(row))
             }
             RowBatch::Next => panic!("one dataset's read has no parts"),
             RowBatch::Encoded { bytes, rows } => {
                 rows_seen += rows;
-                encoder.encoded(&bytes).unwrap();
+                encoder.encoded(&bytes)
             }
+        };
+        if let Err(e) = encoded {
+            drop(rx);
+            let _ = reading.await.unwrap();
+            return Err(e.to_string());
         }
     }
-    reading.await.unwrap();
+    reading.await.unwrap()?;
     assert_eq!(
         count,
         Some(rows_seen as i64),
@@ -186,10 +191,26 @@ async fn file_while(
         dataset.id
     );
     encoder.finish().unwrap().close().unwrap();
-    file.bytes()
+    Ok(file.bytes())
 }
 
-fn same_bytes(what: &str, by_copy: &[u8], by_rows: &[u8]) {
+/// Both roads wrote the same bytes, or both failed for the same reason.
+fn same_bytes(what: &str, by_copy: &Result<Vec<u8>, String>, by_rows: &Result<Vec<u8>, String>) {
+    let (by_copy, by_rows) = match (by_copy, by_rows) {
+        (Ok(by_copy), Ok(by_rows)) => (by_copy, by_rows),
+        (Err(copy), Err(rows)) => {
+            assert!(
+                copy.contains(rows.as_str()),
+                "{what}: COPY failed with {copy:?}, rows with {rows:?}"
+            );
+            return;
+        }
+        (by_copy, by_rows) => panic!(
+            "{what}: COPY gave {:?}, rows {:?}",
+            by_copy.as_ref().map(Vec::len),
+            by_rows.as_ref().map(Vec::len)
+        ),
+    };
     if by_copy != by_rows {
         let (a, b) = (String::from_utf8_lossy(by_copy), String::from_utf8_lossy(by_rows));
         let (line, (x, y)) = a
@@ -358,7 +379,7 @@ async fn every_kind_is_written_the_same_by_both_roads() {
         same_bytes(&format!("every kind, {format}"), &by_copy, &by_rows);
     }
     let by_rows = file_of(&source, dataset, tenant, &Filters::default(), None, "csv", 0).await;
-    let text = String::from_utf8(by_rows).unwrap();
+    let text = String::from_utf8(by_rows.unwrap()).unwrap();
     assert_eq!(text.matches("\r\n").count(), 401, "a header and every row");
     for written in ["'=1+1", "\"x;'=2\"", "true", "false", "2024-02-29", ".500Z"] {
         assert!(text.contains(written), "{written} missing");

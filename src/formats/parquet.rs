@@ -10,9 +10,11 @@
 //! group's pages until it closes: 100,000-row groups cost 120 MiB in `make bench`);
 //! pages are Snappy-compressed.
 
+#[cfg(feature = "ssr")]
+use super::FileColumn;
 use super::FormatSpec;
 #[cfg(feature = "ssr")]
-use super::{Encoder, FileColumns};
+use super::{Encoder, FileColumns, RecordWriter, Value};
 #[cfg(feature = "ssr")]
 use crate::catalog::{Cell, Kind};
 #[cfg(feature = "ssr")]
@@ -40,7 +42,11 @@ pub static FORMAT: FormatSpec = FormatSpec {
     bom: false,
     compressed: true,
     #[cfg(feature = "ssr")]
-    records: None,
+    records: Some(|columns| {
+        Box::new(ParquetRecords {
+            columns: columns.clone(),
+        })
+    }),
     #[cfg(feature = "ssr")]
     encoder: |columns, _, out| Ok(Box::new(ParquetEncoder::new(columns, out)?)),
 };
@@ -93,6 +99,61 @@ impl Buffer {
             defs: Vec::new(),
             reps: (kind == Kind::TextList).then(Vec::new),
         }
+    }
+
+    /// Adds one value of a row; `bytes` counts the row group's text.
+    fn push(&mut self, value: Packed<'_>, bytes: &mut usize, column: &FileColumn) -> io::Result<()> {
+        if let Some(reps) = &mut self.reps {
+            // A list: one entry per element (rep 1 after the first), or one entry for an
+            // empty (def 1) or null (def 0) list.
+            match (&mut self.values, value) {
+                (Values::Bytes(values), Packed::List(items)) if !items.is_empty() => {
+                    for (i, item) in items.iter().enumerate() {
+                        reps.push(if i == 0 { 0 } else { 1 });
+                        self.defs.push(3);
+                        *bytes += item.len();
+                        values.push(ByteArray::from(*item));
+                    }
+                }
+                (_, Packed::List(_)) => {
+                    reps.push(0);
+                    self.defs.push(1);
+                }
+                (_, Packed::Null) => {
+                    reps.push(0);
+                    self.defs.push(0);
+                }
+                (_, other) => return Err(mismatch(column, &other)),
+            }
+            return Ok(());
+        }
+        let present = match (&mut self.values, value) {
+            (_, Packed::Null) => false,
+            (Values::Int64(v), Packed::Int64(n)) => {
+                v.push(n);
+                true
+            }
+            (Values::Int32(v), Packed::Int32(n)) => {
+                v.push(n);
+                true
+            }
+            (Values::Bool(v), Packed::Bool(b)) => {
+                v.push(b);
+                true
+            }
+            (Values::Fixed(v), Packed::Uuid(id)) => {
+                v.push(FixedLenByteArray::from(id.to_vec()));
+                true
+            }
+            (Values::Bytes(v), Packed::Bytes(text)) => {
+                *bytes += text.len();
+                v.push(ByteArray::from(text));
+                true
+            }
+            (_, other) => return Err(mismatch(column, &other)),
+        };
+        self.defs.push(i16::from(present));
+        Ok(())
     }
 
     fn clear(&mut self) {
@@ -243,83 +304,249 @@ fn money(minor: i64, scale: u8) -> io::Result<i64> {
         .ok_or_else(|| io::Error::other(format!("the amount {minor} (scale {scale}) does not fit DECIMAL(18,3)")))
 }
 
+/// A value as its column stores it: what both roads, rows and records, come to.
+#[cfg(feature = "ssr")]
+#[derive(Debug)]
+enum Packed<'a> {
+    Null,
+    Int64(i64),
+    Int32(i32),
+    Bool(bool),
+    Uuid([u8; 16]),
+    Bytes(&'a [u8]),
+    List(Vec<&'a [u8]>),
+}
+
+#[cfg(feature = "ssr")]
+fn mismatch(column: &FileColumn, value: &Packed<'_>) -> io::Error {
+    io::Error::other(format!(
+        "column `{}`: a {value:?} value in a {} column",
+        column.name,
+        column.kind.id()
+    ))
+}
+
+/// A cell as its column stores it.
+#[cfg(feature = "ssr")]
+fn packed(cell: &Cell) -> io::Result<Packed<'_>> {
+    Ok(match cell {
+        Cell::Null => Packed::Null,
+        Cell::Integer(n) => Packed::Int64(*n),
+        Cell::Money { minor, scale } => Packed::Int64(money(*minor, *scale)?),
+        Cell::Timestamp(t) => Packed::Int64(t.timestamp_micros()),
+        Cell::Date(d) => {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+            Packed::Int32((*d - epoch).num_days() as i32)
+        }
+        Cell::Bool(b) => Packed::Bool(*b),
+        Cell::Uuid(u) => Packed::Uuid(
+            *uuid::Uuid::parse_str(u)
+                .map_err(|e| io::Error::other(format!("`{u}`: {e}")))?
+                .as_bytes(),
+        ),
+        Cell::Text(t) | Cell::Decimal(t) | Cell::Json(t) => Packed::Bytes(t.as_bytes()),
+        Cell::List(items) => Packed::List(items.iter().map(|i| i.as_bytes()).collect()),
+    })
+}
+
+/// Records of Parquet for the bulk-read road: each value parsed on the reading thread
+/// into what its column stores, and packed as a tag byte and its payload, which the
+/// encoder only copies into its columns (`ParquetEncoder::encoded`).
+#[cfg(feature = "ssr")]
+struct ParquetRecords {
+    columns: FileColumns,
+}
+
+#[cfg(feature = "ssr")]
+mod tag {
+    pub const NULL: u8 = 0;
+    pub const INT64: u8 = 1;
+    pub const INT32: u8 = 2;
+    pub const BOOL: u8 = 3;
+    pub const UUID: u8 = 4;
+    pub const BYTES: u8 = 5;
+    pub const LIST: u8 = 6;
+}
+
+#[cfg(feature = "ssr")]
+fn pack(out: &mut Vec<u8>, value: &Packed<'_>) {
+    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    match value {
+        Packed::Null => out.push(tag::NULL),
+        Packed::Int64(n) => {
+            out.push(tag::INT64);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Packed::Int32(n) => {
+            out.push(tag::INT32);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Packed::Bool(b) => out.extend_from_slice(&[tag::BOOL, u8::from(*b)]),
+        Packed::Uuid(id) => {
+            out.push(tag::UUID);
+            out.extend_from_slice(id);
+        }
+        Packed::Bytes(b) => {
+            out.push(tag::BYTES);
+            bytes(out, b);
+        }
+        Packed::List(items) => {
+            out.push(tag::LIST);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for item in items {
+                bytes(out, item);
+            }
+        }
+    }
+}
+
+/// The first packed value of `records`, and the rest.
+#[cfg(feature = "ssr")]
+fn unpack(records: &[u8]) -> io::Result<(Packed<'_>, &[u8])> {
+    fn take(rest: &[u8], n: usize) -> io::Result<(&[u8], &[u8])> {
+        (rest.len() >= n)
+            .then(|| rest.split_at(n))
+            .ok_or_else(|| io::Error::other("a packed Parquet record is cut short"))
+    }
+    fn bytes(rest: &[u8]) -> io::Result<(&[u8], &[u8])> {
+        let (len, rest) = take(rest, 4)?;
+        take(rest, u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize)
+    }
+    let (tag, rest) = take(records, 1)?;
+    Ok(match tag[0] {
+        tag::NULL => (Packed::Null, rest),
+        tag::INT64 => {
+            let (n, rest) = take(rest, 8)?;
+            (Packed::Int64(i64::from_le_bytes(n.try_into().expect("8 bytes"))), rest)
+        }
+        tag::INT32 => {
+            let (n, rest) = take(rest, 4)?;
+            (Packed::Int32(i32::from_le_bytes(n.try_into().expect("4 bytes"))), rest)
+        }
+        tag::BOOL => {
+            let (b, rest) = take(rest, 1)?;
+            (Packed::Bool(b[0] != 0), rest)
+        }
+        tag::UUID => {
+            let (id, rest) = take(rest, 16)?;
+            (Packed::Uuid(id.try_into().expect("16 bytes")), rest)
+        }
+        tag::BYTES => {
+            let (b, rest) = bytes(rest)?;
+            (Packed::Bytes(b), rest)
+        }
+        tag::LIST => {
+            let (count, mut rest) = take(rest, 4)?;
+            let count = u32::from_le_bytes(count.try_into().expect("4 bytes"));
+            let mut items = Vec::new();
+            for _ in 0..count {
+                let (item, after) = bytes(rest)?;
+                items.push(item);
+                rest = after;
+            }
+            (Packed::List(items), rest)
+        }
+        other => return Err(io::Error::other(format!("a packed Parquet value with tag {other}"))),
+    })
+}
+
+/// `-12.34` → `-12340`, DECIMAL(18,3)'s unscaled integer.
+#[cfg(feature = "ssr")]
+fn money_of_decimal(decimal: &str) -> io::Result<i64> {
+    let bad = || io::Error::other(format!("`{decimal}` is not an amount"));
+    let (negative, digits) = match decimal.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, decimal),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() || fraction.len() > usize::from(MONEY_SCALE) {
+        return Err(bad());
+    }
+    // In i128, so that the most negative amount, one past i64::MAX, reads too.
+    let mut minor: i128 = 0;
+    for digit in whole.bytes().chain(fraction.bytes()) {
+        if !digit.is_ascii_digit() || minor > i128::from(i64::MAX) {
+            return Err(bad());
+        }
+        minor = minor * 10 + i128::from(digit - b'0');
+    }
+    let minor = i64::try_from(if negative { -minor } else { minor }).map_err(|_| bad())?;
+    money(minor, fraction.len() as u8)
+}
+
+#[cfg(feature = "ssr")]
+impl RecordWriter for ParquetRecords {
+    fn value(&self, out: &mut Vec<u8>, column: usize, value: Value<'_>) -> io::Result<()> {
+        let bad = |what: &[u8]| {
+            io::Error::other(format!(
+                "column `{}`: `{}` is not a {}",
+                self.columns[column].name,
+                String::from_utf8_lossy(what),
+                self.columns[column].kind.id()
+            ))
+        };
+        let value = match value {
+            Value::Null => Packed::Null,
+            Value::Digits(digits) => Packed::Int64(
+                std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .ok_or_else(|| bad(digits))?,
+            ),
+            Value::Money(decimal) => Packed::Int64(money_of_decimal(decimal)?),
+            Value::Time(time) => Packed::Int64(
+                std::str::from_utf8(time)
+                    .ok()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .ok_or_else(|| bad(time))?
+                    .timestamp_micros(),
+            ),
+            Value::Text(text) => Packed::Bytes(text.as_bytes()),
+            Value::Cell(_, cell) => {
+                pack(out, &packed(cell)?);
+                return Ok(());
+            }
+        };
+        pack(out, &value);
+        Ok(())
+    }
+
+    /// A record is its columns' values: its end needs no mark.
+    fn end(&self, _: &mut Vec<u8>) {}
+}
+
+#[cfg(feature = "ssr")]
+impl<W: Write + Send> ParquetEncoder<W> {
+    /// Counts a row, and writes the row group when it is full.
+    fn row_done(&mut self) -> io::Result<()> {
+        self.rows += 1;
+        if self.rows >= ROWS_PER_GROUP || self.bytes >= BYTES_PER_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl<W: Write + Send> Encoder<W> for ParquetEncoder<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         for (column, buffer) in self.columns.iter().zip(&mut self.buffers) {
-            let cell = &cells[column.index];
-            if let Some(reps) = &mut buffer.reps {
-                // A list: one entry per element (rep 1 after the first), or one entry
-                // for an empty (def 1) or null (def 0) list.
-                match cell {
-                    Cell::List(items) if !items.is_empty() => {
-                        if let Values::Bytes(values) = &mut buffer.values {
-                            for (i, item) in items.iter().enumerate() {
-                                reps.push(if i == 0 { 0 } else { 1 });
-                                buffer.defs.push(3);
-                                self.bytes += item.len();
-                                values.push(ByteArray::from(item.as_str()));
-                            }
-                        }
-                    }
-                    Cell::List(_) => {
-                        reps.push(0);
-                        buffer.defs.push(1);
-                    }
-                    _ => {
-                        reps.push(0);
-                        buffer.defs.push(0);
-                    }
-                }
-                continue;
-            }
-            let present = match (&mut buffer.values, cell) {
-                (_, Cell::Null) => false,
-                (Values::Int64(v), Cell::Integer(n)) => {
-                    v.push(*n);
-                    true
-                }
-                (Values::Int64(v), Cell::Money { minor, scale }) => {
-                    v.push(money(*minor, *scale)?);
-                    true
-                }
-                (Values::Int64(v), Cell::Timestamp(t)) => {
-                    v.push(t.timestamp_micros());
-                    true
-                }
-                (Values::Int32(v), Cell::Date(d)) => {
-                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-                    v.push((*d - epoch).num_days() as i32);
-                    true
-                }
-                (Values::Bool(v), Cell::Bool(b)) => {
-                    v.push(*b);
-                    true
-                }
-                (Values::Fixed(v), Cell::Uuid(u)) => {
-                    let id = uuid::Uuid::parse_str(u).map_err(|e| io::Error::other(format!("`{u}`: {e}")))?;
-                    v.push(FixedLenByteArray::from(id.as_bytes().to_vec()));
-                    true
-                }
-                (Values::Bytes(v), Cell::Text(t) | Cell::Decimal(t) | Cell::Json(t)) => {
-                    self.bytes += t.len();
-                    v.push(ByteArray::from(t.as_str()));
-                    true
-                }
-                (_, other) => {
-                    return Err(io::Error::other(format!(
-                        "column `{}`: a {:?} value in a {} column",
-                        column.name,
-                        other,
-                        column.kind.id()
-                    )));
-                }
-            };
-            buffer.defs.push(i16::from(present));
+            buffer.push(packed(&cells[column.index])?, &mut self.bytes, column)?;
         }
-        self.rows += 1;
-        if self.rows >= ROWS_PER_GROUP || self.bytes >= BYTES_PER_GROUP {
-            self.flush()?;
+        self.row_done()
+    }
+
+    fn encoded(&mut self, mut records: &[u8]) -> io::Result<()> {
+        while !records.is_empty() {
+            for (column, buffer) in self.columns.iter().zip(&mut self.buffers) {
+                let (value, rest) = unpack(records)?;
+                buffer.push(value, &mut self.bytes, column)?;
+                records = rest;
+            }
+            self.row_done()?;
         }
         Ok(())
     }
@@ -331,5 +558,56 @@ impl<W: Write + Send> Encoder<W> for ParquetEncoder<W> {
             .take()
             .ok_or_else(|| io::Error::other("the file is closed"))?;
         writer.into_inner().map_err(parquet_error)
+    }
+}
+
+#[cfg(feature = "ssr")]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_values_read_back_as_written() {
+        let values = [
+            Packed::Null,
+            Packed::Int64(-5),
+            Packed::Int32(19_000),
+            Packed::Bool(true),
+            Packed::Uuid([7; 16]),
+            Packed::Bytes("é;=1".as_bytes()),
+            Packed::List(vec![b"a", b""]),
+            Packed::List(vec![]),
+        ];
+        let mut out = Vec::new();
+        for value in &values {
+            pack(&mut out, value);
+        }
+        let mut rest = &out[..];
+        for value in &values {
+            let (read, after) = unpack(rest).unwrap();
+            assert_eq!(format!("{read:?}"), format!("{value:?}"));
+            rest = after;
+        }
+        assert!(rest.is_empty());
+        let mut text = Vec::new();
+        pack(&mut text, &Packed::Bytes(b"cut"));
+        assert!(
+            unpack(&text[..text.len() - 1]).is_err(),
+            "a value cut short is an error"
+        );
+    }
+
+    #[test]
+    fn amounts_read_back_at_three_decimals() {
+        assert_eq!(money_of_decimal("-12.34").unwrap(), -12_340);
+        assert_eq!(money_of_decimal("7").unwrap(), 7_000);
+        assert_eq!(money_of_decimal("0.005").unwrap(), 5);
+        assert!(money_of_decimal("1.0005").is_err(), "four decimals do not fit");
+        let least = money_of_decimal(&i64::MIN.to_string()).unwrap_err().to_string();
+        assert_eq!(
+            least,
+            "the amount -9223372036854775808 (scale 0) does not fit DECIMAL(18,3)"
+        );
+        assert!(money_of_decimal("x").is_err());
     }
 }

@@ -82,7 +82,7 @@ pub struct Config {
     #[arg(long, env = "EGRESS_SOURCE_URL", global = true, hide_env_values = true)]
     pub source_url: Option<String>,
     /// How many connections read one export at once on Postgres, each a contiguous part
-    /// of the rows in the same snapshot (CSV, JSON, NDJSON). 0 picks by the export's size
+    /// of the rows in the same snapshot (CSV, JSON, NDJSON, Parquet). 0 picks by the export's size
     /// (a second reader from 500,000 rows). More pays only where the database host has
     /// cores to spare; where Egress, the database and storage share two cores (the bench),
     /// one reader measured faster, so one is the default.
