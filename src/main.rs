@@ -170,12 +170,19 @@ async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     let data = Data::open(config).await?;
     let runtime =
         egress::server::runtime::build(&store, data, &args.pipeline, &config.data_dir, &args.public_url).await?;
-    runtime.spawn_background(&store, &args.pipeline, true);
+    let drain = runtime.spawn_background(&store, &args.pipeline, true);
     println!(
-        "Egress worker running ({} at a time); stop it with Ctrl-C.",
+        "Egress worker running ({} at a time); stop it with Ctrl-C or SIGTERM.",
         args.pipeline.worker_concurrency
     );
-    tokio::signal::ctrl_c().await?;
+    egress::server::shutdown_signal().await;
+    println!(
+        "Stopping: no new exports; running ones get {} s to finish, then go back to the queue.",
+        args.pipeline.drain_seconds
+    );
+    drain
+        .run(std::time::Duration::from_secs(args.pipeline.drain_seconds))
+        .await;
     Ok(())
 }
 

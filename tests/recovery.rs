@@ -2,7 +2,11 @@
 //! - a worker process killed with SIGKILL: its lease runs out, another worker runs the job
 //!   again from the start, and the file has exactly the right rows (a million on Postgres);
 //! - Postgres restarted: the worker reconnects and the job completes;
-//! - the S3 server down for ten seconds: the attempts are retried and the job completes.
+//! - the S3 server down for ten seconds: the attempts are retried and the job completes;
+//! - a rolling restart: a node sent SIGTERM mid-export turns unready, hands the job back
+//!   when its drain time is up (the attempt not counted), and another node completes it
+//!   well before a lease would have run out, with one email;
+//! - two nodes starting at once on an empty database: both migrate and come up.
 //!
 //! After each, no multipart upload is left open.
 
@@ -18,14 +22,19 @@ use egress::storage::S3Storage;
 use egress::store::{self, DynStore, JobRecord, NewJob, NewUser, jobs};
 use std::time::{Duration, Instant};
 
-both_backends!(killed_worker_loses_nothing);
+both_backends!(killed_worker_loses_nothing, sigterm_hands_the_export_to_another_node);
 
 /// A store with one workspace of `rows` contacts and one CSV export of them queued.
 async fn queued_export(url: &str, rows: u64) -> (DynStore, uuid::Uuid) {
+    queued_export_of(url, rows, "crash@acme.test").await
+}
+
+/// `queued_export`, made by `email`.
+async fn queued_export_of(url: &str, rows: u64, email: &str) -> (DynStore, uuid::Uuid) {
     let store = store::connect(url).await.unwrap();
     store.migrate().await.unwrap();
     let owner = NewUser {
-        email: "crash@acme.test".into(),
+        email: email.into(),
         name: "Crash".into(),
         password_hash: "x".into(),
     };
@@ -115,13 +124,30 @@ async fn assert_complete_file(done: &JobRecord, rows: u64, storage: &S3Storage) 
     assert_eq!(count, rows);
 }
 
+/// `assert_complete_file` in the test services' S3, where no upload of the job is left open.
+async fn assert_complete_in_test_s3(done: &JobRecord, rows: u64) {
+    let s = services();
+    let storage = egress::storage::S3Storage::from_url(
+        &s.storage_url(),
+        Some(s.s3_access_key.clone()),
+        Some(s.s3_secret_key.clone()),
+    )
+    .unwrap();
+    assert_complete_file(done, rows, &storage).await;
+    let open: Vec<String> = s
+        .open_uploads()
+        .into_iter()
+        .filter(|u| u.contains(&done.uuid.to_string()))
+        .collect();
+    assert!(open.is_empty(), "uploads left open: {open:?}");
+}
+
 async fn killed_worker_loses_nothing(backend: Backend) {
     // A million rows on Postgres; SQLite (one process, small deployments) proves it smaller.
     let rows = match backend {
         Backend::Postgres => 1_000_000,
         Backend::Sqlite => 150_000,
     };
-    let s = services();
     let (url, _database) = database(backend).await;
     let (store, id) = queued_export(&url, rows).await;
     let data = tempfile::tempdir().unwrap();
@@ -139,24 +165,149 @@ async fn killed_worker_loses_nothing(backend: Backend) {
     let _second = Node::worker(&url, data.path(), &flags);
     let done = wait_until_terminal(&store, id).await;
     assert_eq!(done.job.attempts, 2);
-    let storage = egress::storage::S3Storage::from_url(
-        &s.storage_url(),
-        Some(s.s3_access_key.clone()),
-        Some(s.s3_secret_key.clone()),
-    )
-    .unwrap();
-    assert_complete_file(&done, rows, &storage).await;
     // The crashed attempt's upload was aborted by the attempt that took over.
-    let open: Vec<String> = s
-        .open_uploads()
-        .into_iter()
-        .filter(|u| u.contains(&id.to_string()))
-        .collect();
-    assert!(open.is_empty(), "{open:?}");
+    assert_complete_in_test_s3(&done, rows).await;
     assert_eq!(
         job_event_kinds(&store, id).await[..4],
         ["created", "started", "retried", "completed"]
     );
+}
+
+async fn sigterm_hands_the_export_to_another_node(backend: Backend) {
+    let rows = match backend {
+        Backend::Postgres => 300_000,
+        Backend::Sqlite => 150_000,
+    };
+    let s = services();
+    let (url, _database) = database(backend).await;
+    let owner = format!("restart-{}@acme.test", uuid::Uuid::new_v4());
+    let (store, id) = queued_export_of(&url, rows, &owner).await;
+    let data = tempfile::tempdir().unwrap();
+    // The default 30 s lease: the takeover must not wait for it.
+    let mut flags = service_flags();
+    flags.extend(
+        [
+            "--worker-concurrency",
+            "1",
+            "--drain-seconds",
+            "2",
+            "--max-rows-per-second",
+            "30000",
+        ]
+        .map(String::from),
+    );
+    let mut first = Node::serve(&url, data.path(), &flags).await;
+    wait_for_progress(&store, id, rows).await;
+    // A client follows the export's progress on that node.
+    let token = api_token(&store, id).await;
+    let events = first.url(&format!("/api/exports/{id}/events"));
+    let client = reqwest::Client::new();
+    let following = client.get(&events).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(following.status(), reqwest::StatusCode::OK);
+    let followed = tokio::spawn(following.text());
+
+    // A deploy stops the node: it turns unready at once, then hands the job back.
+    let stopped = Instant::now();
+    first.terminate();
+    let mut unready = None;
+    while let Ok(answer) = reqwest::get(first.url("/readyz")).await {
+        if answer.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            unready = Some(answer.text().await.unwrap());
+            break;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(2), "/readyz stayed ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(unready.as_deref(), Some("draining"), "/readyz while draining");
+    // A new progress stream is told to come back in a second (to another node).
+    let refused = client.get(&events).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        reqwest::StatusCode::OK,
+        "an EventSource gives up on errors"
+    );
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("retry: 1000") && !refused.contains("event:"),
+        "{refused:?}"
+    );
+    let status = first.wait_for_exit(Duration::from_secs(20));
+    assert!(status.success(), "the node exits cleanly after its drain: {status}");
+    // The open stream ended without `event: end`, so its client reconnects.
+    let followed = followed.await.unwrap().expect("the stream ends cleanly");
+    assert!(
+        followed.contains("event: progress") && !followed.contains("event: end"),
+        "{followed:?}"
+    );
+    let handed = jobs::get(store.as_ref(), None, id).await.unwrap().unwrap();
+    assert_eq!(handed.job.status, JobStatus::Pending, "back in the queue");
+    assert_eq!(
+        (handed.job.attempts, handed.max_attempts),
+        (1, 7),
+        "the attempt does not count"
+    );
+    assert!(handed.job.processed_rows == 0);
+
+    // Another node takes it at once and completes it.
+    let _second = Node::worker(&url, data.path(), &flags);
+    let done = wait_until_terminal(&store, id).await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "completed {:?} after SIGTERM: less than the lease",
+        stopped.elapsed()
+    );
+    // The handed-back attempt's upload was aborted by the attempt that took over.
+    assert_complete_in_test_s3(&done, rows).await;
+    assert_eq!(
+        job_event_kinds(&store, id).await[..5],
+        ["created", "started", "handed_back", "retried", "completed"]
+    );
+    // One email, from the node that completed it.
+    let waited = Instant::now();
+    while s.emails_to(&owner).is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(20), "no email arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.emails_to(&owner).len(), 1, "one email");
+}
+
+/// An API token (exports:read) of the maker of export `id`.
+async fn api_token(store: &DynStore, id: uuid::Uuid) -> String {
+    use sha2::Digest;
+    let job = jobs::get(store.as_ref(), None, id).await.unwrap().unwrap();
+    let secret = format!("egress_{}", uuid::Uuid::new_v4().simple());
+    store
+        .create_api_token(&egress::store::NewApiToken {
+            workspace_id: job.workspace_id,
+            created_by: job.user_id,
+            name: "progress".into(),
+            prefix: secret[..13].to_owned(),
+            token_hash: hex::encode(sha2::Sha256::digest(secret.as_bytes())),
+            scopes: "exports:read".into(),
+            created_at: chrono::Utc::now().timestamp(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    secret
+}
+
+/// Many nodes of a new deployment start together: the migrations run once (under
+/// Postgres's advisory lock) and every node comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_starting_at_once_both_come_up() {
+    let (url, _database) = database(Backend::Postgres).await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let flags = service_flags();
+    let (a, b) = tokio::join!(
+        Node::serve(&url, one.path(), &flags),
+        Node::serve(&url, two.path(), &flags)
+    );
+    for node in [&a, &b] {
+        let ready = reqwest::get(node.url("/readyz")).await.unwrap();
+        assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

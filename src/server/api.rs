@@ -80,6 +80,9 @@ async fn healthz() -> &'static str {
 
 /// The process can reach its database.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if state.shutdown.draining.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
     match state.store.ping().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {

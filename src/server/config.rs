@@ -322,6 +322,11 @@ pub struct PipelineArgs {
     /// Seconds before the first retry (doubling each time, with jitter).
     #[arg(long, env = "EGRESS_RETRY_BASE_SECONDS", default_value_t = 5.0)]
     pub retry_base_seconds: f64,
+    /// On SIGTERM or Ctrl-C: seconds the running exports get to finish, after the node
+    /// stops claiming; those still running then go back to the queue at once (the
+    /// attempt not counted) for another node.
+    #[arg(long, env = "EGRESS_DRAIN_SECONDS", default_value_t = 20)]
+    pub drain_seconds: u64,
     /// Size of an upload part in MiB (at least 5). Two parts' worth is the export's buffer.
     #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 5)]
     pub part_size_mib: usize,
@@ -387,6 +392,7 @@ impl Default for PipelineArgs {
             max_attempts: 3,
             lease_seconds: 30,
             retry_base_seconds: 5.0,
+            drain_seconds: 20,
             part_size_mib: 5,
             max_rows_per_second: 0,
             cleanup_seconds: 60,

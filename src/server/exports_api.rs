@@ -1,8 +1,8 @@
 //! Exports over HTTP: the JSON API, the progress stream (SSE), the download redirect,
 //! and the signed `/files` route of the local disk storage.
 
-use super::AppState;
 use super::caller::Caller;
+use super::{AppState, Shutdown};
 use crate::accounts::api_tokens::Scope;
 use crate::accounts::roles::ExportAction;
 use crate::error::{AppError, parse_json};
@@ -146,10 +146,25 @@ fn ended_event() -> Event {
     Event::default().event("end").data("signed_out")
 }
 
-fn sse(rx: tokio::sync::mpsc::Receiver<Result<Event, Infallible>>) -> Response {
-    Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx))
+/// The stream of `rx`'s events, which ends when the node closes (its clients reconnect,
+/// to another node).
+fn sse(rx: tokio::sync::mpsc::Receiver<Result<Event, Infallible>>, shutdown: &Shutdown) -> Response {
+    use futures::StreamExt;
+    let events = tokio_stream::wrappers::ReceiverStream::new(rx).take_until(shutdown.closing.clone().cancelled_owned());
+    Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// What a draining node answers a new progress stream: an empty stream that asks the
+/// client to reconnect in a second, by when the load balancer sends it to another node.
+/// (A browser's EventSource gives up on an error status, so this is not a 503.)
+fn elsewhere(shutdown: &Shutdown) -> Option<Response> {
+    let reconnect = Event::default().retry(Duration::from_secs(1)).comment("draining");
+    shutdown
+        .draining
+        .is_cancelled()
+        .then(|| Sse::new(futures::stream::once(async move { Ok::<_, Infallible>(reconnect) })).into_response())
 }
 
 /// Whether `next` should replace `last` on the stream: a change, and not an older count
@@ -166,6 +181,9 @@ fn is_news(last: &Progress, next: &Progress) -> bool {
 async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsRead)?;
     let record = service::get(&state, member, &id, ExportAction::View).await?;
+    if let Some(elsewhere) = elsewhere(&state.shutdown) {
+        return Ok(elsewhere);
+    }
     let mut ticket = state.streams.open(caller.holder, member.user_id, record.workspace_id)?;
     // Listening before reading the state, so nothing published in between is missed.
     let mut updates = state.hub.subscribe();
@@ -210,7 +228,7 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
             }
         }
     });
-    Ok(sse(rx))
+    Ok(sse(rx, &state.shutdown))
 }
 
 /// `GET /api/exports/events`: every progress update of the caller's workspace that they
@@ -218,6 +236,9 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 /// tabs. Runs until the client goes or the session ends.
 async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsRead)?.clone();
+    if let Some(elsewhere) = elsewhere(&state.shutdown) {
+        return Ok(elsewhere);
+    }
     let mut ticket = state.streams.open(caller.holder, member.user_id, member.workspace_id)?;
     let mut updates = state.hub.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
@@ -245,7 +266,7 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
             }
         }
     });
-    Ok(sse(rx))
+    Ok(sse(rx, &state.shutdown))
 }
 
 /// A page for a person (a refused download or sign-in link), in the app's style.

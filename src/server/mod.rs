@@ -48,6 +48,19 @@ pub struct AppState {
     pub streams: Arc<streams::Streams>,
     /// How sign-in tokens from the host product are checked (when set up).
     pub jwt: Option<Arc<crate::accounts::jwt::JwtSettings>>,
+    #[from_ref(skip)]
+    pub shutdown: Shutdown,
+}
+
+/// A node's way down (SIGTERM, Ctrl-C). First it drains: `/readyz` turns unready so the
+/// load balancer sends requests elsewhere, new progress streams are told to reconnect
+/// (elsewhere), and the worker finishes or hands back its exports, while requests are
+/// still answered. Then it closes: the open progress streams end, so their clients
+/// reconnect to another node and resume from the job's state there.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    pub draining: tokio_util::sync::CancellationToken,
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 pub const SESSION_COOKIE: &str = "egress_session";
@@ -128,7 +141,8 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let runtime = runtime::build(&store, data, &args.pipeline, data_dir, &public_url).await?;
-    runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
+    let drain = runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
+    let drain_time = Duration::from_secs(args.pipeline.drain_seconds);
     crate::accounts::ssr::prepare().await;
     let limits = &args.limits;
     let throttle = Arc::new(Throttle::new(ThrottleSettings {
@@ -168,6 +182,7 @@ pub async fn start(
         throttle: throttle.clone(),
         streams,
         jwt,
+        shutdown: Shutdown::default(),
     };
     tokio::spawn(async move {
         // Expired sessions and old sign-in failures go every ten minutes.
@@ -190,16 +205,29 @@ pub async fn start(
             }
         }
     });
+    let shutdown = state.shutdown.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        tracing::info!(seconds = drain_time.as_secs(), "stopping: draining");
+        shutdown.draining.cancel();
+        drain.run(drain_time).await;
+        shutdown.closing.cancel();
+    };
     let app = router(state);
-    let task = tokio::spawn(serve(listener, app, header_timeout));
+    let task = tokio::spawn(serve(listener, app, header_timeout, stop));
     Ok(RunningServer { addr, task })
 }
 
-/// Serves `app` on `listener` until SIGTERM or Ctrl-C, then lets open requests finish
-/// (up to ten seconds). Its own accept loop, rather than `axum::serve`, for what that
-/// cannot set: a client must send its request headers within `header_timeout`, so slow
-/// or idle connections cannot pile up (slowloris).
-async fn serve(listener: tokio::net::TcpListener, app: Router, header_timeout: Duration) -> std::io::Result<()> {
+/// Serves `app` on `listener` until `stop` is done (the drain after SIGTERM or Ctrl-C),
+/// then lets open requests finish (up to ten seconds). Its own accept loop, rather than
+/// `axum::serve`, for what that cannot set: a client must send its request headers within
+/// `header_timeout`, so slow or idle connections cannot pile up (slowloris).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     use axum::extract::connect_info::ConnectInfo;
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
@@ -212,8 +240,7 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, header_timeout: D
         .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
+    tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -225,7 +252,7 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, header_timeout: D
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = &mut stop => break,
         };
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -250,7 +277,8 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, header_timeout: D
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM (what a deployment sends to stop a node) or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -194,7 +194,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             },
             "/api/exports/events": {
                 "get": {"summary": "Progress of every export of the workspace, as server-sent events",
-                    "description": "Each update as `event: progress` with a Progress object (members: of their own exports); runs until the client disconnects. When the session ends (logout, expiry) or the user leaves the workspace, an `event: end` is sent and the stream closes. The pages use it for \"your export is ready\" notices.",
+                    "description": "Each update as `event: progress` with a Progress object (members: of their own exports); runs until the client disconnects. When the session ends (logout, expiry) or the user leaves the workspace, an `event: end` is sent and the stream closes. When the node stops (a rolling restart), the stream closes without `event: end`: reconnect, and another node carries on; a node that is stopping answers a new stream with only `retry: 1000` and closes it. The pages use it for \"your export is ready\" notices.",
                     "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized,
                         "429": retry_response("The session already holds its limit of streams (8 by default), or the node its total", "rate_limited", "You have 8 progress streams open already (the limit is 8). Close a tab, then try again.")}}
             },
@@ -209,7 +209,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/api/exports/{id}/events": {
                 "parameters": [id_param],
                 "get": {"summary": "Progress as server-sent events",
-                    "description": "First the current state, then every change as `event: progress` with a Progress object as data; keep-alive comments every 15 s; the stream ends after a terminal state (completed, failed, cancelled, expired), or with `event: end` when the session ends. Reconnecting starts again from the database.",
+                    "description": "First the current state, then every change as `event: progress` with a Progress object as data; keep-alive comments every 15 s; the stream ends after a terminal state (completed, failed, cancelled, expired), or with `event: end` when the session ends. When the node stops (a rolling restart), the stream closes without an end: reconnect, and another node carries on; a node that is stopping answers a new stream with only `retry: 1000` and closes it. Reconnecting starts again from the database.",
                     "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Progress"}}}}, "401": unauthorized, "403": forbidden_role, "404": not_found,
                         "429": retry_response("Too many streams for this session or node", "rate_limited", "You have 8 progress streams open already (the limit is 8). Close a tab, then try again.")}}
             },

@@ -7,7 +7,7 @@ use crate::notify::webhook::WebhookChannel;
 use crate::progress::Hub;
 use crate::storage::{self, DynStorage, StorageSettings};
 use crate::store::DynStore;
-use crate::worker::{Worker, WorkerSettings, retry::RetryPolicy};
+use crate::worker::{Drain, Worker, WorkerSettings, retry::RetryPolicy};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,8 +143,10 @@ pub async fn build(
 
 impl Runtime {
     /// Starts the worker (unless `with_worker` is false), cleanup and the notification
-    /// sender.
-    pub fn spawn_background(&self, store: &DynStore, args: &PipelineArgs, with_worker: bool) {
+    /// sender. The worker stops by the drain this returns (which has nothing to wait
+    /// for without a worker).
+    pub fn spawn_background(&self, store: &DynStore, args: &PipelineArgs, with_worker: bool) -> Drain {
+        let drain = Drain::new(args.worker_concurrency);
         if with_worker {
             let settings = WorkerSettings {
                 concurrency: args.worker_concurrency,
@@ -169,6 +171,7 @@ impl Runtime {
                 notified: self.notify_wakeup.clone(),
                 public_url: self.public_url.as_str().into(),
                 settings,
+                drain: drain.clone(),
             }
             .spawn();
         }
@@ -220,6 +223,7 @@ impl Runtime {
             }),
         ];
         crate::notify::spawn_sender(store.clone(), channels, self.notify_wakeup.clone(), interval);
+        drain
     }
 }
 

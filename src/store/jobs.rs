@@ -550,6 +550,22 @@ pub fn failed(store: &dyn Store, lease: Lease, error: &str) -> Query {
     fenced(store, sql, lease).done()
 }
 
+/// Back to the queue, to run now on another worker. `attempts` is the fence and so only
+/// grows; the job gets one more attempt instead, so the handed-back one does not count.
+pub fn handed_back(store: &dyn Store, lease: Lease) -> Query {
+    let f = store.flavour();
+    let now = Utc::now();
+    let sql = Sql::new("UPDATE export_jobs").push(
+        &format!(
+            " SET status = 'pending', run_after = ?{t}, lease_until = NULL, locked_by = NULL, \
+             processed_rows = 0, max_attempts = max_attempts + 1, updated_at = ?{t}",
+            t = f.time
+        ),
+        [time(now), time(now)],
+    );
+    fenced(store, sql, lease).done()
+}
+
 pub fn cancelled(store: &dyn Store, lease: Lease) -> Query {
     let f = store.flavour();
     let now = Utc::now();

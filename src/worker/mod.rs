@@ -16,9 +16,10 @@ use pipeline::{Pipeline, Signals, Stop};
 use retry::RetryPolicy;
 use running::{Ended, Lost, RunningJob};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
@@ -78,17 +79,75 @@ pub struct Worker {
     /// The app's address, for the links in notifications.
     pub public_url: Arc<str>,
     pub settings: WorkerSettings,
+    pub drain: Drain,
+}
+
+/// How a worker stops without losing work (a rolling restart): it stops claiming, lets
+/// its running exports finish for a while, then hands the rest back to the queue, where
+/// another worker takes them at once instead of after their lease.
+#[derive(Clone)]
+pub struct Drain {
+    /// Cancelled when the worker stops claiming.
+    stopping: CancellationToken,
+    /// Set when the time to finish is up: running exports stop and are handed back.
+    hand_back: Arc<AtomicBool>,
+    /// One permit per export the worker may run; all of them free means none runs.
+    slots: Arc<Semaphore>,
+    concurrency: u32,
+}
+
+impl Drain {
+    pub fn new(concurrency: usize) -> Drain {
+        let concurrency = concurrency.max(1);
+        Drain {
+            stopping: CancellationToken::new(),
+            hand_back: Arc::new(AtomicBool::new(false)),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency: concurrency as u32,
+        }
+    }
+
+    /// Stops claiming; waits up to `within` for the running exports to end, then hands
+    /// the rest back and waits for that (a few database writes). Returns once no export
+    /// of this worker runs.
+    pub async fn run(&self, within: Duration) {
+        self.stopping.cancel();
+        let all = self.slots.acquire_many(self.concurrency);
+        if let Ok(Ok(_)) = tokio::time::timeout(within, all).await {
+            tracing::info!("drained: every running export finished");
+            return;
+        }
+        tracing::info!(
+            seconds = within.as_secs_f64(),
+            "drain time is up: handing the running exports back"
+        );
+        self.hand_back.store(true, Ordering::Relaxed);
+        // Each export notices at its next batch, aborts its upload and writes the hand-back.
+        if tokio::time::timeout(Duration::from_secs(30), self.slots.acquire_many(self.concurrency))
+            .await
+            .is_err()
+        {
+            tracing::warn!("some exports did not stop in 30 s; their leases will run out");
+        }
+    }
 }
 
 impl Worker {
-    /// Claims and runs jobs until the process ends.
+    /// Claims and runs jobs until the process ends or its drain begins.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+            let (slots, stopping) = (self.drain.slots.clone(), self.drain.stopping.clone());
             loop {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot,
+                    _ = stopping.cancelled() => return,
+                };
+                let Ok(slot) = slot else {
                     return;
                 };
+                if stopping.is_cancelled() {
+                    return;
+                }
                 let lease_until = chrono::Utc::now() + self.settings.lease;
                 match self.store.claim_job(&self.id, lease_until).await {
                     Ok(Some(record)) => {
@@ -100,12 +159,18 @@ impl Worker {
                     }
                     Ok(None) => {
                         drop(slot);
-                        let _ = tokio::time::timeout(self.settings.poll, self.wakeup.notified()).await;
+                        tokio::select! {
+                            _ = tokio::time::timeout(self.settings.poll, self.wakeup.notified()) => {}
+                            _ = stopping.cancelled() => return,
+                        }
                     }
                     Err(e) => {
                         drop(slot);
                         tracing::warn!(error = %e, "could not claim a job; will try again");
-                        tokio::time::sleep(self.settings.poll).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.settings.poll) => {}
+                            _ = stopping.cancelled() => return,
+                        }
                     }
                 }
             }
@@ -153,7 +218,10 @@ impl Worker {
         let attempt = record.job.attempts;
         tracing::info!(job = %record.uuid, dataset = %record.job.dataset, format = ?record.job.format, attempt, "export started");
 
-        let signals = Signals::default();
+        let signals = Signals {
+            hand_back: self.drain.hand_back.clone(),
+            ..Signals::default()
+        };
         let heartbeat = self.heartbeat(job.clone(), signals.clone());
         let pipeline = Pipeline {
             catalog: self.catalog.clone(),
@@ -197,6 +265,16 @@ impl Worker {
             }
             Err(Stop::Cancelled) => job.cancel().await,
             Err(Stop::LeaseLost) => Err(Lost::Fence),
+            Err(Stop::HandedBack) => {
+                tracing::info!(job = %record.uuid, attempt, "export handed back to the queue");
+                job.hand_back().await?;
+                // Other workers wait for work: they take the job at once (Postgres NOTIFY;
+                // without it they find it at their next poll).
+                if let Err(e) = self.store.notify(crate::progress::JOBS_CHANNEL, "").await {
+                    tracing::debug!(error = %e, "could not wake other workers; they will poll");
+                }
+                Ok(())
+            }
             Err(Stop::Failed(failure)) => {
                 tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, "export attempt failed");
                 // The job says the sentence; the detail stays in the log and the audit trail.

@@ -29,6 +29,8 @@ pub use crate::store::jobs::Outcome;
 pub enum Stop {
     Cancelled,
     LeaseLost,
+    /// The worker is stopping (a rolling restart): the job goes back to the queue.
+    HandedBack,
     Failed(Failure),
 }
 
@@ -65,11 +67,13 @@ impl Failure {
     }
 }
 
-/// Flags the heartbeat sets while the export runs.
+/// Flags the heartbeat sets while the export runs, and the worker's own when it stops.
 #[derive(Clone, Default)]
 pub struct Signals {
     pub cancel: Arc<AtomicBool>,
     pub lease_lost: Arc<AtomicBool>,
+    /// Shared by all of a worker's exports: set when its drain time is up.
+    pub hand_back: Arc<AtomicBool>,
 }
 
 pub struct Pipeline {
@@ -488,6 +492,8 @@ impl Pipeline {
                 stop = Some(Stop::Cancelled);
             } else if signals.lease_lost.load(Ordering::Relaxed) {
                 stop = Some(Stop::LeaseLost);
+            } else if signals.hand_back.load(Ordering::Relaxed) {
+                stop = Some(Stop::HandedBack);
             }
             if stop.is_some() {
                 break;

@@ -195,6 +195,18 @@ impl RunningJob {
     }
 
     /// Cancelled, as someone asked.
+    /// Puts the job back in the queue at once, for another worker: this one is stopping.
+    /// The attempt does not count against the job's attempts.
+    pub async fn hand_back(&self) -> Result<(), Lost> {
+        let store = self.store.as_ref();
+        let detail = "the worker stopped (a restart); another worker takes the job";
+        self.apply(&[
+            jobs::handed_back(store, self.lease()),
+            self.event("handed_back", Some(detail)),
+        ])
+        .await
+    }
+
     pub async fn cancel(&self) -> Result<(), Lost> {
         let store = self.store.as_ref();
         self.apply(&[jobs::cancelled(store, self.lease()), self.event("cancelled", None)])

@@ -90,6 +90,25 @@ impl Node {
         self.child.id()
     }
 
+    /// Asks the process to stop (SIGTERM), as a deployment does.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_for_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < within, "egress did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Ends the process at once (SIGKILL), as a crash or an OOM kill would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
