@@ -67,7 +67,7 @@ pub struct AppError {
     /// Seconds until a rate-limited request may be tried again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-    /// The id under which the server logged this request (internal errors).
+    /// The id under which the server logged this request (in every answer of the JSON API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
@@ -227,7 +227,12 @@ mod ssr {
     }
 
     impl IntoResponse for AppError {
-        fn into_response(self) -> Response {
+        /// Every error names the request it answers, so a client's report can be found
+        /// in the log.
+        fn into_response(mut self) -> Response {
+            if self.request_id.is_none() {
+                self.request_id = REQUEST_ID.try_with(Clone::clone).ok();
+            }
             let status = self.status();
             let retry_after = self.retry_after;
             let mut response = (status, axum::Json(serde_json::json!({ "error": self }))).into_response();

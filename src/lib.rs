@@ -41,6 +41,8 @@ pub mod source;
 pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
 pub mod text;
 pub mod webhooks;
 #[cfg(feature = "ssr")]

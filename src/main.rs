@@ -5,8 +5,8 @@ use clap::Parser;
 use egress::accounts::Role;
 use egress::accounts::ssr::{WorkspaceChoice, hash_password};
 use egress::server::config::{
-    CatalogCommand, Cli, Command, Config, Demo, EMBEDDED_DATABASE, SeedArgs, ServeArgs, UserCommand, WorkerArgs,
-    WorkspaceCommand,
+    CatalogCommand, Cli, Command, Config, Demo, EMBEDDED_DATABASE, LogFormat, SeedArgs, ServeArgs, UserCommand,
+    WorkerArgs, WorkspaceCommand,
 };
 use egress::server::runtime::Data;
 use egress::{seed, store};
@@ -21,10 +21,20 @@ async fn main() -> anyhow::Result<()> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().chain(["serve".into()]).collect();
         cli = Cli::parse_from(args);
     }
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.config.log)?)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match cli.config.log_format {
+        LogFormat::Text => logs.init(),
+        // The current span's fields flattened beside the event's own, so a shipper can
+        // search every line of one export or request by its id.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     match cli.command.expect("a command, `serve` by default") {
         Command::Serve(args) => serve(&cli.config, *args).await,
         Command::Worker(args) => work(&cli.config, args).await,
@@ -171,6 +181,10 @@ async fn work(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     let runtime =
         egress::server::runtime::build(&store, data, &args.pipeline, &config.data_dir, &args.public_url).await?;
     let drain = runtime.spawn_background(&store, &args.pipeline, true);
+    if let Some(listen) = args.pipeline.metrics_listen {
+        let addr = egress::server::scrape::serve_alone(listen, store.clone()).await?;
+        println!("Metrics at http://{addr}/metrics");
+    }
     println!(
         "Egress worker running ({} at a time); stop it with Ctrl-C or SIGTERM.",
         args.pipeline.worker_concurrency

@@ -65,7 +65,12 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) 
                 .send()
                 .await
                 .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
+            let status = r.status().as_u16();
+            // Each answer names its own request: the rest must not differ.
+            let mut body: serde_json::Value = r.json().await.unwrap();
+            let request_id = body["error"].as_object_mut().unwrap().remove("request_id");
+            assert!(request_id.is_some_and(|id| id.as_str().is_some_and(|id| id.len() == 32)));
+            (status, body.to_string())
         }
     };
     let wrong_password = attempt("owner@acme.test", "not the password").await;

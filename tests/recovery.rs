@@ -14,7 +14,7 @@ mod common;
 
 use common::nodes::{Node, service_flags};
 use common::own_services::{OwnPostgres, OwnS3};
-use common::{Backend, database, job_event_kinds, open_uploads, services, wait_until_terminal};
+use common::{Backend, database, free_port, job_event_kinds, open_uploads, prometheus, services, wait_until_terminal};
 use egress::catalog::Filters;
 use egress::exports::{ExportOptions, JobStatus};
 use egress::formats::Format;
@@ -193,6 +193,8 @@ async fn sigterm_hands_the_export_to_another_node(backend: Backend) {
             "2",
             "--max-rows-per-second",
             "30000",
+            "--log-format",
+            "json",
         ]
         .map(String::from),
     );
@@ -248,7 +250,10 @@ async fn sigterm_hands_the_export_to_another_node(backend: Backend) {
     );
     assert!(handed.job.processed_rows == 0);
 
-    // Another node takes it at once and completes it.
+    // Another node takes it at once and completes it; its metrics, on their own address,
+    // count that one export.
+    let metrics = format!("127.0.0.1:{}", free_port());
+    flags.extend(["--metrics-listen".to_owned(), metrics.clone()]);
     let _second = Node::worker(&url, data.path(), &flags);
     let done = wait_until_terminal(&store, id).await;
     assert!(
@@ -261,6 +266,45 @@ async fn sigterm_hands_the_export_to_another_node(backend: Backend) {
     assert_eq!(
         job_event_kinds(&store, id).await[..5],
         ["created", "started", "handed_back", "retried", "completed"]
+    );
+    let scraped = reqwest::get(format!("http://{metrics}/metrics")).await.unwrap();
+    let scraped = prometheus::parse(&scraped.text().await.unwrap());
+    let completed = [("dataset", "contacts"), ("format", "csv"), ("outcome", "completed")];
+    assert_eq!(
+        scraped[&prometheus::series("egress_export_attempts_total", &completed)],
+        1.0
+    );
+    let rows_total = prometheus::series(
+        "egress_export_rows_total",
+        &[("dataset", "contacts"), ("format", "csv")],
+    );
+    assert_eq!(scraped[&rows_total], rows as f64);
+    // Both nodes' JSON logs follow the export by its id, and each request by its own.
+    let lines =
+        |log: String| -> Vec<serde_json::Value> { log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect() };
+    let (a, b) = (lines(first.log_text()), lines(_second.log_text()));
+    let said = |log: &[serde_json::Value], message: &str| {
+        log.iter()
+            .find(|l| l["message"].as_str().is_some_and(|m| m.starts_with(message)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {message:?} in {log:?}"))
+    };
+    let handed_back = said(&a, "export handed back to the queue");
+    let completed = said(&b, "export completed");
+    for (line, attempt) in [(&handed_back, 1), (&completed, 2)] {
+        let span = &line["span"];
+        assert_eq!(span["job"], id.to_string(), "{line}");
+        assert_eq!(
+            (&span["dataset"], &span["format"], &span["attempt"]),
+            (&"contacts".into(), &"csv".into(), &attempt.into())
+        );
+        assert_eq!(span["workspace"], done.workspace_id);
+    }
+    let unready = said(&a, "GET /readyz 503");
+    let request_id = unready["request_id"].as_str().unwrap_or_default();
+    assert!(
+        request_id.len() == 32 && request_id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{unready}"
     );
     // One email, from the node that completed it.
     let waited = Instant::now();

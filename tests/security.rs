@@ -647,6 +647,17 @@ async fn internal_errors_show_a_sentence_and_a_request_id(backend: Backend) {
     for leak in ["export_events", "relation", "table", "sqlx", "SQL"] {
         assert!(!message.contains(leak), "{message} names {leak}");
     }
+    // Every API error names its request, not only a 500.
+    let r = c
+        .post(app.url("/api/exports"))
+        .header("x-request-id", "bad-request-7")
+        .json(&json!({"dataset": "invoices", "format": "csv"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(r).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(error["request_id"], "bad-request-7");
     // A request without an id gets one, in the answer.
     let r = c.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"].len(), 32);

@@ -66,6 +66,8 @@ test("a member sees only what a member may use", async ({ browser, page }) => {
   await logIn(page);
   const nav = page.getByRole("navigation", { name: "Datasets" });
   await expect(nav.getByRole("link", { name: "Members" })).toBeVisible(); // an owner in Acme
+  // The switcher acts once the page is hydrated: a choice made before is lost.
+  await hydrated(page);
   await page.getByLabel("Workspace").selectOption({ label: "Globex" });
   // The page reloads in Globex, where Ada is a member.
   await expect(nav.getByRole("link", { name: "Members" })).toHaveCount(0);

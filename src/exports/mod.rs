@@ -34,6 +34,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Pending,
+        JobStatus::Processing,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+        JobStatus::Expired,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
             JobStatus::Pending => "pending",
@@ -46,16 +55,7 @@ impl JobStatus {
     }
 
     pub fn parse(s: &str) -> Option<JobStatus> {
-        [
-            JobStatus::Pending,
-            JobStatus::Processing,
-            JobStatus::Completed,
-            JobStatus::Failed,
-            JobStatus::Cancelled,
-            JobStatus::Expired,
-        ]
-        .into_iter()
-        .find(|status| status.id() == s)
+        JobStatus::ALL.into_iter().find(|status| status.id() == s)
     }
 
     /// Counts against the workspace's limit of running exports.

@@ -98,13 +98,26 @@ fn listen(update: RwSignal<Option<Progress>>) {
                 update.set(Some(p));
             }
         });
-        // Signed out (401) or gone: stop instead of retrying every few seconds.
+        // A dropped connection (a node restarting) reconnects by itself, to another node;
+        // a refusal (signed out: 401) ends the stream. A server gone for good is given up
+        // after ten tries in a row, not retried every few seconds for as long as the tab
+        // stays open.
+        let failures = std::rc::Rc::new(std::cell::Cell::new(0u32));
         let closer = source.clone();
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| closer.close());
+        let counted = failures.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            counted.set(counted.get() + 1);
+            if counted.get() >= 10 {
+                closer.close();
+            }
+        });
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| failures.set(0));
         let _ = source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
         on_progress.forget();
         on_error.forget();
+        on_open.forget();
         let source = send_wrapper::SendWrapper::new(source);
         on_cleanup(move || source.close());
     }

@@ -236,6 +236,12 @@ pub async fn send(store: &dyn Store, channel: &dyn Channel, item: &OutboxItem) {
     if let Some(error) = &delivery.error {
         tracing::warn!(channel = channel.id(), id = item.id, attempt = tries, error = %error, ?next, "notification not delivered");
     }
+    let outcome = match next {
+        Next::Delivered => "delivered",
+        Next::RetryAt(_) => "retry",
+        Next::GiveUp => "given_up",
+    };
+    crate::telemetry::notification(channel.id(), outcome);
     let attempt = AttemptRecord {
         outbox_id: item.id,
         event: item.event.clone(),

@@ -101,6 +101,10 @@ pub struct Config {
         global = true
     )]
     pub log: String,
+    /// `text` for people, `json` (one object a line, with the spans' fields: the request
+    /// id, the export's job, workspace, dataset, format and attempt) for log shippers.
+    #[arg(long, env = "EGRESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +140,11 @@ pub struct ServeArgs {
     /// The HS256 secret the host product signs sign-in tokens with (32+ bytes).
     #[arg(long, env = "EGRESS_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Serve Prometheus metrics at `/metrics` on the main port to requests that carry
+    /// `Authorization: Bearer <this>` (without it, `/metrics` is not there; see also
+    /// `--metrics-listen`).
+    #[arg(long, env = "EGRESS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Or the host's public key (PEM, RSA for RS256 or Ed25519 for EdDSA).
     #[arg(long, env = "EGRESS_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
@@ -217,6 +226,12 @@ impl Default for LimitArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Demo {
     Auto,
     On,
@@ -275,6 +290,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("catalog", &self.catalog)
             .field("log", &self.log)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
@@ -327,6 +343,10 @@ pub struct PipelineArgs {
     /// attempt not counted) for another node.
     #[arg(long, env = "EGRESS_DRAIN_SECONDS", default_value_t = 20)]
     pub drain_seconds: u64,
+    /// Serve Prometheus metrics at `/metrics` on this address too, without a token (an
+    /// address only the scraper reaches); the way to scrape an `egress worker`.
+    #[arg(long, env = "EGRESS_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Size of an upload part in MiB (at least 5). Two parts' worth is the export's buffer.
     #[arg(long, env = "EGRESS_PART_SIZE_MIB", default_value_t = 5)]
     pub part_size_mib: usize,
@@ -393,6 +413,7 @@ impl Default for PipelineArgs {
             lease_seconds: 30,
             retry_base_seconds: 5.0,
             drain_seconds: 20,
+            metrics_listen: None,
             part_size_mib: 5,
             max_rows_per_second: 0,
             cleanup_seconds: 60,
@@ -420,6 +441,7 @@ impl Default for ServeArgs {
             limits: LimitArgs::default(),
             auth: AuthMode::Both,
             jwt_secret: None,
+            metrics_token: None,
             jwt_public_key: None,
             jwt_audience: "egress".into(),
             jwt_issuer: None,

@@ -57,7 +57,17 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
     req.extensions_mut().insert(ClientIp(ip));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // The router's pattern (`/api/exports/{id}`), never the path: metrics' labels stay few.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("egress_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("egress_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+        .record(start.elapsed().as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -215,7 +225,7 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
 /// themselves and answer 401, which suits a program better than a redirect.
 fn is_public(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "/pkg/", "/rpc/", "/api/", "/auth/", "/login", "/signup", "/healthz", "/readyz",
+        "/pkg/", "/rpc/", "/api/", "/auth/", "/login", "/signup", "/healthz", "/readyz", "/metrics",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/favicon.ico" || path.ends_with(".png")
 }

@@ -10,6 +10,7 @@ pub mod middleware;
 mod openapi;
 pub mod runtime;
 mod schedules_api;
+pub mod scrape;
 pub mod sessions;
 pub mod streams;
 mod webhooks_api;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks_api::routes())
         .merge(schedules_api::routes())
         .merge(destinations_api::routes())
+        .merge(scrape::routes())
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), middleware::require_login))
@@ -142,6 +144,13 @@ pub async fn start(
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let runtime = runtime::build(&store, data, &args.pipeline, data_dir, &public_url).await?;
     let drain = runtime.spawn_background(&store, &args.pipeline, !args.no_worker);
+    if args.metrics_token.is_some() {
+        crate::telemetry::install();
+    }
+    if let Some(listen) = args.pipeline.metrics_listen {
+        let addr = scrape::serve_alone(listen, store.clone()).await?;
+        tracing::info!(%addr, "metrics on their own address");
+    }
     let drain_time = Duration::from_secs(args.pipeline.drain_seconds);
     crate::accounts::ssr::prepare().await;
     let limits = &args.limits;

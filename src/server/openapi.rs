@@ -267,7 +267,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                 "message": {"type": "string", "description": "A sentence for people; for a 400 it starts with the field"},
                 "field": {"type": "string", "description": "The request field at fault, as a path (`filters.status`, `options.bom`, `page`), for 400s"},
                 "retry_after": {"type": "integer", "description": "Seconds to wait (429, 503); also the Retry-After header"},
-                "request_id": {"type": "string", "description": "The id the server logged this failure under (500)"}}}}},
+                "request_id": {"type": "string", "description": "The id the server logged this request under, as in the X-Request-Id header (for a 500, the message names it too)"}}}}},
             "Viewer": {"type": "object", "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
                 "workspace": {"$ref": "#/components/schemas/Membership"}, "workspaces": {"type": "array", "items": {"$ref": "#/components/schemas/Membership"}}}},
             "Membership": {"type": "object", "properties": {"workspace_id": {"type": "integer"}, "workspace_name": {"type": "string"}, "role": {"type": "string", "enum": ["owner", "admin", "member"]}}},

@@ -61,6 +61,7 @@ pub struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        crate::telemetry::streams(-1.0);
         let mut open = self.open.lock().expect("stream bookkeeping");
         open.total -= 1;
         if let Some(n) = open.sessions.get_mut(&self.session) {
@@ -122,6 +123,7 @@ impl Streams {
         };
         open.total += 1;
         *open.sessions.entry(session).or_default() += 1;
+        crate::telemetry::streams(1.0);
         Ok(Ticket {
             session,
             open: self.open.clone(),

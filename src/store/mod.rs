@@ -95,6 +95,14 @@ pub enum IdempotencyClaim {
     },
 }
 
+/// Connections of a pool: busy, idle, and the most it may open.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// A new user and the workspace they own (sign-up, demo data, `egress user add`).
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -109,6 +117,10 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// Export jobs by status (deleted ones too: they still ran), for `/metrics`.
+    async fn count_jobs_by_status(&self) -> StoreResult<Vec<(crate::exports::JobStatus, i64)>>;
+    /// How this process's pool is used now, for `/metrics`.
+    fn pool_use(&self) -> PoolUse;
 
     /// Creates a workspace; returns its id.
     async fn create_workspace(&self, name: &str) -> StoreResult<i64>;

@@ -17,6 +17,26 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn count_jobs_by_status(&self) -> StoreResult<Vec<(crate::exports::JobStatus, i64)>> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT status, COUNT(*) FROM export_jobs GROUP BY status")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(status, n)| Some((crate::exports::JobStatus::parse(&status)?, n)))
+                    .collect())
+            }
+
+            fn pool_use(&self) -> crate::store::PoolUse {
+                let (size, idle) = (self.pool.size(), self.pool.num_idle() as u32);
+                crate::store::PoolUse {
+                    in_use: size.saturating_sub(idle),
+                    idle,
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
             async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
                     .bind(name)

@@ -12,6 +12,7 @@ use crate::exports::Progress;
 use crate::progress::Hub;
 use crate::storage::DynStorage;
 use crate::store::{DynStore, JobRecord, jobs};
+use crate::telemetry;
 use pipeline::{Pipeline, Signals, Stop};
 use retry::RetryPolicy;
 use running::{Ended, Lost, RunningJob};
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
@@ -190,13 +192,24 @@ impl Worker {
 
     async fn run(&self, record: JobRecord) {
         let id = record.uuid;
+        // Everything this attempt logs, on any node, carries which export it is.
+        let span = tracing::info_span!(
+            "export",
+            job = %id,
+            workspace = record.workspace_id,
+            dataset = %record.job.dataset,
+            format = record.job.format.id(),
+            attempt = record.job.attempts,
+        );
         let job = Arc::new(RunningJob::new(self.store.clone(), record, self.public_url.clone()));
-        match self.attempt(&job).await {
+        match self.attempt(&job).instrument(span.clone()).await {
             Ok(()) => {}
             Err(Lost::Fence) => {
                 tracing::warn!(job = %id, "the job is no longer this attempt's; this attempt changed nothing more")
             }
-            Err(e @ Lost::Store(_)) => tracing::error!(job = %id, error = %e, "could not record the job's new state"),
+            Err(e @ Lost::Store(_)) => {
+                span.in_scope(|| tracing::error!(job = %id, error = %e, "could not record the job's new state"))
+            }
         }
         self.publish_current(id).await;
     }
@@ -214,8 +227,10 @@ impl Worker {
             return Ok(());
         }
         job.start(&self.id).await?;
+        let started = std::time::Instant::now();
         self.publish(record);
         let attempt = record.job.attempts;
+        let (dataset, format) = (record.job.dataset.as_str(), record.job.format.id());
         tracing::info!(job = %record.uuid, dataset = %record.job.dataset, format = ?record.job.format, attempt, "export started");
 
         let signals = Signals {
@@ -250,6 +265,8 @@ impl Worker {
                 match job.complete(&done.outcome, expires, also).await {
                     Ok(Ended::Completed) => {
                         tracing::info!(job = %record.uuid, rows = done.outcome.rows, bytes = done.outcome.bytes, "export completed");
+                        let (rows, bytes) = (done.outcome.rows, done.outcome.bytes);
+                        telemetry::export_completed(dataset, format, started.elapsed(), rows, bytes);
                         self.notified.notify_one();
                         Ok(())
                     }
@@ -263,10 +280,14 @@ impl Worker {
                     }
                 }
             }
-            Err(Stop::Cancelled) => job.cancel().await,
+            Err(Stop::Cancelled) => {
+                telemetry::export_ended(dataset, format, "cancelled");
+                job.cancel().await
+            }
             Err(Stop::LeaseLost) => Err(Lost::Fence),
             Err(Stop::HandedBack) => {
                 tracing::info!(job = %record.uuid, attempt, "export handed back to the queue");
+                telemetry::export_ended(dataset, format, "handed_back");
                 job.hand_back().await?;
                 // Other workers wait for work: they take the job at once (Postgres NOTIFY;
                 // without it they find it at their next poll).
@@ -277,12 +298,15 @@ impl Worker {
             }
             Err(Stop::Failed(failure)) => {
                 tracing::warn!(job = %record.uuid, attempt, error = %failure.detail, "export attempt failed");
+                telemetry::export_failed(failure.reason);
                 // The job says the sentence; the detail stays in the log and the audit trail.
                 if attempt < record.max_attempts {
+                    telemetry::export_ended(dataset, format, "retried");
                     let delay = self.settings.retry.delay(attempt, rand::random::<f64>());
                     job.retry(failure.reason, &failure.detail, chrono::Utc::now() + delay)
                         .await
                 } else {
+                    telemetry::export_ended(dataset, format, "failed");
                     job.fail(failure.reason, &failure.detail).await?;
                     self.notified.notify_one();
                     Ok(())
@@ -294,24 +318,27 @@ impl Worker {
     /// Extends the lease a few times per lease period; flags a lost lease or a cancel.
     fn heartbeat(&self, job: Arc<RunningJob>, signals: Signals) -> tokio::task::JoinHandle<()> {
         let period = self.settings.lease;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period / 3);
-            tick.tick().await;
-            loop {
+        tokio::spawn(
+            async move {
+                let mut tick = tokio::time::interval(period / 3);
                 tick.tick().await;
-                match job.heartbeat(chrono::Utc::now() + period).await {
-                    Ok(cancel) => {
-                        if cancel {
-                            signals.cancel.store(true, Ordering::Relaxed);
+                loop {
+                    tick.tick().await;
+                    match job.heartbeat(chrono::Utc::now() + period).await {
+                        Ok(cancel) => {
+                            if cancel {
+                                signals.cancel.store(true, Ordering::Relaxed);
+                            }
                         }
+                        Err(Lost::Fence) => {
+                            signals.lease_lost.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
                     }
-                    Err(Lost::Fence) => {
-                        signals.lease_lost.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
                 }
             }
-        })
+            .in_current_span(),
+        )
     }
 }

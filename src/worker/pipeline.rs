@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 const ROWS_PER_BATCH: usize = 500;
 const REPORT_EVERY: Duration = Duration::from_millis(250);
@@ -382,21 +383,24 @@ impl Pipeline {
                 );
                 let columns = selection.columns.clone();
                 let records = job.format.records;
-                tokio::spawn(async move {
-                    // Read in bulk as the format's records where the source and the format
-                    // can (not for the windows of incremental runs); else rows.
-                    if let (Some(records), true, None) = (records, source.reads_in_bulk(), &increment) {
-                        let writer = records(&columns).into();
-                        source
-                            .export_records(dataset, &tenant, &filters, &columns, writer, ROWS_PER_BATCH, sink)
-                            .await
-                            .map(|()| None)
-                    } else {
-                        source
-                            .export_rows(dataset, &tenant, &filters, increment.as_ref(), ROWS_PER_BATCH, sink)
-                            .await
+                tokio::spawn(
+                    async move {
+                        // Read in bulk as the format's records where the source and the
+                        // format can (not for the windows of incremental runs); else rows.
+                        if let (Some(records), true, None) = (records, source.reads_in_bulk(), &increment) {
+                            let writer = records(&columns).into();
+                            source
+                                .export_records(dataset, &tenant, &filters, &columns, writer, ROWS_PER_BATCH, sink)
+                                .await
+                                .map(|()| None)
+                        } else {
+                            source
+                                .export_rows(dataset, &tenant, &filters, increment.as_ref(), ROWS_PER_BATCH, sink)
+                                .await
+                        }
                     }
-                })
+                    .in_current_span(),
+                )
             }
             Plan::Archive { parts, tenant } => {
                 archive::spawn_reader(self.source.clone(), tenant.clone(), parts.clone(), ROWS_PER_BATCH, sink)
@@ -404,16 +408,19 @@ impl Pipeline {
         };
 
         let (chunks_tx, mut chunks_rx) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-        let uploader = tokio::spawn(async move {
-            let mut object = object;
-            while let Some(chunk) = chunks_rx.recv().await {
-                if let Err(e) = object.write(chunk).await {
-                    let _ = object.abort().await;
-                    return Err(e);
+        let uploader = tokio::spawn(
+            async move {
+                let mut object = object;
+                while let Some(chunk) = chunks_rx.recv().await {
+                    if let Err(e) = object.write(chunk).await {
+                        let _ = object.abort().await;
+                        return Err(e);
+                    }
                 }
+                object.finish().await
             }
-            object.finish().await
-        });
+            .in_current_span(),
+        );
 
         let (rows_tx, mut rows_rx) = mpsc::channel::<RowBatch>(4);
         let (format, gzip, bom) = (job.format, job.options.gzip, job.options.bom);
@@ -421,8 +428,11 @@ impl Pipeline {
             chunk: BytesMut::with_capacity(CHUNK),
             chunks: chunks_tx,
         };
+        // The encoder's thread logs in the export's span too.
+        let span = tracing::Span::current();
         let encoder = match plan {
             Plan::File(selection) => tokio::task::spawn_blocking(move || -> io::Result<u64> {
+                let _span = span.enter();
                 let sink = if gzip {
                     Sink::Gzip(Box::new(GzEncoder::new(writer, flate2::Compression::new(3))))
                 } else {
@@ -456,6 +466,7 @@ impl Pipeline {
                     created_at: job.created_at,
                 };
                 tokio::task::spawn_blocking(move || -> io::Result<u64> {
+                    let _span = span.enter();
                     let (writer, shortened) = archive::encode(parts, format, bom, about, rows_rx, writer)?;
                     writer.close()?;
                     Ok(shortened)

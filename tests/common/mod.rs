@@ -6,6 +6,7 @@
 pub mod nodes;
 pub mod own_services;
 pub mod parquet;
+pub mod prometheus;
 pub mod receiver;
 pub mod spreadsheet;
 

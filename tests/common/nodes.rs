@@ -86,6 +86,11 @@ impl Node {
         format!("{}{path}", self.base)
     }
 
+    /// What the process has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
