@@ -21,8 +21,12 @@ async fn main() -> anyhow::Result<()> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().chain(["serve".into()]).collect();
         cli = Cli::parse_from(args);
     }
+    // A span's end is logged with its time: an export attempt's at info level, and with
+    // `--log info,egress::store=debug` each store call's inside the request or export
+    // that made it.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.config.log)?)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_target(false);
     match cli.config.log_format {
         LogFormat::Text => logs.init(),

@@ -91,11 +91,13 @@ impl PgStore {
 }
 
 impl_store!(PgStore, {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn notify(&self, channel: &str, payload: &str) -> StoreResult<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(channel)
@@ -105,6 +107,7 @@ impl_store!(PgStore, {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn listen(
         &self,
         channels: &[&str],
@@ -120,6 +123,7 @@ impl_store!(PgStore, {
         Ok(Some(stream))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_rows(
         &self,
         table: &str,

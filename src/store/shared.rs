@@ -5,6 +5,11 @@
 //!
 //! A macro rather than generic code because sqlx's executor bounds over two databases
 //! would hide the SQL under a page of trait bounds.
+//!
+//! Every method runs in a span of its name (at debug level, without its arguments, which
+//! hold passwords' hashes and tokens' digests): with `--log debug`, or a tracing
+//! subscriber that times spans, each query is seen inside the request or export that
+//! made it.
 
 macro_rules! impl_store {
     ($store:ty, { $($own:tt)* }) => {
@@ -12,11 +17,13 @@ macro_rules! impl_store {
         impl Store for $store {
             $($own)*
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn count_jobs_by_status(&self) -> StoreResult<Vec<(crate::exports::JobStatus, i64)>> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT status, COUNT(*) FROM export_jobs GROUP BY status")
@@ -37,6 +44,7 @@ macro_rules! impl_store {
                 }
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_workspace(&self, name: &str) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
                     .bind(name)
@@ -44,6 +52,7 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn workspace_retention(&self, id: i64) -> StoreResult<Option<f64>> {
                 let hours: Option<Option<f64>> = sqlx::query_scalar("SELECT retention_hours FROM workspaces WHERE id = $1")
                     .bind(id)
@@ -52,6 +61,7 @@ macro_rules! impl_store {
                 Ok(hours.flatten())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn set_workspace_retention(&self, id: i64, hours: Option<f64>) -> StoreResult<()> {
                 sqlx::query("UPDATE workspaces SET retention_hours = $1 WHERE id = $2")
                     .bind(hours)
@@ -61,10 +71,12 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn count_workspaces(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&self.pool).await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
                 sqlx::query_scalar(INSERT_USER)
                     .bind(&user.email)
@@ -75,6 +87,7 @@ macro_rules! impl_store {
                     .map_err(email_conflict)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_account(&self, workspace_name: &str, owner: &NewUser) -> StoreResult<(i64, i64)> {
                 let mut tx = self.pool.begin().await?;
                 let workspace_id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ($1) RETURNING id")
@@ -97,6 +110,7 @@ macro_rules! impl_store {
                 Ok((user_id, workspace_id))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn add_membership(&self, workspace_id: i64, user_id: i64, role: &str) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)
@@ -110,6 +124,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
                 let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = $1")
                     .bind(email)
@@ -118,6 +133,7 @@ macro_rules! impl_store {
                 Ok(row.map(|r| user_record(&r)).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
                 let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE id = $1")
                     .bind(id)
@@ -126,6 +142,7 @@ macro_rules! impl_store {
                 Ok(row.map(|r| user_record(&r)).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
                 let rows = sqlx::query(
                     "SELECT w.id, w.name, m.role, w.tenant_key FROM memberships m
@@ -150,6 +167,7 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn set_tenant_key(&self, workspace_id: i64, tenant_key: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE workspaces SET tenant_key = $2 WHERE id = $1")
                     .bind(workspace_id)
@@ -159,6 +177,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_tenant_workspace(&self, name: &str, tenant_key: &str) -> StoreResult<i64> {
                 sqlx::query_scalar("INSERT INTO workspaces (name, tenant_key) VALUES ($1, $2) RETURNING id")
                     .bind(name)
@@ -171,6 +190,7 @@ macro_rules! impl_store {
                     })
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn workspace_name(&self, id: i64) -> StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
                     .bind(id)
@@ -178,6 +198,7 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn workspaces_named(&self, name: &str) -> StoreResult<Vec<i64>> {
                 Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1 ORDER BY id")
                     .bind(name)
@@ -185,6 +206,7 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool> {
                 let inserted = sqlx::query(
                     "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
@@ -198,6 +220,7 @@ macro_rules! impl_store {
                 Ok(inserted.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_session(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool> {
                 let updated = sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
                     .bind(id)
@@ -209,6 +232,7 @@ macro_rules! impl_store {
                 Ok(updated.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn load_session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
                 let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
                     .bind(id)
@@ -218,16 +242,19 @@ macro_rules! impl_store {
                 Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_session(&self, id: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
                 let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
                 Ok(deleted.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn use_token_id(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
                 let inserted = sqlx::query("INSERT INTO jwt_uses (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(jti)
@@ -237,11 +264,13 @@ macro_rules! impl_store {
                 Ok(inserted.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn prune_token_ids(&self, now: i64) -> StoreResult<u64> {
                 let deleted = sqlx::query("DELETE FROM jwt_uses WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
                 Ok(deleted.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn upsert_external_user(&self, external_id: &str, email: &str, name: &str) -> StoreResult<i64> {
                 let mut tx = self.pool.begin().await?;
                 let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
@@ -280,6 +309,7 @@ macro_rules! impl_store {
                 Ok(id)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn upsert_tenant_workspace(&self, tenant_key: &str, name: &str) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO workspaces (name, tenant_key) VALUES ($1, $2)
@@ -291,6 +321,7 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_api_token(&self, t: &NewApiToken) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO api_tokens (workspace_id, created_by, name, prefix, token_hash, scopes, created_at, expires_at)
@@ -308,6 +339,7 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn api_tokens(&self, workspace_id: i64) -> StoreResult<Vec<ApiTokenRecord>> {
                 let rows = sqlx::query(&format!("{} WHERE t.workspace_id = $1 ORDER BY t.id DESC", SELECT_TOKENS))
                     .bind(workspace_id)
@@ -316,6 +348,7 @@ macro_rules! impl_store {
                 Ok(rows.iter().map(token_record).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRecord>> {
                 let row = sqlx::query(&format!("{} WHERE t.token_hash = $1", SELECT_TOKENS))
                     .bind(token_hash)
@@ -324,6 +357,7 @@ macro_rules! impl_store {
                 Ok(row.as_ref().map(token_record).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn api_token_by_id(&self, id: i64) -> StoreResult<Option<ApiTokenRecord>> {
                 let row = sqlx::query(&format!("{} WHERE t.id = $1", SELECT_TOKENS))
                     .bind(id)
@@ -332,11 +366,13 @@ macro_rules! impl_store {
                 Ok(row.as_ref().map(token_record).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1").bind(id).bind(now).execute(&self.pool).await?;
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn revoke_api_token(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND workspace_id = $2 AND revoked_at IS NULL",
@@ -349,6 +385,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn claim_idempotency_key(&self, workspace_id: i64, key: &str, request_hash: &str, now: i64) -> StoreResult<IdempotencyClaim> {
                 let inserted = sqlx::query(
                     // A claim whose request never finished (the process stopped between
@@ -375,6 +412,7 @@ macro_rules! impl_store {
                 Ok(IdempotencyClaim::Taken { request_hash: row.try_get(0)?, job_id: row.try_get(1)? })
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn settle_idempotency_key(&self, workspace_id: i64, key: &str, job_id: Option<&str>) -> StoreResult<()> {
                 let q = match job_id {
                     Some(_) => "UPDATE idempotency_keys SET job_id = $3 WHERE workspace_id = $1 AND key = $2",
@@ -384,16 +422,19 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn prune_idempotency_keys(&self, before: i64) -> StoreResult<u64> {
                 let deleted = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(&self.pool).await?;
                 Ok(deleted.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn claim_outbox(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<OutboxItem>> {
                 let rows = bind_all(&outbox::claim(self, now, until, limit)).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(outbox::outbox_item).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn outbox_attempts(&self, channel: &str, target: &str, limit: i64) -> StoreResult<Vec<AttemptRecord>> {
                 let rows = sqlx::query(outbox::SELECT_ATTEMPTS)
                     .bind(channel)
@@ -404,6 +445,7 @@ macro_rules! impl_store {
                 Ok(rows.iter().map(outbox::attempt_record).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_webhook(&self, w: &NewWebhook) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO webhook_endpoints (workspace_id, url, events, description, secret, created_by, created_at)
@@ -420,6 +462,7 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn webhooks(&self, workspace_id: i64) -> StoreResult<Vec<WebhookRecord>> {
                 let rows = sqlx::query(&format!(
                     "{} WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id DESC",
@@ -431,6 +474,7 @@ macro_rules! impl_store {
                 Ok(rows.iter().map(outbox::webhook_record).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn webhook(&self, id: i64) -> StoreResult<Option<WebhookRecord>> {
                 let row = sqlx::query(&format!("{} WHERE id = $1 AND deleted_at IS NULL", outbox::SELECT_WEBHOOKS))
                     .bind(id)
@@ -439,6 +483,7 @@ macro_rules! impl_store {
                 Ok(row.as_ref().map(outbox::webhook_record).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn rotate_webhook_secret(&self, workspace_id: i64, id: i64, secret: &str, previous_until: i64) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $3, secret = $4
@@ -453,6 +498,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_webhook(&self, workspace_id: i64, id: i64, now: i64) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE webhook_endpoints SET deleted_at = $3 WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
@@ -465,6 +511,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn login_failures(&self, key: &str, since: i64) -> StoreResult<(i64, Option<i64>)> {
                 let row = sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
                     .bind(key)
@@ -474,6 +521,7 @@ macro_rules! impl_store {
                 Ok((row.try_get(0)?, row.try_get(1)?))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn add_login_failure(&self, keys: &[&str], at: i64) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 for key in keys {
@@ -487,11 +535,13 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn prune_login_failures(&self, before: i64) -> StoreResult<u64> {
                 let deleted = sqlx::query("DELETE FROM login_failures WHERE at <= $1").bind(before).execute(&self.pool).await?;
                 Ok(deleted.rows_affected())
@@ -501,10 +551,12 @@ macro_rules! impl_store {
                 &FLAVOUR
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn execute(&self, query: &query::Query) -> StoreResult<u64> {
                 Ok(bind_all(query).execute(&self.pool).await?.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn transition(&self, steps: &[query::Query]) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let mut steps = steps.iter();
@@ -521,26 +573,31 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_jobs(&self, query: &query::Query) -> StoreResult<Vec<JobRecord>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(jobs::decode_job).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_i64(&self, query: &query::Query) -> StoreResult<Option<i64>> {
                 let row = bind_all(query).fetch_optional(&self.pool).await?;
                 Ok(row.map(|r| r.try_get(0)).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_bool(&self, query: &query::Query) -> StoreResult<Option<bool>> {
                 let row = bind_all(query).fetch_optional(&self.pool).await?;
                 Ok(row.map(|r| r.try_get(0)).transpose()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_texts(&self, query: &query::Query) -> StoreResult<Vec<String>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_events(&self, query: &query::Query) -> StoreResult<Vec<(String, Option<i64>, Option<String>)>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows
@@ -549,21 +606,25 @@ macro_rules! impl_store {
                     .collect::<Result<_, sqlx::Error>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_schedules(&self, query: &query::Query) -> StoreResult<Vec<ScheduleRecord>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(super::schedules::decode).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_runs(&self, query: &query::Query) -> StoreResult<Vec<RunRecord>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(super::schedules::decode_run).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn fetch_destinations(&self, query: &query::Query) -> StoreResult<Vec<DestinationRecord>> {
                 let rows = bind_all(query).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(super::destinations::decode).collect::<Result<_, _>>()?)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_job(&self, new: &NewJob, active_limit: i64, alongside: &Alongside) -> StoreResult<Created> {
                 let mut tx = self.begin_create(new.workspace_id).await?;
                 if let Some(fence) = &alongside.fence
@@ -588,6 +649,7 @@ macro_rules! impl_store {
                 }
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn claim_job(
                 &self,
                 worker: &str,

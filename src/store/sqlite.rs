@@ -102,15 +102,18 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn notify(&self, _channel: &str, _payload: &str) -> StoreResult<()> {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn listen(
         &self,
         _channels: &[&str],
@@ -118,6 +121,7 @@ impl_store!(SqliteStore, {
         Ok(None)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_rows(
         &self,
         table: &str,
