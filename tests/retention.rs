@@ -46,7 +46,14 @@ async fn single_use_files_download_once(backend: Backend) {
     // Once: the second try is gone, saying why, and the file goes soon after.
     let r = c.get(app.url(&format!("/exports/{id}/download"))).send().await.unwrap();
     assert_eq!(r.status(), 410);
-    assert!(r.text().await.unwrap().contains("single-use"));
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("single-use"));
+    // The page names its request, to quote to whoever runs Egress.
+    assert!(
+        page.contains(&format!("Request id <code>{request_id}</code>")),
+        "{page}"
+    );
     let after = app.get_json(&c, &format!("/api/exports/{id}")).await;
     let expires = time(&after["expires_at"]);
     assert!(expires < first_expiry, "{expires} should be before {first_expiry}");

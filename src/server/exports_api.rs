@@ -269,13 +269,16 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
     Ok(sse(rx, &state.shutdown))
 }
 
-/// A page for a person (a refused download or sign-in link), in the app's style.
+/// A page for a person (a refused download or sign-in link), in the app's style, with the
+/// request's id to quote to whoever runs Egress.
 pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let (title, message) = (crate::text::html_escape(title), crate::text::html_escape(message));
+    let id = crate::text::html_escape(&crate::error::request_id());
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Egress</title>\
          <link rel=\"stylesheet\" href=\"/pkg/egress.css\"></head><body><main><section class=\"narrow\">\
-         <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to your data</a></p></section></main></body></html>"
+         <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to your data</a></p>\
+         <p class=\"hint\">Request id <code>{id}</code></p></section></main></body></html>"
     );
     (status, Html(html)).into_response()
 }
