@@ -31,6 +31,8 @@ const ROWS_PER_SECOND: &[f64] = &[
 /// its histograms drained; the handle renders the text Prometheus scrapes.
 pub fn install() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
+        // Exact names are matched before suffixes (the exporter sorts its matchers), so
+        // the two export histograms keep their own buckets.
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full("egress_export_duration_seconds".into()), EXPORT_SECONDS)
             .and_then(|b| {

@@ -107,6 +107,22 @@ async fn metrics_need_their_token_and_move_with_an_export() {
         ),
         1.0
     );
+    // A method of the client's invention is counted, but never becomes a label of its own.
+    let invented = reqwest::Method::from_bytes(b"EXFILTRATE123").unwrap();
+    client.request(invented, app.url("/healthz")).send().await.unwrap();
+    let later = scrape(&app.base).await;
+    assert!(
+        !later
+            .keys()
+            .any(|(_, labels)| labels.values().any(|v| v.contains("EXFILTRATE")))
+    );
+    assert!(
+        later
+            .iter()
+            .any(|((name, labels), n)| name == "egress_http_requests_total"
+                && labels.get("method").is_some_and(|m| m == "other")
+                && *n >= 1.0)
+    );
     // State read at the scrape: the queue by status, the pool.
     assert!(at(&after, "egress_export_jobs", &[("status", "completed")]) >= 1.0);
     assert!(after.contains_key(&series("egress_export_jobs", &[("status", "pending")])));

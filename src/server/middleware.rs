@@ -64,9 +64,10 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("egress_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status)
+    let verb = metric_method(&method);
+    metrics::counter!("egress_http_requests_total", "method" => verb, "route" => route.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!("egress_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+    metrics::histogram!("egress_http_request_duration_seconds", "method" => verb, "route" => route)
         .record(start.elapsed().as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -80,6 +81,22 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         start.elapsed().as_secs_f64() * 1000.0
     );
     response
+}
+
+/// A request's method as a metrics label: a client may send any token as its method,
+/// and each would be a new series kept for the process's life.
+fn metric_method(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// The policy for responses that are not app pages (those set their own, with the

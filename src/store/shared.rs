@@ -6,10 +6,10 @@
 //! A macro rather than generic code because sqlx's executor bounds over two databases
 //! would hide the SQL under a page of trait bounds.
 //!
-//! Every method runs in a span of its name (at debug level, without its arguments, which
-//! hold passwords' hashes and tokens' digests): with `--log debug`, or a tracing
-//! subscriber that times spans, each query is seen inside the request or export that
-//! made it.
+//! Every method that queries runs in a span of its name (at debug level, without its
+//! arguments, which hold passwords' hashes and tokens' digests): with
+//! `--log info,egress::store=debug` each call's end is logged with its time, inside the
+//! request or export that made it.
 
 macro_rules! impl_store {
     ($store:ty, { $($own:tt)* }) => {
