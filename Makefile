@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/egress/target
 ENV := source .tools/env &&
 
-.PHONY: run test bench build bootstrap e2e fmt clean
+.PHONY: run dev test bench build bootstrap e2e image image-check fmt clean
 
 ## Build and start Egress on the embedded defaults (SQLite, local disk, mail to files).
 run: build
@@ -21,14 +21,29 @@ bench:
 	scripts/bootstrap.sh test
 	scripts/bench.sh
 
+## The server binary and the site, with cargo and wasm-bindgen-cli (scripts/site.sh).
 build:
 	scripts/bootstrap.sh build
-	$(ENV) cargo leptos build $$LEPTOS_LIB_ARGS
+	scripts/site.sh
+
+## Rebuild and restart on every change (cargo-leptos, built on first use).
+dev:
+	scripts/bootstrap.sh dev
+	$(ENV) cargo leptos watch $$LEPTOS_LIB_ARGS
 
 ## Only the browser suite (after `make build`).
 e2e:
 	scripts/bootstrap.sh test
 	scripts/e2e.sh
+
+## The container image (Dockerfile), and its check against the test services (needs a
+## Docker engine; scripts/image-check.sh).
+image:
+	DOCKER_BUILDKIT=1 docker build -t egress .
+
+image-check:
+	scripts/bootstrap.sh test
+	scripts/image-check.sh
 
 fmt:
 	cargo fmt --all

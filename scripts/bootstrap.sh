@@ -2,7 +2,8 @@
 # Installs what Egress needs to build, run and test, and nothing that is already there.
 # Each step prints one line. Safe to run again: a second run only checks.
 #
-#   scripts/bootstrap.sh build   toolchain + wasm std + cargo-leptos + wasm-bindgen-cli
+#   scripts/bootstrap.sh build   toolchain + wasm std + wasm-bindgen-cli + wasm-opt (scripts/site.sh)
+#   scripts/bootstrap.sh dev     build + cargo-leptos (`cargo leptos watch`, `make dev`)
 #   scripts/bootstrap.sh test    build + s3s-fs + SMTP sink + LibreOffice Calc + chromium + node packages
 #
 # It writes .tools/env (in the clone), which the Makefile sources: PATH and the cargo-leptos flags for
@@ -100,11 +101,15 @@ fi
 # not in each background build.
 building=()
 build() { choose_tool_cargo; fast_install "$@" & building+=($!); }
-if [ -x "$TOOLS/bin/cargo-leptos" ]; then
-  say "cargo-leptos: present"
-else
-  say "cargo-leptos: building (a few minutes, once)"
-  build cargo-leptos --locked --features no_downloads
+# Only for `cargo leptos watch`: the longest build of all (~25 minutes on two cores), and
+# `make run` and `make test` build the site without it (scripts/site.sh).
+if [ "$what" = dev ]; then
+  if [ -x "$TOOLS/bin/cargo-leptos" ]; then
+    say "cargo-leptos: present"
+  else
+    say "cargo-leptos: building (~25 minutes on two cores, once)"
+    build cargo-leptos --locked --features no_downloads
+  fi
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)
@@ -118,6 +123,8 @@ fi
 # A wasm-opt new enough for the release build (Debian's binaryen is too old).
 if [ -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
   say "wasm-opt: present"
+elif ! have npm; then
+  say "wasm-opt: skipped (no npm); release sites are built without it"
 else
   say "wasm-opt: installing binaryen from npm"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" binaryen@132 >/dev/null

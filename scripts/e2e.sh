@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Playwright suite against a real Egress: a fresh Postgres database with demo
-# data, served by the binary cargo-leptos built. Stops what it started, by PID.
+# data, served by the binary scripts/site.sh built. Stops what it started, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .tools/env
@@ -35,8 +35,11 @@ fi
 export EGRESS_E2E_JWT_SECRET="e2e shared secret, at least thirty-two bytes long"
 
 echo "e2e: starting Egress on 127.0.0.1:$port (Postgres database $db${services:+, s3s-fs, SMTP})"
+# EGRESS_E2E_BIN: another way to start Egress with these arguments (scripts/image-check.sh
+# runs the container image); its files go to $work, which its user may not own.
+[ -n "${EGRESS_E2E_BIN:-}" ] && chmod 0777 "$work"
 LEPTOS_SITE_ROOT="$PWD/target/site" EGRESS_LOG=warn \
-  "$CARGO_TARGET_DIR/debug/egress" --database-url "$database_url" --data-dir "$work/data" \
+  "${EGRESS_E2E_BIN:-$CARGO_TARGET_DIR/debug/egress}" --database-url "$database_url" --data-dir "$work/data" \
   serve --listen "127.0.0.1:$port" --demo on --signup open --auth both --jwt-secret "$EGRESS_E2E_JWT_SECRET" --allow-private-targets --demo-rows 2000 --max-rows-per-second 400 \
   --max-attempts 2 --retry-base-seconds 0.5 "${services[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -27,8 +27,8 @@ trap 'scripts/services.sh stop >/dev/null' EXIT
 step "unit and integration tests (SQLite and Postgres)"
 cargo test --features ssr
 
-step "build the site"
-cargo leptos build $LEPTOS_LIB_ARGS
+step "build the site (the server is the one cargo test built)"
+scripts/site.sh --site-only
 
 step "end-to-end tests (Chromium)"
 scripts/e2e.sh

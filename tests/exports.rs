@@ -351,6 +351,8 @@ async fn progress_stream_ends_on_completion(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
+    // A proxy in front (nginx) must pass each event on as it comes, not buffer them.
+    assert_eq!(r.headers()["x-accel-buffering"], "no");
     // The stream ends by itself after the terminal state.
     let body = tokio::time::timeout(Duration::from_secs(30), r.text())
         .await

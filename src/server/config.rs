@@ -491,3 +491,93 @@ pub enum UserCommand {
         role: String,
     },
 }
+
+/// The container image and the example deployment (`Dockerfile`, `deploy/`) name flags and
+/// variables of this file: they are checked here, so a renamed flag cannot leave them
+/// behind.
+#[cfg(test)]
+mod deploy_files {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    const COMPOSE: &str = include_str!("../../deploy/compose.yaml");
+    const EXAMPLE_ENV: &str = include_str!("../../deploy/example.env");
+    const DOCKERFILE: &str = include_str!("../../Dockerfile");
+
+    /// Every variable any command reads.
+    fn variables(command: &clap::Command, into: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                into.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            variables(sub, into);
+        }
+    }
+
+    #[test]
+    fn every_variable_they_set_is_one_egress_reads() {
+        let mut known = Vec::new();
+        variables(&Cli::command(), &mut known);
+        // The image's own stage; the build stage sets the bootstrap's variables.
+        let runtime = DOCKERFILE.rsplit("\nFROM ").next().unwrap();
+        for (file, text) in [
+            ("compose.yaml", COMPOSE),
+            ("example.env", EXAMPLE_ENV),
+            ("Dockerfile", runtime),
+        ] {
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            for name in words.filter(|w| w.starts_with("EGRESS_") || w.starts_with("LEPTOS_")) {
+                assert!(
+                    known.iter().any(|k| k == name),
+                    "{file} names {name}, which no flag reads"
+                );
+            }
+        }
+    }
+
+    /// `command: [...]` of the services built from the image (`<<: *egress`).
+    fn egress_commands() -> Vec<Vec<String>> {
+        let services = COMPOSE.split("\nservices:\n").nth(1).expect("a services section");
+        let mut blocks: Vec<String> = Vec::new();
+        for line in services.lines() {
+            let top_level = line.starts_with("  ") && !line.starts_with("   ") && !line.trim_start().starts_with('#');
+            if top_level || blocks.is_empty() {
+                blocks.push(String::new());
+            }
+            if !line.is_empty() && !line.starts_with(' ') {
+                break; // the next top-level section
+            }
+            blocks.last_mut().unwrap().push_str(line);
+            blocks.last_mut().unwrap().push('\n');
+        }
+        blocks
+            .iter()
+            .filter(|b| b.contains("<<: *egress\n"))
+            .filter_map(|b| b.lines().find_map(|l| l.trim().strip_prefix("command: ")))
+            .map(|array| serde_json::from_str(array).expect("a command is a JSON-style array"))
+            .collect()
+    }
+
+    #[test]
+    fn every_command_they_run_parses() {
+        let commands = egress_commands();
+        assert_eq!(commands.len(), 4, "migrate, two web nodes, the worker: {commands:?}");
+        let cmd = DOCKERFILE
+            .lines()
+            .find_map(|l| l.strip_prefix("CMD "))
+            .expect("the Dockerfile has a CMD");
+        let default: Vec<String> = serde_json::from_str(cmd).unwrap();
+        for args in commands.iter().chain([&default]) {
+            let argv = std::iter::once("egress".to_owned()).chain(args.iter().cloned());
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!("{args:?} does not parse: {e}");
+            }
+        }
+        assert!(
+            DOCKERFILE.contains("ENTRYPOINT [\"egress\"]"),
+            "the commands above are the binary's arguments"
+        );
+    }
+}

@@ -151,9 +151,15 @@ fn ended_event() -> Event {
 fn sse(rx: tokio::sync::mpsc::Receiver<Result<Event, Infallible>>, shutdown: &Shutdown) -> Response {
     use futures::StreamExt;
     let events = tokio_stream::wrappers::ReceiverStream::new(rx).take_until(shutdown.closing.clone().cancelled_owned());
-    Sse::new(events)
+    let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        .into_response();
+    // nginx buffers proxied responses by default, which would hold progress back until a
+    // buffer fills; this header turns that off for the stream alone, whatever its config.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    response
 }
 
 /// What a draining node answers a new progress stream: an empty stream that asks the

@@ -23,6 +23,9 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 
 pub struct S3Storage {
     client: Client,
+    /// Signs download URLs: `client`, or one for the `public_endpoint` browsers reach.
+    /// Presigning is local arithmetic, so a second client costs no connection.
+    presigner: Client,
     bucket: String,
     encryption: Encryption,
     part_size: usize,
@@ -100,12 +103,40 @@ where
     }
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+/// The parameters an `s3://` URL may carry: a misspelt one is an error that names it,
+/// not a setting silently left at its default.
+const URL_PARAMS: [&str; 5] = ["endpoint", "public_endpoint", "region", "sse", "kms_key_id"];
+
+fn query_params(query: &str) -> StorageResult<Vec<(&str, &str)>> {
+    let mut params = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !URL_PARAMS.contains(&name) {
+            return Err(StorageError::Config(format!(
+                "the s3:// URL has an unknown parameter {name:?} (known: {})",
+                URL_PARAMS.join(", ")
+            )));
+        }
+        if params.iter().any(|(n, _)| *n == name) {
+            return Err(StorageError::Config(format!("the s3:// URL gives {name:?} twice")));
+        }
+        params.push((name, value));
+    }
+    Ok(params)
+}
+
+/// An endpoint must be an http(s) URL with a host: the SDK would otherwise fail at the
+/// first upload, or sign links no browser can follow.
+fn endpoint_param(params: &[(&str, &str)], name: &str) -> StorageResult<Option<String>> {
+    let Some((_, value)) = params.iter().find(|(n, _)| *n == name) else {
+        return Ok(None);
+    };
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some((*value).to_owned())),
+        _ => Err(StorageError::Config(format!(
+            "the s3:// URL's {name} {value:?} is not an http:// or https:// URL"
+        ))),
+    }
 }
 
 /// The HTTP client of an S3 client: hyper with rustls on ring. One per client, not one
@@ -117,8 +148,39 @@ fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
         .build_https()
 }
 
+/// An S3 client for `target`'s server, region and credentials.
+fn client(target: &S3Target) -> Client {
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
+        .region(Region::new(target.region.clone()))
+        .credentials_provider(Credentials::new(
+            target.access_key.clone(),
+            target.secret_key.clone(),
+            None,
+            None,
+            "egress",
+        ))
+        // A server that does not connect, or stops answering, is reported as
+        // unreachable instead of holding the export (or delivery) forever. There is no
+        // limit on a whole request: a large part on a slow link takes what it takes.
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(120))
+                .build(),
+        );
+    if let Some(endpoint) = &target.endpoint {
+        config = config.endpoint_url(endpoint).force_path_style(true);
+    }
+    Client::from_conf(config.build())
+}
+
 impl S3Storage {
-    /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|aws:kms|none&kms_key_id=K`.
+    /// `s3://BUCKET?endpoint=http://127.0.0.1:9000&region=us-east-1&sse=AES256|aws:kms|none&kms_key_id=K`,
+    /// and `public_endpoint=URL` where browsers reach the server at another address than
+    /// Egress does (a container network's `http://minio:9000` behind
+    /// `https://files.example.com`): download links are signed for that address.
     /// Credentials come from the arguments, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     pub fn from_url(url: &str, access_key: Option<String>, secret_key: Option<String>) -> StorageResult<Self> {
         let rest = url
@@ -128,51 +190,37 @@ impl S3Storage {
         if bucket.is_empty() {
             return Err(StorageError::Config("the s3:// URL names no bucket".into()));
         }
+        let params = query_params(query)?;
+        let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let access_key = access_key.or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok());
         let secret_key = secret_key.or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok());
         let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
             return Err(StorageError::Config("S3 needs an access key and a secret key".into()));
         };
-        Ok(S3Storage::connect(&S3Target {
-            endpoint: query_param(query, "endpoint").map(str::to_owned),
-            region: query_param(query, "region").unwrap_or("us-east-1").to_owned(),
+        let target = S3Target {
+            endpoint: endpoint_param(&params, "endpoint")?,
+            region: param("region").unwrap_or("us-east-1").to_owned(),
             bucket: bucket.to_owned(),
             access_key,
             secret_key,
-            encryption: Encryption::parse(
-                query_param(query, "sse").unwrap_or("AES256"),
-                query_param(query, "kms_key_id").map(str::to_owned),
-            )?,
-        }))
+            encryption: Encryption::parse(param("sse").unwrap_or("AES256"), param("kms_key_id").map(str::to_owned))?,
+        };
+        let mut storage = S3Storage::connect(&target);
+        if let Some(public) = endpoint_param(&params, "public_endpoint")? {
+            storage.presigner = client(&S3Target {
+                endpoint: Some(public),
+                ..target
+            });
+        }
+        Ok(storage)
     }
 
     /// A client for `target`. It only says whether the bucket answers when it is used.
     pub fn connect(target: &S3Target) -> Self {
-        let mut config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http_client())
-            .region(Region::new(target.region.clone()))
-            .credentials_provider(Credentials::new(
-                target.access_key.clone(),
-                target.secret_key.clone(),
-                None,
-                None,
-                "egress",
-            ))
-            // A server that does not connect, or stops answering, is reported as
-            // unreachable instead of holding the export (or delivery) forever. There is no
-            // limit on a whole request: a large part on a slow link takes what it takes.
-            .timeout_config(
-                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(120))
-                    .build(),
-            );
-        if let Some(endpoint) = &target.endpoint {
-            config = config.endpoint_url(endpoint).force_path_style(true);
-        }
+        let client = client(target);
         S3Storage {
-            client: Client::from_conf(config.build()),
+            presigner: client.clone(),
+            client,
             bucket: target.bucket.clone(),
             encryption: target.encryption.clone(),
             part_size: MIN_PART_SIZE,
@@ -197,7 +245,7 @@ impl S3Storage {
     ) -> StorageResult<String> {
         let presigning = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Config(e.to_string()))?;
         let request = self
-            .client
+            .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -390,5 +438,51 @@ impl Storage for S3Storage {
             .signed_url(object.key, object.file_name, object.content_type, DOWNLOAD_URL_TTL)
             .await?;
         Ok(Handout::Redirect(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(url: &str) -> Result<S3Storage, String> {
+        S3Storage::from_url(url, Some("key".into()), Some("secret".into())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_misspelt_or_repeated_parameter_is_named() {
+        let e = parsed("s3://b?endpiont=http://127.0.0.1:9000").err().unwrap();
+        assert!(e.contains(r#"unknown parameter "endpiont""#), "{e}");
+        assert!(e.contains("public_endpoint"), "{e}");
+        let e = parsed("s3://b?region=a&region=b").err().unwrap();
+        assert!(e.contains(r#""region" twice"#), "{e}");
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        for bad in ["minio:9000", "ftp://minio", "http://", ""] {
+            let e = parsed(&format!("s3://b?endpoint=http://minio:9000&public_endpoint={bad}"))
+                .err()
+                .unwrap();
+            assert!(e.contains("public_endpoint"), "{bad}: {e}");
+        }
+        assert!(parsed("s3://b?endpoint=http://minio:9000&public_endpoint=https://files.example.com").is_ok());
+        assert!(parsed("s3://b").is_ok(), "Amazon S3 itself needs no endpoint");
+    }
+
+    #[tokio::test]
+    async fn download_links_are_signed_for_the_public_endpoint() {
+        let storage = parsed("s3://b?endpoint=http://minio:9000&public_endpoint=https://files.example.com").unwrap();
+        let url = storage
+            .signed_url("k/x.csv", "x.csv", "text/csv", DOWNLOAD_URL_TTL)
+            .await
+            .unwrap();
+        assert!(url.starts_with("https://files.example.com/b/k/x.csv?"), "{url}");
+        let storage = parsed("s3://b?endpoint=http://minio:9000").unwrap();
+        let url = storage
+            .signed_url("k/x.csv", "x.csv", "text/csv", DOWNLOAD_URL_TTL)
+            .await
+            .unwrap();
+        assert!(url.starts_with("http://minio:9000/b/k/x.csv?"), "{url}");
     }
 }

@@ -1,5 +1,10 @@
 //! Egress as separate processes (the `egress` binary), for stories about many nodes and
 //! crashes. Each process is stopped by its PID when its `Node` is dropped.
+//!
+//! With `EGRESS_TEST_IMAGE` set (`scripts/image-check.sh`), each node is a container of
+//! that image instead, on the host's network and process namespace, so the same stories
+//! check the image as a deployment runs it: SIGTERM reaches Egress through `docker run`
+//! (which passes signals on), and a kill is `docker kill`.
 
 use super::{free_port, services};
 use std::path::Path;
@@ -10,6 +15,8 @@ pub struct Node {
     /// `http://127.0.0.1:<port>` for `serve`; empty for `worker`.
     pub base: String,
     child: Child,
+    /// The container's name, when the node is one.
+    container: Option<String>,
     /// The process's log, shown when a test fails.
     log: tempfile::NamedTempFile,
 }
@@ -31,9 +38,43 @@ pub fn service_flags() -> Vec<String> {
     .to_vec()
 }
 
-fn spawn(database_url: &str, data: &Path, command: &[&str], flags: &[String]) -> (Child, tempfile::NamedTempFile) {
+fn image() -> Option<String> {
+    std::env::var("EGRESS_TEST_IMAGE").ok().filter(|i| !i.is_empty())
+}
+
+fn spawn(
+    database_url: &str,
+    data: &Path,
+    command: &[&str],
+    flags: &[String],
+) -> (Child, Option<String>, tempfile::NamedTempFile) {
     let log = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_egress"))
+    let (mut process, container) = match image() {
+        None => (Command::new(env!("CARGO_BIN_EXE_egress")), None),
+        Some(image) => {
+            use std::os::unix::fs::PermissionsExt;
+            // The image's unprivileged user makes its keys in the data folder.
+            std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o777)).unwrap();
+            let name = format!("egress-test-{}", uuid::Uuid::new_v4().simple());
+            let mut docker = Command::new("docker");
+            docker
+                .args([
+                    "run",
+                    "--rm",
+                    "--name",
+                    &name,
+                    "--network",
+                    "host",
+                    "--pid",
+                    "host",
+                    "-v",
+                ])
+                .arg(format!("{0}:{0}", data.display()))
+                .arg(image);
+            (docker, Some(name))
+        }
+    };
+    let child = process
         .args(["--database-url", database_url, "--data-dir"])
         .arg(data)
         .args(["--log", "info"])
@@ -43,14 +84,14 @@ fn spawn(database_url: &str, data: &Path, command: &[&str], flags: &[String]) ->
         .stderr(Stdio::from(log.reopen().unwrap()))
         .spawn()
         .expect("the egress binary starts");
-    (child, log)
+    (child, container, log)
 }
 
 impl Node {
     /// `egress serve` (web and worker) on a free port, ready to answer.
     pub async fn serve(database_url: &str, data: &Path, flags: &[String]) -> Node {
         let listen = format!("127.0.0.1:{}", free_port());
-        let (child, log) = spawn(
+        let (child, container, log) = spawn(
             database_url,
             data,
             &["serve", "--demo", "off", "--listen", &listen],
@@ -59,6 +100,7 @@ impl Node {
         let node = Node {
             base: format!("http://{listen}"),
             child,
+            container,
             log,
         };
         let started = Instant::now();
@@ -74,10 +116,11 @@ impl Node {
 
     /// `egress worker`: exports and cleanup, no web server.
     pub fn worker(database_url: &str, data: &Path, flags: &[String]) -> Node {
-        let (child, log) = spawn(database_url, data, &["worker"], flags);
+        let (child, container, log) = spawn(database_url, data, &["worker"], flags);
         Node {
             base: String::new(),
             child,
+            container,
             log,
         }
     }
@@ -91,8 +134,26 @@ impl Node {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
+    /// Egress's process id (in a container: on the host, as it shares its pid namespace).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        let Some(name) = &self.container else {
+            return self.child.id();
+        };
+        let started = Instant::now();
+        loop {
+            let out = Command::new("docker")
+                .args(["inspect", "--format", "{{.State.Pid}}", name])
+                .output()
+                .unwrap();
+            match String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() {
+                Ok(pid) if pid > 0 => return pid,
+                _ => assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "container {name} did not start"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Asks the process to stop (SIGTERM), as a deployment does.
@@ -116,6 +177,13 @@ impl Node {
 
     /// Ends the process at once (SIGKILL), as a crash or an OOM kill would.
     pub fn kill(&mut self) {
+        if let Some(name) = &self.container {
+            let _ = Command::new("docker")
+                .args(["kill", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
