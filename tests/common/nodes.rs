@@ -53,24 +53,27 @@ fn spawn(
         None => (Command::new(env!("CARGO_BIN_EXE_egress")), None),
         Some(image) => {
             use std::os::unix::fs::PermissionsExt;
-            // The image's unprivileged user makes its keys in the data folder.
-            std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o777)).unwrap();
+            let open_to_all = |path: &Path, mode: u32| {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+            };
+            // The image's unprivileged user makes its keys in the data folder, and writes
+            // the SQLite database (and its -wal and -shm files) the test made.
+            let mut folders = vec![data.to_path_buf()];
+            if let Some(file) = database_url.strip_prefix("sqlite://") {
+                let folder = Path::new(file.split('?').next().unwrap()).parent().unwrap();
+                for entry in std::fs::read_dir(folder).unwrap() {
+                    open_to_all(&entry.unwrap().path(), 0o666);
+                }
+                folders.push(folder.to_path_buf());
+            }
             let name = format!("egress-test-{}", uuid::Uuid::new_v4().simple());
             let mut docker = Command::new("docker");
-            docker
-                .args([
-                    "run",
-                    "--rm",
-                    "--name",
-                    &name,
-                    "--network",
-                    "host",
-                    "--pid",
-                    "host",
-                    "-v",
-                ])
-                .arg(format!("{0}:{0}", data.display()))
-                .arg(image);
+            docker.args(["run", "--rm", "--name", &name, "--network", "host", "--pid", "host"]);
+            for folder in folders {
+                open_to_all(&folder, 0o777);
+                docker.arg("-v").arg(format!("{0}:{0}", folder.display()));
+            }
+            docker.arg(image);
             (docker, Some(name))
         }
     };
