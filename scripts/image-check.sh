@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 step "build $image"
 DOCKER_BUILDKIT=1 docker build ${DOCKER_BUILD_ARGS:-} -t "$image" .
-docker image inspect "$image" --format 'image size: {{.Size}} bytes' 
+docker image inspect "$image" --format 'image size: {{.Size}} bytes'
 
 step "runs as a user, not root"
 uid=$(docker run --rm --entrypoint id "$image" -u)
