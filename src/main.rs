@@ -9,6 +9,7 @@ use egress::server::config::{
     WorkerArgs, WorkspaceCommand,
 };
 use egress::server::runtime::Data;
+use egress::store::StoreError;
 use egress::{seed, store};
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
@@ -154,8 +155,16 @@ async fn serve(config: &Config, mut args: ServeArgs) -> anyhow::Result<()> {
             "First start: creating demo workspaces with {} rows per dataset…",
             args.demo_rows
         );
-        seed::seed_demo(&store, args.demo_rows, hash_password).await?;
-        println!("Demo data ready in {:.1}s.", started.elapsed().as_secs_f64());
+        match seed::seed_demo(&store, args.demo_rows, hash_password).await {
+            Ok(()) => println!("Demo data ready in {:.1}s.", started.elapsed().as_secs_f64()),
+            // Nodes of a new deployment can start together on one empty database: the first
+            // to create the demo's first account seeds it (its transaction holds the email),
+            // and the others find the email taken before they have written anything.
+            Err(e) if matches!(e.downcast_ref(), Some(StoreError::Conflict("email"))) => {
+                println!("Another node is creating the demo data.")
+            }
+            Err(e) => return Err(e),
+        }
     }
     let args_demo = args.demo == Demo::On;
     if args.signup_open() {

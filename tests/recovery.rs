@@ -338,12 +338,13 @@ async fn api_token(store: &DynStore, id: uuid::Uuid) -> String {
 }
 
 /// Many nodes of a new deployment start together: the migrations run once (under
-/// Postgres's advisory lock) and every node comes up.
+/// Postgres's advisory lock) and every node comes up, the demo asked of both seeded once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_starting_at_once_both_come_up() {
     let (url, _database) = database(Backend::Postgres).await;
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let flags = service_flags();
+    let mut flags = service_flags();
+    flags.extend(["--demo", "on", "--demo-rows", "50"].map(String::from));
     let (a, b) = tokio::join!(
         Node::serve(&url, one.path(), &flags),
         Node::serve(&url, two.path(), &flags)
@@ -352,6 +353,12 @@ async fn two_nodes_starting_at_once_both_come_up() {
         let ready = reqwest::get(node.url("/readyz")).await.unwrap();
         assert_eq!(ready.status(), reqwest::StatusCode::OK);
     }
+    let store = store::connect(&url).await.unwrap();
+    assert_eq!(
+        store.workspaces_named("Acme Corp").await.unwrap().len(),
+        1,
+        "the demo once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

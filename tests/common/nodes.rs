@@ -94,12 +94,17 @@ impl Node {
     /// `egress serve` (web and worker) on a free port, ready to answer.
     pub async fn serve(database_url: &str, data: &Path, flags: &[String]) -> Node {
         let listen = format!("127.0.0.1:{}", free_port());
-        let (child, container, log) = spawn(
-            database_url,
-            data,
-            &["serve", "--demo", "off", "--listen", &listen],
-            flags,
-        );
+        // Without the demo, unless the test asks for it.
+        let demo: &[&str] = if flags.iter().any(|f| f == "--demo") {
+            &[]
+        } else {
+            &["--demo", "off"]
+        };
+        let command: Vec<&str> = ["serve", "--listen", &listen]
+            .into_iter()
+            .chain(demo.iter().copied())
+            .collect();
+        let (child, container, log) = spawn(database_url, data, &command, flags);
         let node = Node {
             base: format!("http://{listen}"),
             child,
