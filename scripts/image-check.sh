@@ -42,10 +42,14 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { docker logs "$container"; exit 1; }
-docker logs "$container" 2>&1 | grep -q "demo login: ada@acme.example" || { docker logs "$container"; echo "no demo login printed"; exit 1; }
+# Read whole before matching: `grep -q` stops at the first match, and with pipefail the
+# writer's broken pipe would fail the check.
+logs=$(docker logs "$container" 2>&1)
+grep -q "demo login: ada@acme.example" <<<"$logs" || { echo "$logs"; echo "no demo login printed"; exit 1; }
 wasm_type=$(curl -sf -o /dev/null -w '%{content_type}' "http://127.0.0.1:$port/pkg/egress.wasm")
 [ "$wasm_type" = application/wasm ] || { echo "pkg/egress.wasm is $wasm_type"; exit 1; }
-curl -sf "http://127.0.0.1:$port/login" | grep -q '/pkg/egress.js' || { echo "the page loads no site"; exit 1; }
+page=$(curl -sf "http://127.0.0.1:$port/login")
+grep -q '/pkg/egress.js' <<<"$page" || { echo "the page loads no site"; exit 1; }
 docker stop -t 30 "$container" >/dev/null
 code=$(docker inspect "$container" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || { docker logs "$container"; echo "exit code $code after docker stop"; exit 1; }
