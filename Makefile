@@ -12,7 +12,6 @@ run: build
 
 ## fmt, clippy, unit + integration tests (SQLite and Postgres), Playwright in Chromium.
 test:
-	scripts/bootstrap.sh test
 	scripts/test.sh
 
 ## Export throughput vs Postgres COPY at 100k and 1M rows, latency under load and queue
@@ -21,9 +20,10 @@ bench:
 	scripts/bootstrap.sh test
 	scripts/bench.sh
 
-## The server binary and the site, with cargo and wasm-bindgen-cli (scripts/site.sh).
+## The server binary and the site, with cargo and wasm-bindgen-cli (scripts/site.sh, which
+## builds the tools beside the project).
 build:
-	scripts/bootstrap.sh build
+	scripts/bootstrap.sh toolchain
 	scripts/site.sh
 
 ## Rebuild and restart on every change (cargo-leptos, built on first use).

@@ -2,7 +2,8 @@
 # Installs what Egress needs to build, run and test, and nothing that is already there.
 # Each step prints one line. Safe to run again: a second run only checks.
 #
-#   scripts/bootstrap.sh build   toolchain + wasm std + wasm-bindgen-cli + wasm-opt (scripts/site.sh)
+#   scripts/bootstrap.sh toolchain  the toolchain, the wasm std and .tools/env (seconds)
+#   scripts/bootstrap.sh build   toolchain + wasm-bindgen-cli + wasm-opt (scripts/site.sh)
 #   scripts/bootstrap.sh dev     build + cargo-leptos (`cargo leptos watch`, `make dev`)
 #   scripts/bootstrap.sh test    build + s3s-fs + SMTP sink + LibreOffice Calc + chromium + node packages
 #
@@ -15,6 +16,10 @@ cd "$(dirname "$0")/.."
 TOOLS=${EGRESS_TOOLS:-$HOME/.cache/egress/tools}
 mkdir -p "$TOOLS/bin" .tools
 what=${1:-build}
+case "$what" in
+  toolchain | build | dev | test) ;;
+  *) echo "bootstrap.sh: unknown step $what (toolchain, build, dev, test)" >&2; exit 2 ;;
+esac
 
 # Each line says when its step began (minutes:seconds since the start), so the time each
 # step took is the difference to the next line; the last line says the whole.
@@ -75,6 +80,8 @@ else
   mode=debian
 fi
 
+# Written whole and then renamed: scripts/site.sh and scripts/test.sh run a bootstrap
+# beside their own steps, which read this file.
 {
   echo "# written by scripts/bootstrap.sh; toolchain: $mode"
   echo "export CARGO_TARGET_DIR=\${CARGO_TARGET_DIR:-\$HOME/.cache/egress/target}"
@@ -91,9 +98,11 @@ fi
     echo "export LEPTOS_LIB_ARGS="
     echo "export WASM_BUILD_STD="
   fi
-} >.tools/env
+} >.tools/env.$$
+mv .tools/env.$$ .tools/env
 # shellcheck disable=SC1091
 . .tools/env
+[ "$what" != toolchain ] || exit 0
 
 # --- cargo-leptos, wasm-bindgen-cli and wasm-opt ------------------------------------------
 # Built side by side: each build has long stretches on one core (linking, the largest
@@ -155,7 +164,7 @@ else
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
-# The independent reader of exported Parquet files in the tests (tests/parquet.rs).
+# The independent reader of exported Parquet files in the tests (tests/suite/parquet.rs).
 if python3 -c 'import pyarrow' 2>/dev/null; then
   say "pyarrow: present"
 else
@@ -163,7 +172,7 @@ else
   python3 -m pip install --quiet --disable-pip-version-check pyarrow
 fi
 
-# The judge of exported spreadsheets in the tests (tests/spreadsheets.rs).
+# The judge of exported spreadsheets in the tests (tests/suite/spreadsheets.rs).
 if have soffice; then
   say "libreoffice-calc: present"
 else

@@ -8,7 +8,7 @@
 #   3. the embedded defaults: `docker run` answers /readyz, serves the site's wasm, and a
 #      `docker stop` ends it cleanly (exit 0);
 #   4. every Playwright test against the image (scripts/e2e.sh, Egress in a container);
-#   5. the stories of several nodes (tests/recovery.rs, tests/many_nodes.rs) with every
+#   5. the stories of several nodes (tests/suite/recovery.rs, tests/suite/many_nodes.rs) with every
 #      node a container: web and worker containers sharing one Postgres and one bucket, a
 #      SIGTERM to one mid-export, a kill, two starting at once.
 set -euo pipefail
@@ -74,6 +74,6 @@ EGRESS_E2E_BIN=$wrapper scripts/e2e.sh
 rm -f "$wrapper"
 
 step "many nodes, every one a container"
-EGRESS_TEST_IMAGE=$image cargo test --features ssr --test recovery --test many_nodes -- --test-threads 2
+EGRESS_TEST_IMAGE=$image cargo test --features ssr --test suite -- --test-threads 2 recovery:: many_nodes::
 
 step "done"

@@ -2,19 +2,25 @@
 # Builds the server and the site it serves, as `cargo leptos build` does, with cargo and
 # wasm-bindgen-cli alone: cargo-leptos takes ~25 minutes to build on a fresh machine of
 # two cores, longer than everything else `make run` needs. cargo-leptos stays the tool for
-# `cargo leptos watch` (`make dev`); both write the same files to the same places.
+# `cargo leptos watch` (`make dev`); both write the same site to the same place.
 #
 #   scripts/site.sh              debug server (target/debug/egress) and site (target/site)
 #   scripts/site.sh --release    release server and the site optimised for size (the image)
 #   scripts/site.sh --site-only  the site alone: `make test` serves the binary `cargo test`
-#                                built (the same code, with the dev-dependencies' features
-#                                of tokio and reqwest; so no second build of everything)
+#                                built (the same code and features: Cargo.toml names the
+#                                tests' features among the dependencies, so no second build)
 #
-# The server and the browser half build side by side, in two target directories as
-# cargo-leptos does (the wasm in $CARGO_TARGET_DIR/front), so neither waits for the
-# other's lock and a cargo-leptos build after this one reuses both.
+# The server and then the browser half build in one target directory, so the browser
+# half reuses the build scripts and proc-macros (syn, serde_derive, wasm-bindgen's and
+# Leptos's macros) the server built: two thirds of its work in a directory of its own, and
+# the two builds side by side in two directories took longer on two cores than one after
+# the other here. (cargo-leptos keeps its browser half in target/front, so `make dev`
+# builds its own.) The bootstrap's `build` step (wasm-bindgen-cli, needed only at the end)
+# runs beside them: on a fresh machine it fills the core the project's longest crates
+# and links leave idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -f .tools/env ] || scripts/bootstrap.sh toolchain
 . .tools/env
 
 release=
@@ -27,31 +33,28 @@ for arg in "$@"; do
   esac
 done
 site=${LEPTOS_SITE_ROOT:-target/site}
-front="$CARGO_TARGET_DIR/front"
 if [ -n "$release" ]; then
   server_args=(--release)
   lib_args=(--profile wasm-release)
-  wasm="$front/wasm32-unknown-unknown/wasm-release/egress.wasm"
+  wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/egress.wasm"
 else
   server_args=()
   lib_args=()
-  wasm="$front/wasm32-unknown-unknown/debug/egress.wasm"
+  wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug/egress.wasm"
 fi
 
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+tools=
+trap '[ -z "$tools" ] || kill "$tools" 2>/dev/null || true' EXIT
+scripts/bootstrap.sh build &
+tools=$!
 if [ -n "$server" ]; then
-  cargo build --bin egress --no-default-features --features ssr "${server_args[@]}" &
-  pids+=($!)
+  cargo build --bin egress --no-default-features --features ssr "${server_args[@]}"
 fi
 # shellcheck disable=SC2086 # WASM_BUILD_STD is empty or one flag
-cargo build --lib --target wasm32-unknown-unknown --target-dir "$front" \
-  --no-default-features --features hydrate "${lib_args[@]}" $WASM_BUILD_STD &
-pids+=($!)
-status=0
-for p in "${pids[@]}"; do wait "$p" || status=$?; done
-pids=()
-[ "$status" -eq 0 ] || exit "$status"
+cargo build --lib --target wasm32-unknown-unknown --no-default-features --features hydrate \
+  "${lib_args[@]}" $WASM_BUILD_STD
+wait "$tools" || { tools=; echo "site.sh: the bootstrap failed (above)" >&2; exit 1; }
+tools=
 
 # The site is assembled beside the old one and swapped in, so a running server never
 # serves a half-written package.

@@ -2,6 +2,7 @@
 //! parses as the text format, and the counters move with a real export (its own test
 //! binary, so no other test's exports move them meanwhile).
 
+#[path = "suite/common/mod.rs"]
 mod common;
 
 use common::prometheus::{Series, parse, series};

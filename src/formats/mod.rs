@@ -200,7 +200,7 @@ mod encoder {
 
     /// A value of a record read in bulk (Postgres `COPY`), in the form a format writes
     /// fastest. Each format writes it exactly as its encoder writes the same cell, which
-    /// `tests/copy_fast_path.rs` holds both roads to.
+    /// `tests/suite/copy_fast_path.rs` holds both roads to.
     #[derive(Clone, Copy, Debug)]
     pub enum Value<'a> {
         Null,

@@ -13,7 +13,7 @@
 //! cell that holds a separator of any locale (`csv.rs`).
 //!
 //! The CSV fast path on Postgres applies these rules to the database's records
-//! (`source/postgres.rs`); `tests/copy_fast_path.rs` holds the two to identical bytes.
+//! (`source/postgres.rs`); `tests/suite/copy_fast_path.rs` holds the two to identical bytes.
 
 use crate::catalog::{Cell, Kind, kinds};
 use std::borrow::Cow;

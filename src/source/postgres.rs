@@ -4,7 +4,7 @@
 //! `RecordWriter`): the spreadsheet rules, money in its currency, times in RFC 3339 and
 //! the format's quoting or escaping are applied here, in Egress, not by the database's
 //! backend. Large exports can be read by several connections at once in one snapshot
-//! (`export_records`). `tests/copy_fast_path.rs` holds the two roads to identical bytes.
+//! (`export_records`). `tests/suite/copy_fast_path.rs` holds the two roads to identical bytes.
 
 use super::{Parallelism, RowBatch, RowSink, SourceError, SourceResult};
 use crate::catalog::kinds::{Db, spec};

@@ -3,7 +3,7 @@
 //! limits (a 40,000-character note, amounts of every size) still exports, exactly or
 //! with what was cut reported. On Postgres the CSV comes from the COPY fast path.
 
-mod common;
+use crate::common;
 
 use common::spreadsheet::{Open, cell_texts, formulas, libreoffice};
 use common::{Backend, TestApp, download, spawn_app, start_export, wait_until_done};

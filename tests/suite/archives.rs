@@ -3,7 +3,7 @@
 //! data dictionary and a manifest; and the personal archive, which holds only the rows
 //! about the person asking. Both databases.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, download, error_of, says, spawn_app, start_export, wait_until_done};
 use egress::accounts::Role;

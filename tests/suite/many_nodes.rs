@@ -5,7 +5,7 @@
 //! state change has its audit event, and each export sends exactly one email and makes
 //! exactly one webhook call.
 
-mod common;
+use crate::common;
 
 use common::nodes::{Node, service_flags};
 use common::{Backend, PASSWORD, database, log_in, wait_until_terminal};

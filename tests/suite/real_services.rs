@@ -1,7 +1,7 @@
 //! Exports against the real services: s3s-fs (which checks signatures, so presigned URLs
 //! are really verified) and an SMTP server the test reads back.
 
-mod common;
+use crate::common;
 
 use common::{
     Backend, PASSWORD, client, csv_text, download, rows_via_pages, services, spawn_app_with, start_export,

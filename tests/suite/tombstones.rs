@@ -3,7 +3,7 @@
 //! deleted since the previous one — with their key and `_deleted_at` — once, alongside
 //! the rows that changed. Source and Egress on SQLite, and on Postgres.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{Backend, DataSetup, TestApp, download, error_of, spawn_app_with, wait_until_done};

@@ -4,7 +4,7 @@
 //! credentials fail with a sentence that says which; credentials are sealed at rest; a
 //! private address is refused unless the operator allows it. Both databases.
 
-mod common;
+use crate::common;
 
 use common::own_services::{BUCKET, OwnS3};
 use common::{Backend, TestApp, download, error_of, event_kinds, says, spawn_app_with, start_export, wait_until_done};

@@ -2,7 +2,7 @@
 //! within the operator's maximum, single-use downloads, and files sealed at rest on the
 //! local disk. Both databases.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::{Backend, TestApp, download, error_of, says, spawn_app, start_export, wait_until_done};

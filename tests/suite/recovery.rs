@@ -10,7 +10,7 @@
 //!
 //! After each, no multipart upload is left open.
 
-mod common;
+use crate::common;
 
 use common::nodes::{Node, service_flags};
 use common::own_services::{OwnPostgres, OwnS3};

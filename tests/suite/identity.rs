@@ -2,7 +2,7 @@
 //! programs calling the API with tokens, and retried creates that make one export.
 //! Every story runs against SQLite and Postgres.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, client, error_of, says, spawn_app_with, start_export};
 use egress::accounts::Role;

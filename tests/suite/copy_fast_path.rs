@@ -7,7 +7,7 @@
 //! quotes, commas, semicolons, line breaks, empty text, NULLs, non-ASCII, cents across the
 //! whole i64 range, sub-second times, tags with commas).
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Backend, database};

@@ -1,6 +1,6 @@
 //! Accounts over HTTP, the same story against SQLite and Postgres.
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, client, spawn_app, spawn_app_with};
 use egress::server::config::Signup;

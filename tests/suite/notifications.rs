@@ -4,7 +4,7 @@
 //! (checked by a real receiver on loopback), retried with backoff, given up, rotated,
 //! tested, and never sent to private addresses unless allowed. Both databases.
 
-mod common;
+use crate::common;
 
 use common::receiver::{Answer, Receiver};
 use common::{Backend, TestApp, error_of, says, spawn_app_with, start_export, wait_until_done};

@@ -3,7 +3,7 @@
 //! their own connections stand for two processes, and the runs are real exports that the
 //! app's worker completes.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use common::{Backend, TestApp, download, error_of, says, spawn_app, spawn_app_with, wait_until_done};

@@ -5,7 +5,7 @@
 //! rows the source holds. Runs with the source and Egress's own database on SQLite and
 //! on Postgres.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use common::spreadsheet::{Open, libreoffice_csv};

@@ -3,7 +3,7 @@
 //! files are cut into row groups. (`tests/catalog.rs` reads back every column kind over an
 //! operator's schema.)
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, download, spawn_app, start_export, wait_until_done};
 use egress::catalog::Cell;

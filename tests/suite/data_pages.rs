@@ -1,7 +1,7 @@
 //! Data pages over HTTP: filters, counts, keyset paging and tenant isolation, the same
 //! story against SQLite and Postgres.
 
-mod common;
+use crate::common;
 
 use common::{Backend, generated, spawn_app};
 use egress::catalog::Cell;

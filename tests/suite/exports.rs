@@ -1,7 +1,7 @@
 //! Exports end to end over HTTP, on SQLite and Postgres with local-disk storage: create,
 //! follow, download through the signed URL, and compare the file with the database.
 
-mod common;
+use crate::common;
 
 use common::{
     Backend, client, csv_text, download, rows_via_pages, spawn_app, spawn_app_with, start_export, wait_until_done,

@@ -2,7 +2,7 @@
 //! deployment is expected to have, each written to fail on the code before its fix.
 //! Every story runs against SQLite and Postgres.
 
-mod common;
+use crate::common;
 
 use common::{
     Backend, PASSWORD, TestApp, client, error_of, says, spawn_app, spawn_app_with, start_export, wait_until_done,
