@@ -5,8 +5,8 @@
 #   docker run --rm -p 3000:3000 egress     # the embedded defaults, demo included
 #
 # It builds with the project's own scripts, as `make build` does: scripts/bootstrap.sh
-# (wasm-bindgen-cli) and scripts/site.sh --release (the server and the site, side by
-# side). The base images are arguments, for a registry mirror or pinned digests.
+# (wasm-bindgen-cli) and scripts/site.sh --release (the server, then the site, in one
+# target directory). The base images are arguments, for a registry mirror or pinned digests.
 ARG RUST_IMAGE=rust:1.95-slim-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it began (minutes:seconds since the start), as the bootstrap does.
+step() { printf '\n== %d:%02d  %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # The toolchain first (seconds); everything else the tests need (the S3 and SMTP servers,
 # LibreOffice, Chromium, wasm-bindgen-cli) installs beside the format check, clippy and the
@@ -54,3 +55,5 @@ scripts/site.sh --site-only
 
 step "end-to-end tests (Chromium)"
 scripts/e2e.sh
+
+step "all passed"
