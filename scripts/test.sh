@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check, in the order a failure is cheapest to find: format, the build, unit and
-# integration tests (SQLite and Postgres), then the browser suite.
+# Every check, in the order a failure is cheapest to find: format, lints, the tests' build,
+# unit and integration tests (SQLite and Postgres), then the browser suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
