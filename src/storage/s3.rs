@@ -107,11 +107,12 @@ where
 /// not a setting silently left at its default.
 const URL_PARAMS: [&str; 5] = ["endpoint", "public_endpoint", "region", "sse", "kms_key_id"];
 
-fn query_params(query: &str) -> StorageResult<Vec<(&str, &str)>> {
-    let mut params = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !URL_PARAMS.contains(&name) {
+/// The URL's parameters, percent-decoded (`url`'s form_urlencoded: an endpoint or KMS key
+/// written encoded, `endpoint=http%3A%2F%2Fminio%3A9000`, means what it says).
+fn query_params(query: &str) -> StorageResult<Vec<(String, String)>> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !URL_PARAMS.contains(&name.as_ref()) {
             return Err(StorageError::Config(format!(
                 "the s3:// URL has an unknown parameter {name:?} (known: {})",
                 URL_PARAMS.join(", ")
@@ -120,19 +121,19 @@ fn query_params(query: &str) -> StorageResult<Vec<(&str, &str)>> {
         if params.iter().any(|(n, _)| *n == name) {
             return Err(StorageError::Config(format!("the s3:// URL gives {name:?} twice")));
         }
-        params.push((name, value));
+        params.push((name.into_owned(), value.into_owned()));
     }
     Ok(params)
 }
 
 /// An endpoint must be an http(s) URL with a host: the SDK would otherwise fail at the
 /// first upload, or sign links no browser can follow.
-fn endpoint_param(params: &[(&str, &str)], name: &str) -> StorageResult<Option<String>> {
-    let Some((_, value)) = params.iter().find(|(n, _)| *n == name) else {
+fn endpoint_param(params: &[(String, String)], name: &str) -> StorageResult<Option<String>> {
+    let Some((_, value)) = params.iter().find(|(n, _)| n == name) else {
         return Ok(None);
     };
     match url::Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some((*value).to_owned())),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some(value.clone())),
         _ => Err(StorageError::Config(format!(
             "the s3:// URL's {name} {value:?} is not an http:// or https:// URL"
         ))),
@@ -191,7 +192,7 @@ impl S3Storage {
             return Err(StorageError::Config("the s3:// URL names no bucket".into()));
         }
         let params = query_params(query)?;
-        let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         let access_key = access_key.or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok());
         let secret_key = secret_key.or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok());
         let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
@@ -468,6 +469,22 @@ mod tests {
         }
         assert!(parsed("s3://b?endpoint=http://minio:9000&public_endpoint=https://files.example.com").is_ok());
         assert!(parsed("s3://b").is_ok(), "Amazon S3 itself needs no endpoint");
+    }
+
+    #[tokio::test]
+    async fn parameters_are_percent_decoded() {
+        let storage =
+            parsed("s3://b?endpoint=http%3A%2F%2Fminio%3A9000&sse=aws%3Akms&kms_key_id=alias%2Fexports").unwrap();
+        let url = storage
+            .signed_url("k/x.csv", "x.csv", "text/csv", DOWNLOAD_URL_TTL)
+            .await
+            .unwrap();
+        assert!(url.starts_with("http://minio:9000/b/k/x.csv?"), "{url}");
+        assert!(
+            matches!(&storage.encryption, Encryption::Kms(Some(key)) if key == "alias/exports"),
+            "{:?}",
+            storage.encryption
+        );
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! `common` is compiled and linked once instead of once per file, and cargo runs every
 //! story in one pool of test threads instead of one binary after another. Each module is
 //! one story; `cargo test --test suite exports::` runs one of them. `/metrics` counts the
-//! whole process's exports, so its story is a binary of its own (tests/metrics.rs).
+//! whole process's exports, so its story is a binary of its own (tests/prometheus_scrape.rs).
 
 #[macro_use]
 mod common;

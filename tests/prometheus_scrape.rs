@@ -1,6 +1,7 @@
 //! `/metrics` as Prometheus scrapes it: behind its token on the main port, every line
 //! parses as the text format, and the counters move with a real export (its own test
-//! binary, so no other test's exports move them meanwhile).
+//! binary, so no other test's exports move them meanwhile; not named metrics.rs, whose
+//! artifacts' names `cargo clean -p egress` shares with the metrics crate's and removes).
 
 #[path = "suite/common/mod.rs"]
 mod common;
