@@ -5,8 +5,8 @@ use clap::Parser;
 use egress::accounts::Role;
 use egress::accounts::ssr::{WorkspaceChoice, hash_password};
 use egress::server::config::{
-    CatalogCommand, Cli, Command, Config, Demo, EMBEDDED_DATABASE, LogFormat, SeedArgs, ServeArgs, UserCommand,
-    WorkerArgs, WorkspaceCommand,
+    CatalogCommand, Cli, Command, Config, Demo, EMBEDDED_DATABASE, LogFormat, MemberCommand, SeedArgs, ServeArgs,
+    UserCommand, WorkerArgs, WorkspaceCommand,
 };
 use egress::server::runtime::Data;
 use egress::store::StoreError;
@@ -70,6 +70,21 @@ async fn main() -> anyhow::Result<()> {
                 "user {email} (id {user_id}) is {} of workspace {workspace_id}",
                 role.id()
             );
+            Ok(())
+        }
+        Command::Member(MemberCommand::Remove { workspace_id, email }) => {
+            let store = open_store(&cli.config).await?;
+            let email = egress::accounts::ssr::normalise_email(&email);
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("--email: no user has the email {email}"))?;
+            let now = chrono::Utc::now().timestamp();
+            anyhow::ensure!(
+                store.remove_membership(workspace_id, user.id, now).await?,
+                "{email} is not a member of workspace {workspace_id}"
+            );
+            println!("{email} (id {}) no longer belongs to workspace {workspace_id}", user.id);
             Ok(())
         }
         Command::Workspace(WorkspaceCommand::Add { name, tenant_key }) => {

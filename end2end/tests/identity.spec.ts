@@ -111,3 +111,54 @@ test("an admin makes an API token, sees it once, and revokes it", async ({ page,
   expect(gone.status()).toBe(401);
   expect((await gone.json()).error.message).toBe("This API token was revoked.");
 });
+
+function claimsFor(email: string, tenant: string, role = "member") {
+  const now = Math.floor(Date.now() / 1000);
+  return { sub: email, email, name: `Person ${email.split("@")[0]}`, tenant: { id: tenant, name: `Tenant ${tenant}` }, role, aud: "egress", iat: now, exp: now + 120, jti: crypto.randomUUID() };
+}
+
+test("a sign-in link opened while someone else is signed in asks before it switches", async ({ page }) => {
+  await logIn(page);
+  const email = uniqueEmail("planted");
+  const planted = link(claimsFor(email, "acme"), "/exports");
+  await page.goto(planted);
+  await expect(page.getByRole("heading", { name: "Switch account?" })).toBeVisible();
+  await expect(page.getByText("You are signed in to Egress as ada@acme.example")).toBeVisible();
+  await page.screenshot({ path: "test-results/screenshots/switch-account.png" });
+
+  // Going back keeps Ada signed in.
+  await page.getByRole("link", { name: "Back to your data" }).click();
+  await expect(page.getByRole("heading", { name: "Your data" })).toBeVisible();
+  const me = await page.request.get("/api/session");
+  expect((await me.json()).email).toBe("ada@acme.example");
+
+  // The same link, confirmed: the link was not spent by asking.
+  await page.goto(planted);
+  await page.getByRole("button", { name: `Continue as ${email}` }).click();
+  await expect(page).toHaveURL(/\/exports$/);
+  const now = await page.request.get("/api/session");
+  expect((await now.json()).email).toBe(email);
+});
+
+test("a removed person's open page loses access at once", async ({ page, browser }) => {
+  const email = uniqueEmail("leaver");
+  await page.goto(link(claimsFor(email, "acme"), "/exports"));
+  await expect(page).toHaveURL(/\/exports$/);
+  await hydrated(page);
+
+  // The owner removes them on the settings page.
+  const owner = await browser.newPage();
+  await logIn(owner);
+  await owner.goto("/settings/workspace");
+  await hydrated(owner);
+  const row = owner.getByRole("row").filter({ hasText: email });
+  await row.getByRole("button", { name: "Remove" }).click();
+  await row.getByRole("button", { name: `Remove ${email}` }).click();
+  await expect(owner.getByRole("row").filter({ hasText: email })).toHaveCount(0);
+  await owner.close();
+
+  await expect(page.getByRole("alert").filter({ hasText: "Your access to this workspace has ended" })).toBeVisible({ timeout: 10_000 });
+  await page.screenshot({ path: "test-results/screenshots/access-ended.png" });
+  await page.getByRole("link", { name: "Reload" }).click();
+  await expect(page).toHaveURL(/\/login/);
+});

@@ -1,15 +1,21 @@
 //! Sign-in from the host product (no second password), in the style of Metabase's JWT
-//! sign-in. The host signs a short-lived token naming the user, the tenant and the role,
+//! sign-in. The host signs a short-lived token naming the person, the tenant and the role,
 //! and sends the browser to `/auth/jwt?token=…&return_to=…`. Egress checks the signature
-//! (HS256 with a shared secret, or RS256 / EdDSA with the host's public key), the expiry,
-//! the audience (and issuer when set), that the token lives no longer than allowed, and
-//! that its id (`jti`) was never used; then it creates or updates the user, the workspace
-//! (by the tenant's id, which is the workspace's tenant key in the source) and the
-//! membership with the token's role, starts a session, and goes to `return_to`, which
-//! must be a path of this site.
+//! (HS256 with a shared secret, or RS256 / EdDSA with the host's public key), the expiry
+//! and not-before times, the audience (and issuer when set), that the token lives no
+//! longer than allowed, and that its id (`jti`) was never used. Then:
+//! - the person is the host's (issuer, `sub`): never an existing Egress account found by
+//!   email, unless the operator opts in (`--jwt-link-by-email`, and then only an account
+//!   no other identity holds);
+//! - the workspace is the tenant's (its id is the workspace's tenant key in the source),
+//!   and the membership takes the token's role; role `none` says the person left the
+//!   tenant or lost access: their membership goes, with their tokens there;
+//! - the session reaches only the workspaces hand-offs named (`accounts::member`);
+//! - when someone else is signed in in this browser, Egress asks before it switches (a
+//!   link planted by another person must not quietly sign the victim in as them).
 //!
-//! Claims: `sub` (the user's id at the host), `email`, `name`, `tenant` (`{id, name}`),
-//! `role` (`owner`, `admin` or `member`; default member), `exp`, `iat`, `aud`, `jti`.
+//! Claims: `sub`, `email`, `name`, `tenant` (`{id, name}`), `role` (`owner`, `admin`,
+//! `member` or `none`; default member), `exp`, `nbf`, `iat`, `iss`, `aud`, `jti`.
 
 use super::Role;
 use crate::server::AppState;
@@ -26,6 +32,8 @@ pub struct JwtSettings {
     issuer: Option<String>,
     /// The longest a token may live (from `iat`, or from now, to `exp`).
     max_age: Duration,
+    /// `--jwt-link-by-email`: an unknown identity may take over an unlinked account.
+    link_by_email: bool,
 }
 
 impl JwtSettings {
@@ -63,6 +71,7 @@ impl JwtSettings {
             audience: args.jwt_audience.clone(),
             issuer: args.jwt_issuer.clone(),
             max_age: Duration::from_secs(args.jwt_max_age_seconds.max(1)),
+            link_by_email: args.jwt_link_by_email,
         }))
     }
 }
@@ -86,6 +95,8 @@ struct Claims {
     exp: i64,
     #[serde(default)]
     iat: Option<i64>,
+    #[serde(default)]
+    iss: Option<String>,
     jti: String,
 }
 
@@ -107,13 +118,34 @@ fn refuse(status: u16, title: &'static str, message: impl Into<String>) -> Refus
 
 const GO_BACK: &str = "Open Egress again from the product you came from to get a fresh link.";
 
-/// Checks a token and signs its user in; the path to go to next.
+/// What a good sign-in link does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandOff {
+    /// Signed in: go to this path.
+    SignedIn(String),
+    /// Someone else is signed in in this browser: the page asks before switching, and
+    /// posts the same link back (`confirmed`).
+    Confirm { signed_in_as: String, arriving: String },
+    /// The host said the person has no access to the tenant any more (role `none`).
+    Ended { tenant: String },
+}
+
+/// What the role claim asks for.
+enum Wanted {
+    Role(Role),
+    /// `none`: the person left the tenant or lost access.
+    Nothing,
+}
+
+/// Checks a token and acts on it. `confirmed` when the person chose to switch on the
+/// page `HandOff::Confirm` showed.
 pub async fn sign_in(
     state: &AppState,
     session: &tower_sessions::Session,
     token: Option<&str>,
     return_to: Option<&str>,
-) -> Result<String, Refusal> {
+    confirmed: bool,
+) -> Result<HandOff, Refusal> {
     let settings = state
         .jwt
         .as_ref()
@@ -139,10 +171,158 @@ pub async fn sign_in(
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| refuse(400, "No sign-in token", format!("The link has no token. {GO_BACK}")))?;
+    let claims = decode(settings, token)?;
+    let bad_claim =
+        |claim: &str, what: &str| refuse(400, "Bad token", format!("The sign-in token's `{claim}` {what}."));
+    let email = super::ssr::normalise_email(&claims.email);
+    if !super::ssr::is_email(&email) {
+        return Err(bad_claim("email", "is not an email address"));
+    }
+    if claims.sub.is_empty() || claims.sub.len() > 200 {
+        return Err(bad_claim("sub", "must be 1 to 200 characters"));
+    }
+    let issuer = claims.iss.as_deref().unwrap_or_default();
+    if issuer.len() > 200 {
+        return Err(bad_claim("iss", "must be at most 200 characters"));
+    }
+    if claims.tenant.id.trim().is_empty() || claims.tenant.id.len() > 200 {
+        return Err(bad_claim("tenant.id", "must be 1 to 200 characters"));
+    }
+    if !state.source.is_own()
+        && let Some(why) = state.catalog.refuses_tenant_key(claims.tenant.id.trim())
+    {
+        return Err(refuse(
+            400,
+            "Bad token",
+            format!("The sign-in token's `tenant.id`: {why}."),
+        ));
+    }
+    let tenant_key = claims.tenant.id.trim();
+    if claims.jti.is_empty() || claims.jti.len() > 200 {
+        return Err(bad_claim("jti", "must be 1 to 200 characters"));
+    }
+    let wanted = match claims.role.as_deref() {
+        None => Wanted::Role(Role::Member),
+        Some("none") => Wanted::Nothing,
+        Some(r) => {
+            Wanted::Role(Role::parse(r).ok_or_else(|| bad_claim("role", "must be owner, admin, member or none"))?)
+        }
+    };
+    let internal = |e: crate::store::StoreError| {
+        let e = crate::error::AppError::internal(e);
+        refuse(500, "Something went wrong", e.message)
+    };
+    let arriving = state.store.identity_user(issuer, &claims.sub).await.map_err(internal)?;
+    // Someone else signed in here: ask first, before the link is used up.
+    if matches!(wanted, Wanted::Role(_))
+        && !confirmed
+        && let Some(current) = super::ssr::signed_in_user(session)
+            .await
+            .map_err(|e| refuse(500, "Something went wrong", e.message))?
+        && arriving != Some(current)
+    {
+        let signed_in_as = state
+            .store
+            .user_by_id(current)
+            .await
+            .map_err(internal)?
+            .map_or_else(|| "someone else".to_owned(), |u| u.email);
+        return Ok(HandOff::Confirm {
+            signed_in_as,
+            arriving: email,
+        });
+    }
+    // Single use: the token's id is taken before anything else changes.
+    if !state
+        .store
+        .use_token_id(&claims.jti, claims.exp + 60)
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            401,
+            "Link already used",
+            format!("This sign-in link was used already. {GO_BACK}"),
+        ));
+    }
+    let tenant_name = claims
+        .tenant
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(tenant_key)
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let role = match wanted {
+        Wanted::Role(role) => role,
+        Wanted::Nothing => {
+            if let Some(user) = arriving
+                && let Some(workspace) = state.store.tenant_workspace(tenant_key).await.map_err(internal)?
+            {
+                super::people::ssr::remove(state, workspace, user)
+                    .await
+                    .map_err(|e| refuse(500, "Something went wrong", e.message))?;
+                tracing::info!(user, workspace, "the host product ended a person's access");
+            }
+            return Ok(HandOff::Ended { tenant: tenant_name });
+        }
+    };
+    let name = claims
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&email)
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let identity = crate::store::NewIdentity {
+        issuer,
+        subject: &claims.sub,
+        email: &email,
+        name: &name,
+        link_by_email: settings.link_by_email,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let user = match state.store.sign_in_identity(&identity).await {
+        Err(crate::store::StoreError::Conflict(_)) => {
+            return Err(refuse(
+                409,
+                "Email in use",
+                format!(
+                    "An Egress account already has the email {email}, and it is not linked to your sign-in from this product, so Egress does not let this link into it. Ask whoever runs Egress to sort out the accounts."
+                ),
+            ));
+        }
+        other => other.map_err(internal)?,
+    };
+    let workspace = state
+        .store
+        .upsert_tenant_workspace(tenant_key, &tenant_name)
+        .await
+        .map_err(internal)?;
+    state
+        .store
+        .add_membership(workspace, user, role.id())
+        .await
+        .map_err(internal)?;
+    super::ssr::hand_off(session, user, workspace)
+        .await
+        .map_err(|e| refuse(500, "Something went wrong", e.message))?;
+    tracing::info!(user, workspace, role = role.id(), "signed in from the host product");
+    Ok(HandOff::SignedIn(target))
+}
+
+/// The token's claims, checked: signature, algorithm, audience, issuer, expiry,
+/// not-before, and how long it may live.
+fn decode(settings: &JwtSettings, token: &str) -> Result<Claims, Refusal> {
     let mut validation = Validation::new(settings.algorithms[0]);
     validation.algorithms = settings.algorithms.clone();
     validation.set_audience(&[&settings.audience]);
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    validation.validate_nbf = true;
     validation.leeway = 30;
     if let Some(issuer) = &settings.issuer {
         validation.set_issuer(&[issuer]);
@@ -152,6 +332,11 @@ pub async fn sign_in(
             ErrorKind::ExpiredSignature => {
                 refuse(401, "Link expired", format!("This sign-in link has expired. {GO_BACK}"))
             }
+            ErrorKind::ImmatureSignature => refuse(
+                401,
+                "Link not valid yet",
+                "This sign-in link is not valid yet (its `nbf` time is in the future). Check the clocks of the product and of Egress.",
+            ),
             ErrorKind::InvalidAudience => refuse(
                 401,
                 "Wrong audience",
@@ -182,98 +367,5 @@ pub async fn sign_in(
             ),
         ));
     }
-    let bad_claim =
-        |claim: &str, what: &str| refuse(400, "Bad token", format!("The sign-in token's `{claim}` {what}."));
-    let email = super::ssr::normalise_email(&claims.email);
-    if !super::ssr::is_email(&email) {
-        return Err(bad_claim("email", "is not an email address"));
-    }
-    if claims.sub.is_empty() || claims.sub.len() > 200 {
-        return Err(bad_claim("sub", "must be 1 to 200 characters"));
-    }
-    if claims.tenant.id.trim().is_empty() || claims.tenant.id.len() > 200 {
-        return Err(bad_claim("tenant.id", "must be 1 to 200 characters"));
-    }
-    if !state.source.is_own()
-        && let Some(why) = state.catalog.refuses_tenant_key(claims.tenant.id.trim())
-    {
-        return Err(refuse(
-            400,
-            "Bad token",
-            format!("The sign-in token's `tenant.id`: {why}."),
-        ));
-    }
-    if claims.jti.is_empty() || claims.jti.len() > 200 {
-        return Err(bad_claim("jti", "must be 1 to 200 characters"));
-    }
-    let role = match claims.role.as_deref() {
-        None => Role::Member,
-        Some(r) => Role::parse(r).ok_or_else(|| bad_claim("role", "must be owner, admin or member"))?,
-    };
-    let internal = |e: crate::store::StoreError| {
-        let e = crate::error::AppError::internal(e);
-        refuse(500, "Something went wrong", e.message)
-    };
-    // Single use: the token's id is taken before anything else changes.
-    if !state
-        .store
-        .use_token_id(&claims.jti, claims.exp + 60)
-        .await
-        .map_err(internal)?
-    {
-        return Err(refuse(
-            401,
-            "Link already used",
-            format!("This sign-in link was used already. {GO_BACK}"),
-        ));
-    }
-    let name = claims
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&email);
-    let user = match state
-        .store
-        .upsert_external_user(
-            &format!("jwt:{}", claims.sub),
-            &email,
-            &name.chars().take(100).collect::<String>(),
-        )
-        .await
-    {
-        Err(crate::store::StoreError::Conflict(_)) => {
-            return Err(refuse(
-                409,
-                "Email in use",
-                "Another Egress user already has this email. Ask an administrator to sort out the accounts.",
-            ));
-        }
-        other => other.map_err(internal)?,
-    };
-    let tenant_name = claims
-        .tenant
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(claims.tenant.id.trim());
-    let workspace = state
-        .store
-        .upsert_tenant_workspace(
-            claims.tenant.id.trim(),
-            &tenant_name.chars().take(100).collect::<String>(),
-        )
-        .await
-        .map_err(internal)?;
-    state
-        .store
-        .add_membership(workspace, user, role.id())
-        .await
-        .map_err(internal)?;
-    super::ssr::log_in(session, user, Some(workspace))
-        .await
-        .map_err(|e| refuse(500, "Something went wrong", e.message))?;
-    tracing::info!(user, workspace, role = role.id(), "signed in from the host product");
-    Ok(target)
+    Ok(claims)
 }

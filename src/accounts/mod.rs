@@ -3,7 +3,10 @@
 pub mod api_tokens;
 #[cfg(feature = "ssr")]
 pub mod jwt;
+#[cfg(feature = "ssr")]
+pub mod member;
 mod pages;
+pub mod people;
 pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod ssr;

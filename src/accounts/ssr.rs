@@ -12,6 +12,9 @@ use std::sync::LazyLock;
 use tower_sessions::Session;
 
 const WORKSPACE_KEY: &str = "workspace_id";
+/// For a session the host product signed in: the workspaces its hand-offs named, the only
+/// ones it reaches (absent for a password sign-in, which reaches all the person's).
+const HANDOFF_KEY: &str = "handoff_workspaces";
 /// When the user signed in (Unix seconds), for the absolute session lifetime.
 const SIGNED_IN_KEY: &str = "signed_in_at";
 /// The minute of the last request: saving it is what slides the idle timeout.
@@ -77,7 +80,14 @@ pub async fn check_credentials(
     if password.len() > 1024 {
         return Err(bad_credentials());
     }
-    let user = state.store.user_by_email(&normalise_email(email)).await?;
+    // An account without a password (signed up through the host product: its hash is
+    // `!`) is checked against the stand-in like an unknown email, so neither answers
+    // sooner, and neither can match.
+    let user = state
+        .store
+        .user_by_email(&normalise_email(email))
+        .await?
+        .filter(|u| PasswordHash::new(&u.password_hash).is_ok());
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = {
         let _slot = state.throttle.hash_slot().await?;
@@ -223,16 +233,7 @@ pub async fn add_user(
     Ok((user_id, workspace_id))
 }
 
-/// Who is signed in, in which workspace, and with which role there. A membership that
-/// was removed since the session began ends the access at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: i64,
-    pub workspace_id: i64,
-    pub role: Role,
-    /// The workspace's tenant key, when it has one (`Source::tenant` says what it reads).
-    pub tenant_key: Option<String>,
-}
+pub use super::member::{Member, Via};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -252,7 +253,18 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
     let Some(user) = state.store.user_by_id(user_id).await? else {
         return Ok(None);
     };
-    let workspaces = state.store.memberships(user_id).await?;
+    let handoff = session.get::<Vec<i64>>(HANDOFF_KEY).await?;
+    let via = handoff.map_or(Via::Password, Via::HandOff);
+    let workspaces: Vec<Membership> = state
+        .store
+        .memberships(user_id)
+        .await?
+        .into_iter()
+        .filter(|m| match &via {
+            Via::HandOff(named) => named.contains(&m.workspace_id),
+            _ => true,
+        })
+        .collect();
     let chosen = session.get::<i64>(WORKSPACE_KEY).await?;
     let current = workspaces
         .iter()
@@ -266,12 +278,7 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
     if session.get::<i64>(SEEN_KEY).await? != Some(minute) {
         session.insert(SEEN_KEY, minute).await?;
     }
-    let member = Member {
-        user_id,
-        workspace_id: workspace.workspace_id,
-        role: workspace.role,
-        tenant_key: workspace.tenant_key.clone(),
-    };
+    let member = Member::new(user_id, &workspace, via);
     Ok(Some((
         member,
         Viewer {
@@ -284,9 +291,13 @@ pub async fn member_of_session(state: &AppState, session: &Session) -> Result<Op
     )))
 }
 
-/// Starts a signed-in session with a fresh id (so a planted session id is worthless).
+/// Starts a signed-in session with a fresh id (so a planted session id is worthless),
+/// reaching every workspace of the person's (a password sign-in).
 pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) -> Result<(), AppError> {
     session.cycle_id().await?;
+    // Nothing of an earlier sign-in in this browser carries over.
+    session.remove::<Vec<i64>>(HANDOFF_KEY).await?;
+    session.remove::<i64>(WORKSPACE_KEY).await?;
     session.insert(USER_KEY, user_id).await?;
     session.insert(SIGNED_IN_KEY, now()).await?;
     if let Some(workspace_id) = workspace_id {
@@ -295,12 +306,39 @@ pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) 
     Ok(())
 }
 
+/// Signs in the person the host product handed off, in `workspace_id`. The same person
+/// handed off again (another tenant) keeps the session and reaches that workspace too;
+/// anyone else starts a new session that reaches only this workspace.
+pub async fn hand_off(session: &Session, user_id: i64, workspace_id: i64) -> Result<(), AppError> {
+    let same_person = session.get::<i64>(USER_KEY).await? == Some(user_id);
+    let mut named = match session.get::<Vec<i64>>(HANDOFF_KEY).await? {
+        Some(named) if same_person => {
+            session.cycle_id().await?;
+            named
+        }
+        _ => {
+            log_in(session, user_id, None).await?;
+            Vec::new()
+        }
+    };
+    if !named.contains(&workspace_id) {
+        named.push(workspace_id);
+    }
+    session.insert(HANDOFF_KEY, named).await?;
+    session.insert(WORKSPACE_KEY, workspace_id).await?;
+    Ok(())
+}
+
+/// The person signed in to this session, if any (whatever their workspaces).
+pub async fn signed_in_user(session: &Session) -> Result<Option<i64>, AppError> {
+    Ok(session.get::<i64>(USER_KEY).await?)
+}
+
 pub async fn choose_workspace(state: &AppState, session: &Session, workspace_id: i64) -> Result<(), AppError> {
     let Some((member, _)) = member_of_session(state, session).await? else {
         return Err(AppError::unauthorized());
     };
-    let workspaces: Vec<Membership> = state.store.memberships(member.user_id).await?;
-    if !workspaces.iter().any(|m| m.workspace_id == workspace_id) {
+    if member.role_in(state.store.as_ref(), workspace_id).await?.is_none() {
         return Err(AppError::not_found("You are not a member of that workspace."));
     }
     session.insert(WORKSPACE_KEY, workspace_id).await?;

@@ -6,7 +6,6 @@
 //! of it is kept. A token acts for its workspace with the role its maker has there now:
 //! a maker who leaves the workspace takes the token's power with them.
 
-use super::Role;
 use super::ssr::Member;
 use crate::error::{AppError, ErrorCode};
 use crate::server::AppState;
@@ -144,11 +143,11 @@ pub async fn revoke(state: &AppState, member: &Member, id: i64) -> Result<(), Ap
     }
 }
 
-/// Who a bearer token speaks for: its workspace, with its maker's role there now.
+/// Who a bearer token speaks for: its workspace only, with its maker's role there now
+/// (at most admin) and its scopes.
 pub struct TokenCaller {
     pub token_id: i64,
     pub member: Member,
-    pub scopes: Vec<Scope>,
 }
 
 fn unauthorized(why: &str) -> AppError {
@@ -186,13 +185,11 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<TokenCaller,
     let scopes = record.scopes.split(',').filter_map(Scope::parse).collect();
     Ok(TokenCaller {
         token_id: record.id,
-        member: Member {
-            user_id: record.created_by,
-            workspace_id: record.workspace_id,
-            role: membership.role.min(Role::Admin),
-            tenant_key: membership.tenant_key,
-        },
-        scopes,
+        member: Member::new(
+            record.created_by,
+            &membership,
+            super::member::Via::Token { id: record.id, scopes },
+        ),
     })
 }
 

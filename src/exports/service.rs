@@ -183,8 +183,9 @@ fn not_found() -> AppError {
     AppError::not_found("There is no such export in your workspaces.")
 }
 
-/// A job of one of the caller's workspaces (the current one or another: a link from an
-/// email works whichever workspace the session is in), if their role there allows
+/// A job of a workspace the caller reaches (the current one or, for a session, another
+/// of the person's: a link from an email works whichever workspace the session is in;
+/// a token or a hand-off reaches no further than `Member::role_in` says), if their role there allows
 /// `action`. A job elsewhere, or deleted, is "not found"; one they may not touch is 403.
 pub async fn get(
     state: &AppState,
@@ -197,16 +198,10 @@ pub async fn get(
         .await?
         .filter(|r| !r.deleted)
         .ok_or_else(not_found)?;
-    let role = if record.workspace_id == member.workspace_id {
-        Some(member.role)
-    } else {
-        let memberships = state.store.memberships(member.user_id).await?;
-        memberships
-            .into_iter()
-            .find(|m| m.workspace_id == record.workspace_id)
-            .map(|m| m.role)
-    };
-    let role = role.ok_or_else(not_found)?;
+    let role = member
+        .role_in(state.store.as_ref(), record.workspace_id)
+        .await?
+        .ok_or_else(not_found)?;
     may_act_on_export(role, record.user_id == member.user_id, action).map_err(AppError::forbidden)?;
     if matches!(action, ExportAction::Download) {
         if !record.job.is_archive() {

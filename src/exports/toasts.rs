@@ -21,6 +21,9 @@ pub fn ExportToasts() -> impl IntoView {
     let CatalogResource(catalog) = expect_context();
     let toasts = RwSignal::new(Vec::<Toast>::new());
     let update = RwSignal::new(None::<Progress>);
+    // Set when the server ends the stream because the session may no longer see the
+    // workspace (signed out elsewhere, or removed from it): the page says so at once.
+    let ended = RwSignal::new(false);
     let FollowedExports(followed) = expect_context();
     let location = use_location();
     Effect::new(move |_| {
@@ -56,9 +59,15 @@ pub fn ExportToasts() -> impl IntoView {
     // Connect again on every navigation: the stream needs a session, which may have just begun.
     Effect::new(move |_| {
         let _ = location.pathname.get();
-        listen(update);
+        listen(update, ended);
     });
     view! {
+        <Show when=move || ended.get()>
+            <div class="notice access-ended" role="alert">
+                "Your access to this workspace has ended (you were signed out or removed from it). "
+                <a href="/" rel="external">"Reload"</a>
+            </div>
+        </Show>
         <div class="toasts" aria-live="polite">
             <For each=move || toasts.get() key=|t| t.id.clone() let:toast>
                 <div class="toast" role="status">
@@ -81,7 +90,7 @@ pub fn ExportToasts() -> impl IntoView {
     }
 }
 
-fn listen(update: RwSignal<Option<Progress>>) {
+fn listen(update: RwSignal<Option<Progress>>, ended: RwSignal<bool>) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -112,6 +121,13 @@ fn listen(update: RwSignal<Option<Progress>>) {
             }
         });
         let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| failures.set(0));
+        let ender = source.clone();
+        let on_end = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
+            ender.close();
+            ended.set(true);
+        });
+        let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
+        on_end.forget();
         let _ = source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
@@ -122,5 +138,5 @@ fn listen(update: RwSignal<Option<Progress>>) {
         on_cleanup(move || source.close());
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = update;
+    let _ = (update, ended);
 }

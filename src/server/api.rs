@@ -1,15 +1,16 @@
 //! The session endpoints of the JSON API, and the health checks.
 
 use super::{AppState, ClientIp};
+use crate::accounts::api_tokens::Scope;
 use crate::accounts::ssr::{check_credentials, log_in, member_of_session};
 use crate::error::{AppError, parse_json};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -18,8 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/session", get(whoami).post(create_session).delete(delete_session))
-        .route("/auth/jwt", get(jwt_sign_in))
+        .route("/auth/jwt", get(jwt_sign_in).post(jwt_confirmed))
         .route("/api/workspace", get(workspace).put(set_workspace))
+        .route("/api/members", get(members))
+        .route("/api/members/{user_id}", axum::routing::delete(remove_member))
 }
 
 /// `GET /api/workspace`: the current workspace's settings.
@@ -27,8 +30,31 @@ async fn workspace(
     State(state): State<AppState>,
     caller: super::caller::Caller,
 ) -> Result<Json<crate::workspace::WorkspaceSettings>, AppError> {
-    let member = caller.may(crate::accounts::api_tokens::Scope::ExportsRead)?;
+    let member = caller.may(Scope::ExportsRead)?;
     Ok(Json(crate::workspace::rules::get(&state, member).await?))
+}
+
+/// `GET /api/members`: the workspace's people (admins and owners).
+async fn members(
+    State(state): State<AppState>,
+    caller: super::caller::Caller,
+) -> Result<Json<Vec<crate::accounts::people::Person>>, AppError> {
+    let member = caller.may(Scope::WorkspaceManage)?;
+    Ok(Json(crate::accounts::people::ssr::list(&state, member).await?))
+}
+
+/// `DELETE /api/members/{user_id}`: takes a person out of the workspace (204).
+async fn remove_member(
+    State(state): State<AppState>,
+    caller: super::caller::Caller,
+    axum::extract::Path(user_id): axum::extract::Path<String>,
+) -> Result<StatusCode, AppError> {
+    let member = caller.may(Scope::WorkspaceManage)?;
+    let user_id = user_id
+        .parse()
+        .map_err(|_| AppError::invalid("user_id", format!("`{user_id}` is not a user id")))?;
+    crate::accounts::people::ssr::remove_by(&state, member, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -43,7 +69,7 @@ async fn set_workspace(
     caller: super::caller::Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::workspace::WorkspaceSettings>, AppError> {
-    let member = caller.may(crate::accounts::api_tokens::Scope::ExportsWrite)?;
+    let member = caller.may(Scope::WorkspaceManage)?;
     let new: NewSettings = parse_json(&body?)?;
     Ok(Json(
         crate::workspace::rules::set_retention(&state, member, new.retention_hours).await?,
@@ -57,18 +83,66 @@ struct JwtLink {
 }
 
 /// `GET /auth/jwt?token=…&return_to=…`: sign-in from the host product; a redirect to
-/// `return_to`, or a page that says why not.
-async fn jwt_sign_in(
-    State(state): State<AppState>,
-    session: Session,
-    axum::extract::Query(link): axum::extract::Query<JwtLink>,
-) -> Response {
-    match crate::accounts::jwt::sign_in(&state, &session, link.token.as_deref(), link.return_to.as_deref()).await {
-        Ok(target) => axum::response::Redirect::to(&target).into_response(),
-        Err(refusal) => super::exports_api::page(
+/// `return_to`, a page that asks first when someone else is signed in here, or a page
+/// that says why not.
+async fn jwt_sign_in(State(state): State<AppState>, session: Session, Query(link): Query<JwtLink>) -> Response {
+    hand_off(&state, &session, link, false).await
+}
+
+/// `POST /auth/jwt` (a form: `token`, `return_to`): the same link, confirmed on the page
+/// that asked (the same-origin rule keeps other sites from posting it). The host's back
+/// end can post a token with role `none` here too, to end a person's access.
+async fn jwt_confirmed(State(state): State<AppState>, session: Session, Form(link): Form<JwtLink>) -> Response {
+    hand_off(&state, &session, link, true).await
+}
+
+async fn hand_off(state: &AppState, session: &Session, link: JwtLink, confirmed: bool) -> Response {
+    use crate::accounts::jwt::{HandOff, sign_in};
+    use crate::text::html_escape;
+    let page = super::exports_api::page;
+    match sign_in(
+        state,
+        session,
+        link.token.as_deref(),
+        link.return_to.as_deref(),
+        confirmed,
+    )
+    .await
+    {
+        Ok(HandOff::SignedIn(target)) => axum::response::Redirect::to(&target).into_response(),
+        Ok(HandOff::Ended { tenant }) => page(
+            StatusCode::OK,
+            "Access ended",
+            &format!("You no longer have access to {tenant} in Egress."),
+            None,
+        ),
+        Ok(HandOff::Confirm { signed_in_as, arriving }) => {
+            let hidden = |name: &str, value: Option<&str>| {
+                format!(
+                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                    html_escape(value.unwrap_or_default())
+                )
+            };
+            let form = format!(
+                "<form method=\"post\" action=\"/auth/jwt\">{}{}<button type=\"submit\" class=\"primary\">Continue as {}</button></form>",
+                hidden("token", link.token.as_deref()),
+                hidden("return_to", link.return_to.as_deref()),
+                html_escape(&arriving),
+            );
+            page(
+                StatusCode::OK,
+                "Switch account?",
+                &format!(
+                    "You are signed in to Egress as {signed_in_as}. This link signs you in as {arriving} instead. Continue only if you opened it yourself, from your product."
+                ),
+                Some(&form),
+            )
+        }
+        Err(refusal) => page(
             StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
             refusal.title,
             &refusal.message,
+            None,
         ),
     }
 }

@@ -1,6 +1,6 @@
 //! Who is calling the JSON API: a signed-in session (every scope), or an API token
-//! (`Authorization: Bearer …`, its scopes). One extractor for every route, so each
-//! handler says only which scope it needs.
+//! (`Authorization: Bearer …`, its workspace and its scopes; see `accounts::member`).
+//! One extractor for every route, so each handler says only which scope it needs.
 
 use super::AppState;
 use super::streams::Holder;
@@ -17,20 +17,12 @@ pub struct Caller {
     pub member: Member,
     /// What streams opened by this caller belong to.
     pub holder: Holder,
-    /// `None` for a session (which may do all its role allows).
-    scopes: Option<Vec<Scope>>,
 }
 
 impl Caller {
     /// The member, when the caller has `scope`; a token without it is refused (403).
     pub fn may(&self, scope: Scope) -> Result<&Member, AppError> {
-        match &self.scopes {
-            Some(scopes) if !scopes.contains(&scope) => Err(AppError::forbidden(format!(
-                "This API token does not have the `{}` scope.",
-                scope.id()
-            ))),
-            _ => Ok(&self.member),
-        }
+        self.member.may(scope)
     }
 }
 
@@ -53,7 +45,6 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 member: token.member,
                 holder: Holder::Token(token.token_id),
-                scopes: Some(token.scopes),
             });
         }
         let session = Session::from_request_parts(parts, state)
@@ -63,7 +54,6 @@ impl FromRequestParts<AppState> for Caller {
             Some((member, _)) => Ok(Caller {
                 member,
                 holder: Holder::Session(session.id().ok_or_else(AppError::unauthorized)?),
-                scopes: None,
             }),
             None => Err(AppError::unauthorized()),
         }

@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Manage the people of a workspace.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// The catalog of datasets.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -47,6 +50,21 @@ pub enum WorkspaceCommand {
         /// The tenant's id in the source (the value of the datasets' tenant column).
         #[arg(long)]
         tenant_key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Take a person out of a workspace: their membership goes, the API tokens they made
+    /// there are revoked, and their sessions and progress streams lose the workspace
+    /// within seconds (signed out when no workspace is left to them).
+    Remove {
+        /// The workspace's id.
+        #[arg(long)]
+        workspace_id: i64,
+        /// The person's email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -157,6 +175,14 @@ pub struct ServeArgs {
     /// The longest a sign-in token may be valid for, in seconds.
     #[arg(long, env = "EGRESS_JWT_MAX_AGE_SECONDS", default_value_t = 300)]
     pub jwt_max_age_seconds: u64,
+    /// Let a hand-off for a person Egress does not know yet take over the Egress account
+    /// that has the token's email (one made with a password, not yet linked to the host).
+    /// RISK: whoever can make the host sign a token with an email — in many products any
+    /// tenant's admin can invite a user under an unverified address — then becomes that
+    /// Egress user, in every workspace the hand-offs name. Turn it on only when the host
+    /// verifies every email it signs. Off, such a hand-off is refused (409).
+    #[arg(long, env = "EGRESS_JWT_LINK_BY_EMAIL")]
+    pub jwt_link_by_email: bool,
     /// Rows per dataset and workspace in the demo data made on first start.
     #[arg(long, env = "EGRESS_DEMO_ROWS", default_value_t = 20_000)]
     pub demo_rows: u64,
@@ -446,6 +472,7 @@ impl Default for ServeArgs {
             jwt_audience: "egress".into(),
             jwt_issuer: None,
             jwt_max_age_seconds: 300,
+            jwt_link_by_email: false,
             demo_rows: 20_000,
             site_root: "target/site".into(),
             no_worker: false,

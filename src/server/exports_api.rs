@@ -190,7 +190,13 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     if let Some(elsewhere) = elsewhere(&state.shutdown) {
         return Ok(elsewhere);
     }
-    let mut ticket = state.streams.open(caller.holder, member.user_id, record.workspace_id)?;
+    let role = member.role_in(state.store.as_ref(), record.workspace_id).await?;
+    let mut ticket = state.streams.open(
+        caller.holder,
+        member.user_id,
+        record.workspace_id,
+        role.unwrap_or(member.role),
+    )?;
     // Listening before reading the state, so nothing published in between is missed.
     let mut updates = state.hub.subscribe();
     let mut rereads = state.streams.job(record.uuid);
@@ -215,8 +221,8 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
                     Ok(()) => rereads.borrow_and_update().clone(),
                     Err(_) => { rereading = false; None }
                 },
-                allowed = ticket.allowed.changed() => {
-                    if allowed.is_err() || !*ticket.allowed.borrow() {
+                allowed = ticket.role.changed() => {
+                    if allowed.is_err() || ticket.role.borrow().is_none() {
                         let _ = tx.send(Ok(ended_event())).await;
                         return;
                     }
@@ -245,10 +251,13 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
     if let Some(elsewhere) = elsewhere(&state.shutdown) {
         return Ok(elsewhere);
     }
-    let mut ticket = state.streams.open(caller.holder, member.user_id, member.workspace_id)?;
+    let mut ticket = state
+        .streams
+        .open(caller.holder, member.user_id, member.workspace_id, member.role)?;
     let mut updates = state.hub.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
-    let sees_all = member.role.manages_all_exports();
+    // Re-read at each access check: an admin demoted to member stops seeing others' exports.
+    let mut sees_all = member.role.manages_all_exports();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -261,11 +270,15 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
-                allowed = ticket.allowed.changed() => {
+                allowed = ticket.role.changed() => {
                     // No more checks (their task is gone) ends the stream too.
-                    if allowed.is_err() || !*ticket.allowed.borrow() {
-                        let _ = tx.send(Ok(ended_event())).await;
-                        return;
+                    let role = *ticket.role.borrow();
+                    match role {
+                        Some(role) if allowed.is_ok() => sees_all = role.manages_all_exports(),
+                        _ => {
+                            let _ = tx.send(Ok(ended_event())).await;
+                            return;
+                        }
                     }
                 },
                 _ = tx.closed() => return,
@@ -275,15 +288,17 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
     Ok(sse(rx, &state.shutdown))
 }
 
-/// A page for a person (a refused download or sign-in link), in the app's style, with the
-/// request's id to quote to whoever runs Egress.
-pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
+/// A page for a person (a refused download or sign-in link, or a question about one), in
+/// the app's style, with the request's id to quote to whoever runs Egress. `form` is
+/// markup the caller built with every value escaped.
+pub(super) fn page(status: StatusCode, title: &str, message: &str, form: Option<&str>) -> Response {
     let (title, message) = (crate::text::html_escape(title), crate::text::html_escape(message));
     let id = crate::text::html_escape(&crate::error::request_id());
+    let form = form.unwrap_or_default();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Egress</title>\
          <link rel=\"stylesheet\" href=\"/pkg/egress.css\"></head><body><main><section class=\"narrow\">\
-         <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to your data</a></p>\
+         <h1>{title}</h1><p>{message}</p>{form}<p><a href=\"/\">Back to your data</a></p>\
          <p class=\"hint\">Request id <code>{id}</code></p></section></main></body></html>"
     );
     (status, Html(html)).into_response()
@@ -318,7 +333,7 @@ async fn download(
                 ErrorCode::Forbidden => "Not yours to download",
                 _ => "The download failed",
             };
-            page(e.status(), title, &e.message)
+            page(e.status(), title, &e.message, None)
         }
     }
 }

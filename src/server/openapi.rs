@@ -124,20 +124,53 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             "/auth/jwt": {
                 "get": {
                     "summary": "Sign in from the host product (for browsers)",
-                    "description": "The host product sends a person here with a short-lived signed token (HS256, RS256 or EdDSA; claims sub, email, name, tenant {id, name}, role, aud, exp, iat, jti). Egress checks it, creates or updates the user, the tenant's workspace and the membership, starts a session and redirects to return_to. Each token works once. Refusals are HTML pages for people.",
+                    "description": "The host product sends a person here with a short-lived signed token (HS256, RS256 or EdDSA; claims sub, email, name, tenant {id, name}, role, aud, exp, nbf, iat, iss, jti). Egress checks it, finds the person by (iss, sub) — never by email unless the operator opts in — creates or updates the tenant's workspace and the membership, starts a session that reaches only the workspaces hand-offs named, and redirects to return_to. When another person is signed in in this browser it answers a page that asks first (the token is not spent). Role `none` ends the person's access to the tenant. Each token works once. Refusals are HTML pages for people.",
                     "security": [],
                     "parameters": [
                         {"name": "token", "in": "query", "required": true, "schema": {"type": "string"}},
                         {"name": "return_to", "in": "query", "schema": {"type": "string", "default": "/"}, "description": "A path of this site; anything else is refused"}
                     ],
                     "responses": {
+                        "200": {"description": "A page: someone else is signed in here (asks before switching), or the person's access ended (role none)"},
                         "303": {"description": "Signed in; redirect to return_to"},
                         "400": {"description": "No token, a claim missing or wrong, or return_to off this site"},
-                        "401": {"description": "Expired, used before, signed by another key, for another audience or issuer, or valid for too long"},
+                        "401": {"description": "Expired, not valid yet, used before, signed by another key, for another audience or issuer, or valid for too long"},
                         "404": {"description": "Sign-in from another product is not set up"},
-                        "409": {"description": "Another Egress user already has this email"}
+                        "409": {"description": "An Egress account already has this email and is not linked to this person"}
+                    }
+                },
+                "post": {
+                    "summary": "The same sign-in link, confirmed (a form); or a host's back end ending a person's access (role none)",
+                    "security": [],
+                    "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["token"], "properties": {
+                        "token": {"type": "string"}, "return_to": {"type": "string", "default": "/"}}}}}},
+                    "responses": {
+                        "200": {"description": "The person's access ended (role none)"},
+                        "303": {"description": "Signed in; redirect to return_to"},
+                        "400": {"description": "No token, a claim missing or wrong, or return_to off this site"},
+                        "401": {"description": "Expired, not valid yet, used before, signed by another key, for another audience or issuer, or valid for too long"},
+                        "403": {"description": "Posted by a page of another site"},
+                        "404": {"description": "Sign-in from another product is not set up"},
+                        "409": {"description": "An Egress account already has this email and is not linked to this person"}
                     }
                 }
+            },
+            "/api/members": {
+                "get": {"summary": "The workspace's people (admins and owners; workspace:manage)",
+                    "responses": {"200": {"description": "Its people, by name", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}}},
+                        "401": unauthorized.clone(),
+                        "403": error_response("Not an admin or owner, or the token lacks workspace:manage", "forbidden", "Only the workspace's admins and owners manage its people.")}}
+            },
+            "/api/members/{user_id}": {
+                "parameters": [{"name": "user_id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "delete": {"summary": "Take a person out of the workspace (admins and owners; workspace:manage)",
+                    "description": "Their membership goes, the API tokens they made here are revoked, their progress streams end, and their sessions no longer reach the workspace (signed out when none is left). Only owners remove owners; the last owner stays.",
+                    "responses": {"204": {"description": "Removed"},
+                        "400": invalid_response("The id is not a number", "user_id", "`x` is not a user id"),
+                        "401": unauthorized.clone(),
+                        "403": error_response("Not an admin or owner, an admin removing an owner, or the token lacks workspace:manage", "forbidden", "Only an owner can remove an owner."),
+                        "404": error_response("No such person in this workspace", "not_found", "There is no such person in this workspace."),
+                        "409": error_response("The workspace's last owner", "conflict", "This is the workspace's last owner: make someone else an owner first.")}}
             },
             "/api/session": {
                 "post": {
@@ -419,6 +452,9 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
                 {"type": "object", "additionalProperties": false, "required": ["every", "day", "at"], "properties": {"every": {"const": "monthly"}, "day": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"const": "last"}]}, "at": time}},
                 {"type": "object", "additionalProperties": false, "required": ["every", "expression"], "properties": {"every": {"const": "cron"}, "expression": {"type": "string", "description": "Five fields: minute hour day-of-month month day-of-week (names, ranges, steps, L, W and # allowed)"}}}
             ]},
+        "Person": {"type": "object", "properties": {
+            "user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+            "role": {"type": "string", "enum": ["member", "admin", "owner"]}}},
         "WorkspaceSettings": {"type": "object", "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"},
             "retention_hours": {"type": ["number", "null"], "description": "Hours a finished file stays downloadable; null: the default"},

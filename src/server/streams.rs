@@ -2,14 +2,16 @@
 //!
 //! - **Limits**: at most `per_session` streams per session and `total` per node; the next
 //!   one is refused with 429 and a message, so a script cannot pile up connections.
-//! - **Who is still allowed**: one task per (session, workspace) checks every few seconds
-//!   that the session is live and the user still a member, and tells that session's
-//!   streams to end when not: a logout, an expiry or a removal from the workspace ends
-//!   them, however many there are, at the cost of one check.
+//! - **Who is still allowed, and as what**: one task per (session, workspace) checks every
+//!   few seconds (and at once when this node removes someone) that the session is live
+//!   and the user still a member, with which role: a logout, an expiry or a removal from
+//!   the workspace ends that session's streams, however many there are, and a demotion
+//!   narrows what a workspace stream carries, at the cost of one check.
 //! - **Shared re-reads**: a stream hears progress from the hub as it happens; to catch
 //!   what the hub cannot carry (an update lost between nodes) it also needs the job as
 //!   the database has it. One task per job re-reads it for all of the job's streams.
 
+use crate::accounts::Role;
 use crate::error::AppError;
 use crate::exports::Progress;
 use crate::server::sessions::Sessions;
@@ -39,7 +41,7 @@ struct Open {
     total: usize,
     /// Streams per holder, and the "still allowed" flag of each (holder, workspace).
     sessions: HashMap<Holder, usize>,
-    access: HashMap<Access, Arc<watch::Sender<bool>>>,
+    access: HashMap<Access, Arc<watch::Sender<Option<Role>>>>,
     jobs: HashMap<uuid::Uuid, Arc<watch::Sender<Option<Progress>>>>,
 }
 
@@ -49,14 +51,16 @@ pub struct Streams {
     store: DynStore,
     sessions: Sessions,
     open: Arc<Mutex<Open>>,
+    /// Bumped to make every access check run now (someone was removed on this node).
+    recheck: Arc<watch::Sender<u64>>,
 }
 
 /// A stream's place: held while the stream runs, given back when dropped.
 pub struct Ticket {
     session: Holder,
     open: Arc<Mutex<Open>>,
-    /// Turns false when the session may no longer stream this workspace.
-    pub allowed: watch::Receiver<bool>,
+    /// The holder's role in the workspace now; `None` once they may no longer stream it.
+    pub role: watch::Receiver<Option<Role>>,
 }
 
 impl Drop for Ticket {
@@ -81,11 +85,19 @@ impl Streams {
             store,
             sessions,
             open: Arc::default(),
+            recheck: Arc::new(watch::channel(0).0),
         }
     }
 
-    /// Takes a place for one more stream of `session` on `workspace_id`, or says why not.
-    pub fn open(&self, session: Holder, user_id: i64, workspace_id: i64) -> Result<Ticket, AppError> {
+    /// Runs every access check now (after a removal, so the removed person's streams on
+    /// this node end at once; other nodes' checks find it within `ACCESS_CHECK`).
+    pub fn recheck(&self) {
+        self.recheck.send_modify(|n| *n += 1);
+    }
+
+    /// Takes a place for one more stream of `session` on `workspace_id` (where it has
+    /// `role` now), or says why not.
+    pub fn open(&self, session: Holder, user_id: i64, workspace_id: i64, role: Role) -> Result<Ticket, AppError> {
         let mut open = self.open.lock().expect("stream bookkeeping");
         if open.total >= self.total {
             return Err(AppError::rate_limited(
@@ -107,7 +119,7 @@ impl Streams {
         let allowed = match open.access.get(&key) {
             Some(tx) => tx.subscribe(),
             None => {
-                let tx = Arc::new(watch::channel(true).0);
+                let tx = Arc::new(watch::channel(Some(role)).0);
                 open.access.insert(key, tx.clone());
                 let rx = tx.subscribe();
                 tokio::spawn(check_access(
@@ -117,6 +129,7 @@ impl Streams {
                     key,
                     user_id,
                     tx,
+                    self.recheck.subscribe(),
                 ));
                 rx
             }
@@ -127,7 +140,7 @@ impl Streams {
         Ok(Ticket {
             session,
             open: self.open.clone(),
-            allowed,
+            role: allowed,
         })
     }
 
@@ -151,21 +164,32 @@ impl Streams {
     }
 }
 
-/// Whether the session (or token) is live and its user still a member of the workspace.
-async fn still_allowed(store: &DynStore, sessions: &Sessions, (holder, workspace_id): Access, user_id: i64) -> bool {
-    let live = match holder {
-        Holder::Session(id) => sessions.is_live(&id).await,
-        Holder::Token(id) => crate::accounts::tokens::is_live(store, id).await,
+/// The holder's role in the workspace now: `None` when the session (or token) is not
+/// live or its user no longer a member. A token acts at most as an admin (as
+/// `accounts::member` says); a database hiccup keeps the role it had.
+async fn current_role(
+    store: &DynStore,
+    sessions: &Sessions,
+    (holder, workspace_id): Access,
+    user_id: i64,
+    had: Option<Role>,
+) -> Option<Role> {
+    let (live, cap) = match holder {
+        Holder::Session(id) => (sessions.is_live(&id).await, Role::Owner),
+        Holder::Token(id) => (crate::accounts::tokens::is_live(store, id).await, Role::Admin),
     };
     if !live {
-        return false;
+        return None;
     }
     match store.memberships(user_id).await {
-        Ok(memberships) => memberships.iter().any(|m| m.workspace_id == workspace_id),
-        // A database hiccup is not a reason to cut everyone off; the next check decides.
+        Ok(memberships) => memberships
+            .iter()
+            .find(|m| m.workspace_id == workspace_id)
+            .map(|m| m.role.min(cap)),
+        // Not a reason to cut everyone off; the next check decides.
         Err(e) => {
             tracing::warn!(error = %e, "could not check a stream's membership");
-            true
+            had
         }
     }
 }
@@ -196,21 +220,28 @@ async fn check_access(
     open: Arc<Mutex<Open>>,
     key: Access,
     user_id: i64,
-    tx: Arc<watch::Sender<bool>>,
+    tx: Arc<watch::Sender<Option<Role>>>,
+    mut recheck: watch::Receiver<u64>,
 ) {
     let mut tick = tokio::time::interval(ACCESS_CHECK);
     tick.tick().await;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = recheck.changed() => if changed.is_err() { return },
+        }
         if abandoned(&open, |o| &mut o.access, &key, &tx, false) {
             return;
         }
-        if !still_allowed(&store, &sessions, key, user_id).await {
+        let had = *tx.borrow();
+        let role = current_role(&store, &sessions, key, user_id, had).await;
+        if role.is_none() {
             // Off the map first: a stream opened from now on gets a fresh check.
             abandoned(&open, |o| &mut o.access, &key, &tx, true);
-            let _ = tx.send(false);
+            let _ = tx.send(None);
             return;
         }
+        tx.send_if_modified(|now| std::mem::replace(now, role) != role);
     }
 }
 
@@ -258,12 +289,9 @@ mod tests {
         assert!(a.same_channel(&b), "two streams of one job, one re-reader");
         assert!(!a.same_channel(&streams.job(uuid::Uuid::new_v4())));
         let session = Holder::Session(Id::default());
-        let first = streams.open(session, 1, 1).unwrap();
-        let second = streams.open(session, 1, 1).unwrap();
-        assert!(
-            first.allowed.same_channel(&second.allowed),
-            "one access check per session"
-        );
+        let first = streams.open(session, 1, 1, Role::Member).unwrap();
+        let second = streams.open(session, 1, 1, Role::Member).unwrap();
+        assert!(first.role.same_channel(&second.role), "one access check per session");
         assert_eq!(streams.count(), 2);
         drop((first, second));
         assert_eq!(streams.count(), 0);

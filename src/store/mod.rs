@@ -103,6 +103,19 @@ pub struct PoolUse {
     pub max: u32,
 }
 
+/// Who signs in from the host product (`accounts::jwt`).
+#[derive(Clone, Copy, Debug)]
+pub struct NewIdentity<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub link_by_email: bool,
+    pub now: i64,
+}
+
+pub use crate::accounts::people::Person;
+
 /// A new user and the workspace they own (sign-up, demo data, `egress user add`).
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -160,9 +173,22 @@ pub trait Store: Send + Sync + 'static {
     /// Records a sign-in token's id; `false` when it was used before.
     async fn use_token_id(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
     async fn prune_token_ids(&self, now: i64) -> StoreResult<u64>;
-    /// The user the host knows as `external_id`: found by it, else by email (and linked),
-    /// else created without a password. Their email and name are updated.
-    async fn upsert_external_user(&self, external_id: &str, email: &str, name: &str) -> StoreResult<i64>;
+    /// The user the host knows as (issuer, subject), if any (a link kept before issuers
+    /// were, issuer '', counts).
+    async fn identity_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<i64>>;
+    /// The user the host knows as (issuer, subject), their email and name updated; an
+    /// unknown identity is a new user without a password. An unknown identity whose
+    /// email an account has already is `Conflict("email")`, unless `link_by_email` and
+    /// that account is linked to no identity yet.
+    async fn sign_in_identity(&self, identity: &NewIdentity<'_>) -> StoreResult<i64>;
+    /// Takes a person out of a workspace: the membership goes, the tokens they made there
+    /// are revoked, and their sessions end when no workspace is left to them. `false`
+    /// when they were not a member.
+    async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<bool>;
+    /// The workspace's people, by name.
+    async fn workspace_people(&self, workspace_id: i64) -> StoreResult<Vec<Person>>;
+    /// The workspace whose rows carry `tenant_key`, if there is one.
+    async fn tenant_workspace(&self, tenant_key: &str) -> StoreResult<Option<i64>>;
     /// The workspace whose rows carry `tenant_key`, created (or renamed) as `name`.
     async fn upsert_tenant_workspace(&self, tenant_key: &str, name: &str) -> StoreResult<i64>;
 

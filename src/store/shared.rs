@@ -271,22 +271,43 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn upsert_external_user(&self, external_id: &str, email: &str, name: &str) -> StoreResult<i64> {
+            async fn identity_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT user_id FROM identities WHERE subject = $2 AND (issuer = $1 OR issuer = '')
+                     ORDER BY issuer DESC LIMIT 1",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn sign_in_identity(&self, identity: &crate::store::NewIdentity<'_>) -> StoreResult<i64> {
+                let crate::store::NewIdentity { issuer, subject, email, name, link_by_email, now } = *identity;
                 let mut tx = self.pool.begin().await?;
-                let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
-                    .bind(external_id)
-                    .fetch_optional(&mut *tx)
+                // A link kept before issuers were (issuer '') is taken over by the first
+                // sign-in that names one: one signer made both.
+                if !issuer.is_empty() {
+                    sqlx::query(
+                        "UPDATE identities SET issuer = $1 WHERE issuer = '' AND subject = $2
+                         AND NOT EXISTS (SELECT 1 FROM identities WHERE issuer = $1 AND subject = $2)",
+                    )
+                    .bind(issuer)
+                    .bind(subject)
+                    .execute(&mut *tx)
                     .await?;
-                let by_email: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let id = match (known, by_email) {
-                    (Some(id), Some(other)) if other != id => return Err(StoreError::Conflict("email")),
-                    (Some(id), _) | (None, Some(id)) => {
-                        sqlx::query("UPDATE users SET external_id = $2, email = $3, name = $4 WHERE id = $1")
+                }
+                let known: Option<i64> =
+                    sqlx::query_scalar("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
+                        .bind(issuer)
+                        .bind(subject)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let id = match known {
+                    Some(id) => {
+                        sqlx::query("UPDATE users SET email = $2, name = $3 WHERE id = $1")
                             .bind(id)
-                            .bind(external_id)
                             .bind(email)
                             .bind(name)
                             .execute(&mut *tx)
@@ -294,19 +315,101 @@ macro_rules! impl_store {
                             .map_err(email_conflict)?;
                         id
                     }
-                    // No password: `!` is no hash, so password sign-in always fails.
-                    (None, None) => sqlx::query_scalar(
-                        "INSERT INTO users (email, name, password_hash, external_id) VALUES ($1, $2, '!', $3) RETURNING id",
-                    )
-                    .bind(email)
-                    .bind(name)
-                    .bind(external_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(email_conflict)?,
+                    None => {
+                        // (id, whether some identity is linked to it already)
+                        let by_email: Option<(i64, bool)> = sqlx::query_as(
+                            "SELECT id, EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id)
+                             FROM users WHERE email = $1",
+                        )
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let id = match by_email {
+                            None => sqlx::query_scalar(
+                                // No password: `!` is no hash, so password sign-in always fails.
+                                "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, '!') RETURNING id",
+                            )
+                            .bind(email)
+                            .bind(name)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(email_conflict)?,
+                            Some((id, false)) if link_by_email => id,
+                            Some(_) => return Err(StoreError::Conflict("email")),
+                        };
+                        sqlx::query("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)")
+                            .bind(issuer)
+                            .bind(subject)
+                            .bind(id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| match e {
+                                sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict("identity"),
+                                other => other.into(),
+                            })?;
+                        id
+                    }
                 };
                 tx.commit().await?;
                 Ok(id)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                    .bind(workspace_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                // Their tokens stop at once (and stay stopped if the person comes back).
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+                )
+                .bind(workspace_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Signed out everywhere when no workspace is left to them.
+                sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1
+                     AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(removed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn workspace_people(&self, workspace_id: i64) -> StoreResult<Vec<crate::store::Person>> {
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                    "SELECT u.id, u.name, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                     WHERE m.workspace_id = $1 AND m.status = 'active' ORDER BY u.name, u.id",
+                )
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(user_id, name, email, role)| {
+                        let role = crate::accounts::Role::parse(&role)
+                            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role `{role}`").into()))?;
+                        Ok(crate::store::Person { user_id, name, email, role })
+                    })
+                    .collect()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn tenant_workspace(&self, tenant_key: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE tenant_key = $1")
+                    .bind(tenant_key)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -119,6 +119,7 @@ pub fn WorkspacePage() -> impl IntoView {
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
                 <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
             </form>
+            <crate::accounts::people::PeoplePanel />
         </section>
     }
 }

@@ -22,19 +22,19 @@ both_backends!(
     a_retried_create_makes_one_export,
 );
 
-const SECRET: &str = "a shared secret of at least thirty-two bytes";
+pub const SECRET: &str = "a shared secret of at least thirty-two bytes";
 
-fn with_jwt(a: &mut ServeArgs) {
+pub fn with_jwt(a: &mut ServeArgs) {
     a.jwt_secret = Some(SECRET.into());
     a.auth = AuthMode::Both;
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// The claims a host product would sign for `email` in tenant `tenant`.
-fn claims(email: &str, tenant: &str, role: &str) -> Value {
+pub fn claims(email: &str, tenant: &str, role: &str) -> Value {
     json!({
         "sub": format!("user-{email}"),
         "email": email,
@@ -48,7 +48,7 @@ fn claims(email: &str, tenant: &str, role: &str) -> Value {
     })
 }
 
-fn sign(claims: &Value) -> String {
+pub fn sign(claims: &Value) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         claims,
@@ -58,7 +58,7 @@ fn sign(claims: &Value) -> String {
 }
 
 /// Follows a sign-in link with `client`; the response (a redirect or a refusal page).
-async fn open_link(app: &TestApp, c: &reqwest::Client, token: &str, return_to: &str) -> reqwest::Response {
+pub async fn open_link(app: &TestApp, c: &reqwest::Client, token: &str, return_to: &str) -> reqwest::Response {
     c.get(app.url("/auth/jwt"))
         .query(&[("token", token), ("return_to", return_to)])
         .send()
@@ -66,7 +66,7 @@ async fn open_link(app: &TestApp, c: &reqwest::Client, token: &str, return_to: &
         .unwrap()
 }
 
-async fn viewer(app: &TestApp, c: &reqwest::Client) -> Option<Value> {
+pub async fn viewer(app: &TestApp, c: &reqwest::Client) -> Option<Value> {
     let r = c.get(app.url("/api/session")).send().await.unwrap();
     (r.status() == 200).then_some(r.json().await.unwrap())
 }
@@ -195,7 +195,7 @@ async fn sign_in_links_are_refused_with_a_reason(backend: Backend) {
             edit(&|c| c["role"] = json!("superuser")),
             "/",
             StatusCode::BAD_REQUEST,
-            "must be owner, admin or member",
+            "must be owner, admin, member or none",
         ),
         (
             "not an email",
@@ -224,6 +224,13 @@ async fn sign_in_links_are_refused_with_a_reason(backend: Backend) {
             "/\\evil.example",
             StatusCode::BAD_REQUEST,
             "not a page of this Egress",
+        ),
+        (
+            "not valid before a time to come",
+            edit(&|c| c["nbf"] = json!(now() + 120)),
+            "/",
+            StatusCode::UNAUTHORIZED,
+            "not valid yet",
         ),
         ("no token", String::new(), "/", StatusCode::BAD_REQUEST, "has no token"),
         (
@@ -326,7 +333,7 @@ async fn password_sign_in_can_be_turned_off(backend: Backend) {
 // --- API tokens ------------------------------------------------------------------------
 
 /// Makes a token through the tokens page's server function; its secret and id.
-async fn make_token(app: &TestApp, c: &reqwest::Client, scopes: &[&str], days: Option<u32>) -> (String, i64) {
+pub async fn make_token(app: &TestApp, c: &reqwest::Client, scopes: &[&str], days: Option<u32>) -> (String, i64) {
     let r = c
         .post(app.url("/rpc/create_api_token"))
         .json(&json!({"name": "Nightly sync", "scopes": scopes, "expires_in_days": days}))
@@ -350,7 +357,7 @@ async fn list_tokens(app: &TestApp, c: &reqwest::Client) -> Value {
         .unwrap()
 }
 
-fn bearer(secret: &str) -> String {
+pub fn bearer(secret: &str) -> String {
     format!("Bearer {secret}")
 }
 

@@ -9,6 +9,7 @@ mod common;
 
 mod accounts;
 mod archives;
+mod boundaries;
 mod catalog;
 mod copy_fast_path;
 mod data_pages;

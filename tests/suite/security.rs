@@ -5,7 +5,8 @@
 use crate::common;
 
 use common::{
-    Backend, PASSWORD, TestApp, client, error_of, says, spawn_app, spawn_app_with, start_export, wait_until_done,
+    Backend, PASSWORD, TestApp, client, error_of, read_to_end, says, spawn_app, spawn_app_with, start_export,
+    wait_until_done,
 };
 use egress::accounts::Role;
 use egress::server::config::{ServeArgs, Signup};
@@ -147,21 +148,8 @@ async fn known_and_unknown_emails_take_the_same_time(backend: Backend) {
     let app = spawn_app_with(backend, |a| a.limits.login_failures_per_address = 1000).await;
     app.workspace_with_data("Acme", "owner@acme.test", 0, 1).await;
     let c = client();
-    let median = |email: &'static str| {
-        let (app, c) = (&app, &c);
-        async move {
-            let mut times = Vec::new();
-            for _ in 0..5 {
-                let started = Instant::now();
-                assert_eq!(sign_in(app, c, email, "wrong password").await.status(), 401);
-                times.push(started.elapsed());
-            }
-            times.sort();
-            times[2]
-        }
-    };
-    let known = median("owner@acme.test").await;
-    let unknown = median("nobody@acme.test").await;
+    let known = app.median_refusal(&c, "owner@acme.test").await;
+    let unknown = app.median_refusal(&c, "nobody@acme.test").await;
     let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
         (0.5..2.0).contains(&ratio),
@@ -433,21 +421,6 @@ async fn progress_streams_are_capped_per_session(backend: Backend) {
     let (status, error) = error_of(two.get(full.url("/api/exports/events")).send().await.unwrap()).await;
     assert_eq!(status, 429);
     says(&error, "as many progress streams as it can");
-}
-
-/// Reads a stream until it ends; what it said.
-async fn read_to_end(r: reqwest::Response, within: Duration) -> String {
-    use futures::StreamExt;
-    let mut body = r.bytes_stream();
-    let mut text = String::new();
-    let ended = tokio::time::timeout(within, async {
-        while let Some(Ok(chunk)) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream was still open after {within:?}: {text}");
-    text
 }
 
 async fn streams_end_when_the_session_or_membership_ends(backend: Backend) {

@@ -275,6 +275,33 @@ impl TestApp {
         .await;
     }
 
+    /// Makes another of the user's workspaces the current one, as the switcher does.
+    pub async fn switch_workspace(&self, c: &reqwest::Client, workspace: i64) -> reqwest::Response {
+        c.post(self.url("/rpc/switch_workspace"))
+            .form(&[("workspace_id", workspace.to_string())])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The middle of five times a wrong-password sign-in as `email` took (each 401).
+    pub async fn median_refusal(&self, c: &reqwest::Client, email: &str) -> Duration {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let r = c
+                .post(self.url("/api/session"))
+                .json(&serde_json::json!({ "email": email, "password": "wrong password" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401);
+            times.push(started.elapsed());
+        }
+        times.sort();
+        times[2]
+    }
+
     /// A client logged in through `POST /api/session`.
     pub async fn logged_in(&self, email: &str) -> reqwest::Client {
         log_in(&self.base, email).await
@@ -311,6 +338,21 @@ pub async fn error_of(r: reqwest::Response) -> (reqwest::StatusCode, Value) {
 pub fn says(error: &Value, part: &str) {
     let message = error["message"].as_str().unwrap_or_default();
     assert!(message.contains(part), "{error} should say {part:?}");
+}
+
+/// Reads a stream until it ends; what it said. Fails when it is still open after `within`.
+pub async fn read_to_end(r: reqwest::Response, within: Duration) -> String {
+    use futures::StreamExt;
+    let mut body = r.bytes_stream();
+    let mut text = String::new();
+    let ended = tokio::time::timeout(within, async {
+        while let Some(Ok(chunk)) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream was still open after {within:?}: {text}");
+    text
 }
 
 /// The rows the generator makes for a dataset, to compare the database's answers with.
