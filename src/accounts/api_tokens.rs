@@ -18,14 +18,17 @@ pub enum Scope {
     WebhooksManage,
     /// Add, test and delete delivery destinations (an admin's token).
     DestinationsManage,
+    /// Change the workspace's settings (an admin's token).
+    WorkspaceManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::ExportsRead,
         Scope::ExportsWrite,
         Scope::WebhooksManage,
         Scope::DestinationsManage,
+        Scope::WorkspaceManage,
     ];
 
     pub fn id(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Scope {
             Scope::ExportsWrite => "exports:write",
             Scope::WebhooksManage => "webhooks:manage",
             Scope::DestinationsManage => "destinations:manage",
+            Scope::WorkspaceManage => "workspace:manage",
         }
     }
 
@@ -44,6 +48,7 @@ impl Scope {
             Scope::ExportsWrite => "start, cancel and delete exports",
             Scope::WebhooksManage => "add, test, rotate and delete webhook endpoints",
             Scope::DestinationsManage => "add, test and delete delivery destinations",
+            Scope::WorkspaceManage => "change the workspace's settings (how long files stay)",
         }
     }
 
