@@ -21,6 +21,7 @@ mod parquet;
 mod real_services;
 mod recovery;
 mod retention;
+mod route_access;
 mod schedules;
 mod security;
 mod spreadsheets;
