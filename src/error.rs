@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Expired,
     /// The request body is too large (413).
     PayloadTooLarge,
+    /// The body was not sent as JSON: its `Content-Type` is missing or another (415).
+    UnsupportedMediaType,
     /// Too many attempts or streams; `retry_after` says when to try again (429).
     RateLimited,
     /// The workspace's limit of running exports (429).
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken | ErrorCode::NotReady | ErrorCode::Conflict => 409,
             ErrorCode::Expired => 410,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited | ErrorCode::TooManyExports => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
@@ -307,6 +310,59 @@ mod ssr {
         })
     }
 
+    /// The body of a JSON API request, read only when it was declared JSON
+    /// (`Content-Type: application/json`, with parameters such as `charset`, or a
+    /// `+json` type): the one place the API checks that, so a form or a text body is
+    /// refused (415) rather than read as JSON. `parse` gives the value, or the first
+    /// problem: the content type, the body's size (413), then its fields (400). The
+    /// handler asks it after the caller's scope, so a refused caller learns nothing of it.
+    pub struct JsonBody(Result<axum::body::Bytes, AppError>);
+
+    /// Whether `content_type` says JSON: `application/json` or `application/…+json`, in
+    /// any case, with any parameters.
+    pub fn is_json(content_type: &str) -> bool {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype == "json" || subtype.ends_with("+json"))
+    }
+
+    impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request(request: axum::extract::Request, state: &S) -> Result<JsonBody, Self::Rejection> {
+            let content_type = request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let body = match content_type {
+                Some(t) if is_json(&t) => axum::body::Bytes::from_request(request, state)
+                    .await
+                    .map_err(AppError::from),
+                given => Err(AppError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    match given {
+                        None => "The request has no Content-Type: send the body as application/json.".to_owned(),
+                        Some(t) => format!("The body was sent as `{t}`: send the body as application/json."),
+                    },
+                )),
+            };
+            Ok(JsonBody(body))
+        }
+    }
+
+    impl JsonBody {
+        /// The body as a `T` (see `parse_json`), or why not.
+        pub fn parse<T: serde::de::DeserializeOwned>(self) -> Result<T, AppError> {
+            parse_json(&self.0?)
+        }
+    }
+
     /// A body axum could not read: 413 when it is over the limit.
     impl From<axum::extract::rejection::BytesRejection> for AppError {
         fn from(e: axum::extract::rejection::BytesRejection) -> Self {
@@ -367,6 +423,28 @@ mod tests {
         );
         assert_eq!(field_of(r#"not json"#), "body");
         assert_eq!(field_of(r#"{"format": "csv"} trailing"#), "body");
+    }
+
+    #[test]
+    fn json_is_application_json_or_a_json_suffix() {
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON ;charset=UTF-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json(yes), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "",
+            "application/x-www-form-urlencoded",
+            "text/json",
+            "application/jsonp",
+        ] {
+            assert!(!is_json(no), "{no}");
+        }
+        assert_eq!(ErrorCode::UnsupportedMediaType.status(), 415);
     }
 
     #[test]

@@ -94,24 +94,21 @@ async fn main() -> anyhow::Result<()> {
                 !tenant_key.trim().is_empty() && tenant_key.len() <= 200,
                 "--tenant-key: give the tenant's id in the source (1 to 200 characters)"
             );
-            if cli.config.source_url.is_some()
-                && let Some(why) =
-                    egress::catalog::Catalog::load(cli.config.catalog.as_deref())?.refuses_tenant_key(tenant_key.trim())
-            {
-                anyhow::bail!("--tenant-key: {why}");
-            }
-            let id = match store.create_tenant_workspace(name.trim(), tenant_key.trim()).await {
+            // One spelling per tenant (`07` is `7`), as the sign-in hand-off writes it.
+            let catalog = egress::catalog::Catalog::load(cli.config.catalog.as_deref())?;
+            let tenant_key = match catalog.canonical_tenant_key(&tenant_key) {
+                Ok(key) => key,
+                Err(_) if cli.config.source_url.is_none() => tenant_key.trim().to_owned(),
+                Err(why) => anyhow::bail!("--tenant-key: {why}"),
+            };
+            let id = match store.create_tenant_workspace(name.trim(), &tenant_key).await {
                 Ok(id) => id,
                 Err(store::StoreError::Conflict(_)) => {
-                    anyhow::bail!("another workspace already has the tenant key `{}`", tenant_key.trim())
+                    anyhow::bail!("another workspace already has the tenant key `{tenant_key}`")
                 }
                 Err(e) => return Err(e.into()),
             };
-            println!(
-                "workspace `{}` (id {id}) reads the tenant `{}`",
-                name.trim(),
-                tenant_key.trim()
-            );
+            println!("workspace `{}` (id {id}) reads the tenant `{tenant_key}`", name.trim());
             Ok(())
         }
         Command::Catalog(CatalogCommand::Check) => check_catalog(&cli.config).await,

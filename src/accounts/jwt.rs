@@ -188,16 +188,20 @@ pub async fn sign_in(
     if claims.tenant.id.trim().is_empty() || claims.tenant.id.len() > 200 {
         return Err(bad_claim("tenant.id", "must be 1 to 200 characters"));
     }
-    if !state.source.is_own()
-        && let Some(why) = state.catalog.refuses_tenant_key(claims.tenant.id.trim())
-    {
-        return Err(refuse(
-            400,
-            "Bad token",
-            format!("The sign-in token's `tenant.id`: {why}."),
-        ));
-    }
-    let tenant_key = claims.tenant.id.trim();
+    // One spelling per tenant (`07` is `7`); Egress's own database reads by workspace, so
+    // there any key names one.
+    let tenant_key = match state.catalog.canonical_tenant_key(&claims.tenant.id) {
+        Ok(key) => key,
+        Err(_) if state.source.is_own() => claims.tenant.id.trim().to_owned(),
+        Err(why) => {
+            return Err(refuse(
+                400,
+                "Bad token",
+                format!("The sign-in token's `tenant.id`: {why}."),
+            ));
+        }
+    };
+    let tenant_key = tenant_key.as_str();
     if claims.jti.is_empty() || claims.jti.len() > 200 {
         return Err(bad_claim("jti", "must be 1 to 200 characters"));
     }

@@ -60,10 +60,19 @@ pub enum TenantKind {
 impl TenantKind {
     /// Whether a tenant column of this kind can hold `key`.
     pub fn accepts(self, key: &str) -> bool {
+        self.canonical(key).is_some()
+    }
+
+    /// `key` in the one spelling of its tenant, so that `7`, `07` and `+7` are one tenant:
+    /// an integer in decimal without sign or leading zeros (within 64 bits); a UUID in
+    /// lower case with hyphens (from any case, braces, no hyphens or `urn:uuid:`); text
+    /// as given, trimmed. `None` when a column of this kind cannot hold it.
+    pub fn canonical(self, key: &str) -> Option<String> {
+        let key = key.trim();
         match self {
-            TenantKind::Integer => key.parse::<i64>().is_ok(),
-            TenantKind::Uuid => uuid::Uuid::parse_str(key).is_ok(),
-            TenantKind::Text => true,
+            TenantKind::Integer => key.parse::<i64>().ok().map(|n| n.to_string()),
+            TenantKind::Uuid => uuid::Uuid::parse_str(key).ok().map(|u| u.hyphenated().to_string()),
+            TenantKind::Text => Some(key.to_owned()),
         }
     }
 
@@ -190,14 +199,33 @@ impl Catalog {
     /// column cannot hold it (`acme` for a column of integers).
     #[cfg(feature = "ssr")]
     pub fn refuses_tenant_key(&self, key: &str) -> Option<String> {
-        self.datasets.iter().find(|d| !d.tenant.kind.accepts(key)).map(|d| {
+        self.canonical_tenant_key(key).err()
+    }
+
+    /// A tenant key as it enters Egress (a sign-in hand-off's `tenant.id`, `egress
+    /// workspace add --tenant-key`) in the one spelling its tenant has in this catalog's
+    /// source (`TenantKind::canonical`: `07` is `7`), so every spelling finds the same
+    /// workspace; or why no dataset's tenant column could hold it. The datasets' first
+    /// integer or UUID tenant column decides the spelling, and every column must hold it.
+    #[cfg(feature = "ssr")]
+    pub fn canonical_tenant_key(&self, key: &str) -> Result<String, String> {
+        let refusal = |d: &Dataset| {
             format!(
-                "`{key}` cannot be a tenant key here: the tenant column `{}` of `{}` holds {} values",
+                "`{}` cannot be a tenant key here: the tenant column `{}` of `{}` holds {} values",
+                key.trim(),
                 d.tenant.column,
                 d.id,
                 d.tenant.kind.id()
             )
-        })
+        };
+        let canonical = match self.datasets.iter().find(|d| d.tenant.kind != TenantKind::Text) {
+            Some(d) => d.tenant.kind.canonical(key).ok_or_else(|| refusal(d))?,
+            None => TenantKind::Text.canonical(key).unwrap_or_default(),
+        };
+        match self.datasets.iter().find(|d| !d.tenant.kind.accepts(&canonical)) {
+            Some(d) => Err(refusal(d)),
+            None => Ok(canonical),
+        }
     }
 
     pub fn find(&self, id: &str) -> Option<&Arc<Dataset>> {
@@ -317,4 +345,98 @@ pub async fn visible_catalog() -> Result<Catalog, crate::error::AppError> {
         Ok(Catalog { datasets })
     })
     .await
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_key_has_one_spelling_per_kind() {
+        for (kind, spellings, canonical) in [
+            (TenantKind::Integer, &["7", "07", "+7", " 007 ", "+0007"][..], "7"),
+            (TenantKind::Integer, &["-12", "-012"][..], "-12"),
+            (TenantKind::Integer, &["0", "-0", "+0", "000"][..], "0"),
+            (
+                TenantKind::Integer,
+                &["9223372036854775807", "+09223372036854775807"][..],
+                "9223372036854775807",
+            ),
+            (
+                TenantKind::Uuid,
+                &[
+                    "67e55044-10b1-426f-9247-bb680e5fe0c8",
+                    "67E55044-10B1-426F-9247-BB680E5FE0C8",
+                    "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+                    "{67E55044-10B1-426F-9247-BB680E5FE0C8}",
+                    "67e5504410b1426f9247bb680e5fe0c8",
+                    "urn:uuid:67e55044-10b1-426f-9247-bb680e5fe0c8",
+                    " 67e55044-10b1-426f-9247-bb680e5fe0c8 ",
+                ][..],
+                "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            ),
+            (TenantKind::Text, &["acme", " acme "][..], "acme"),
+            (TenantKind::Text, &["07"][..], "07"),
+            (TenantKind::Text, &["Acme"][..], "Acme"),
+        ] {
+            for spelling in spellings {
+                assert_eq!(
+                    kind.canonical(spelling).as_deref(),
+                    Some(canonical),
+                    "{kind:?} {spelling:?}"
+                );
+            }
+        }
+        for (kind, refused) in [
+            (TenantKind::Integer, "acme"),
+            (TenantKind::Integer, "9223372036854775808"),
+            (TenantKind::Integer, "7.0"),
+            (TenantKind::Integer, "1e3"),
+            (TenantKind::Integer, "0x7"),
+            (TenantKind::Integer, "+-7"),
+            (TenantKind::Integer, ""),
+            (TenantKind::Uuid, "67e55044-10b1-426f-9247"),
+            (TenantKind::Uuid, "{67e55044-10b1-426f-9247-bb680e5fe0c8"),
+            (TenantKind::Uuid, "7"),
+        ] {
+            assert_eq!(kind.canonical(refused), None, "{kind:?} {refused:?}");
+        }
+    }
+
+    fn catalog(kinds: &[TenantKind]) -> Catalog {
+        let demo = Catalog::load(None).unwrap();
+        let datasets = kinds
+            .iter()
+            .zip(demo.datasets.iter().cycle())
+            .map(|(kind, d)| {
+                let mut d = Dataset::clone(d);
+                d.tenant.kind = *kind;
+                Arc::new(d)
+            })
+            .collect();
+        Catalog { datasets }
+    }
+
+    #[test]
+    fn the_catalog_spells_a_key_as_its_tenant_columns_hold_it() {
+        use TenantKind::{Integer, Text, Uuid};
+        assert_eq!(catalog(&[Integer, Integer]).canonical_tenant_key("07"), Ok("7".into()));
+        // A text column beside an integer one holds the integer's spelling.
+        assert_eq!(catalog(&[Text, Integer]).canonical_tenant_key("+7"), Ok("7".into()));
+        assert_eq!(catalog(&[Text, Text]).canonical_tenant_key(" 07 "), Ok("07".into()));
+        assert_eq!(
+            catalog(&[Uuid]).canonical_tenant_key("{67E55044-10B1-426F-9247-BB680E5FE0C8}"),
+            Ok("67e55044-10b1-426f-9247-bb680e5fe0c8".into())
+        );
+        let why = catalog(&[Integer, Integer]).canonical_tenant_key("acme").unwrap_err();
+        assert!(why.contains("`acme` cannot be a tenant key here"), "{why}");
+        assert!(why.contains("holds integer values"), "{why}");
+        // No key suits an integer column and a UUID column at once.
+        let why = catalog(&[Integer, Uuid]).canonical_tenant_key("7").unwrap_err();
+        assert!(why.contains("holds uuid values"), "{why}");
+        assert_eq!(
+            catalog(&[Integer]).refuses_tenant_key("x").is_some(),
+            catalog(&[Integer]).canonical_tenant_key("x").is_err()
+        );
+    }
 }

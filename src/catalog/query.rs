@@ -47,13 +47,13 @@ impl SourceQuery {
 
     /// `FROM source WHERE tenant AND filters`.
     fn push_from_where(&mut self, db: Db, dataset: &Dataset, tenant: &str, filters: &Filters) {
-        if !dataset.tenant.kind.accepts(tenant) {
+        let Some(tenant) = dataset.tenant.kind.canonical(tenant) else {
             // A key the tenant column cannot hold has no rows (and must not be cast: in
             // SQLite, `CAST('acme' AS INTEGER)` is 0, someone else's key).
             self.sql
                 .push_str(&format!(" FROM {} WHERE 1 = 0", quote_source(&dataset.source)));
             return;
-        }
+        };
         let p = self.bind(tenant);
         let column = quote(&dataset.tenant.column);
         let (column, value) = match (dataset.tenant.kind, db) {

@@ -3,9 +3,7 @@
 use super::{AppState, ClientIp};
 use crate::accounts::api_tokens::Scope;
 use crate::accounts::ssr::{check_credentials, log_in, member_of_session};
-use crate::error::{AppError, parse_json};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use crate::error::{AppError, JsonBody};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -63,14 +61,15 @@ struct NewSettings {
     retention_hours: Option<f64>,
 }
 
-/// `PUT /api/workspace`: an admin sets how long finished files stay (`null`: default).
+/// `PUT /api/workspace`: an admin sets how long finished files stay (`null`: default); a
+/// token needs `workspace:manage`.
 async fn set_workspace(
     State(state): State<AppState>,
     caller: super::caller::Caller,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Json<crate::workspace::WorkspaceSettings>, AppError> {
     let member = caller.may(Scope::WorkspaceManage)?;
-    let new: NewSettings = parse_json(&body?)?;
+    let new: NewSettings = body.parse()?;
     Ok(Json(
         crate::workspace::rules::set_retention(&state, member, new.retention_hours).await?,
     ))
@@ -178,9 +177,9 @@ async fn create_session(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
     session: Session,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Response, AppError> {
-    let credentials: Credentials = parse_json(&body?)?;
+    let credentials: Credentials = body.parse()?;
     let user = check_credentials(&state, &credentials.email, &credentials.password, address).await?;
     log_in(&session, user.id, None).await?;
     let (_, viewer) = member_of_session(&state, &session)

@@ -5,9 +5,7 @@ use super::AppState;
 use super::caller::Caller;
 use crate::accounts::api_tokens::Scope;
 use crate::destinations::{DestinationRequest, DestinationView, TestReport, rules};
-use crate::error::{AppError, parse_json};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use crate::error::{AppError, JsonBody};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,13 +29,9 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<
     Ok(Json(rules::list(&state, caller.may(Scope::DestinationsManage)?).await?))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
+async fn create(State(state): State<AppState>, caller: Caller, body: JsonBody) -> Result<Response, AppError> {
     let member = caller.may(Scope::DestinationsManage)?;
-    let request: DestinationRequest = parse_json(&body?)?;
+    let request: DestinationRequest = body.parse()?;
     let made = rules::create(&state, member, request).await?;
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }

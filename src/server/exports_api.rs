@@ -5,12 +5,10 @@ use super::caller::Caller;
 use super::{AppState, Shutdown};
 use crate::accounts::api_tokens::Scope;
 use crate::accounts::roles::ExportAction;
-use crate::error::{AppError, parse_json};
+use crate::error::{AppError, JsonBody};
 use crate::exports::service;
 use crate::exports::{ExportJob, JobStatus, NewExport, Progress};
 use crate::store::jobs;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -44,13 +42,9 @@ async fn datasets(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// `POST /api/archives`: 202 with the archive's export job.
-async fn archive(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
+async fn archive(State(state): State<AppState>, caller: Caller, body: JsonBody) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsWrite)?;
-    let request: crate::exports::ArchiveRequest = parse_json(&body?)?;
+    let request: crate::exports::ArchiveRequest = body.parse()?;
     let job = crate::exports::archives::request(&state, member, request).await?;
     let location = format!("/api/exports/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)).into_response())
@@ -62,10 +56,10 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsWrite)?;
-    let request: NewExport = parse_json(&body?)?;
+    let request: NewExport = body.parse()?;
     let key = super::idempotency::key(&headers)?;
     let job = match key {
         None => service::create(&state, member, request).await?,

@@ -1,5 +1,6 @@
 //! The process: configuration, start-up, the HTTP router and its middleware.
 
+pub mod access;
 pub mod api;
 pub mod caller;
 pub mod config;

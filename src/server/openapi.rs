@@ -31,6 +31,30 @@ fn retry_response(description: &str, code: &str, message: &str) -> Value {
     response
 }
 
+/// Every operation that reads a body answers 415 to one not sent as JSON
+/// (`error::JsonBody`, the one check of all of them).
+fn not_json_responses(doc: &mut Value) {
+    let refused = error_response(
+        "The body was not sent as JSON: the Content-Type is missing or another (text/plain, a form); nothing is done",
+        "unsupported_media_type",
+        "The body was sent as `text/plain`: send the body as application/json.",
+    );
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|p| p.values_mut())
+    {
+        if operation.get("requestBody").is_some()
+            && let Some(responses) = operation["responses"].as_object_mut()
+        {
+            responses.insert("415".to_owned(), refused.clone());
+        }
+    }
+}
+
 /// Each filter parameter of the catalog's datasets, with what it takes.
 fn filter_parameters(catalog: &Catalog) -> Value {
     let mut properties = serde_json::Map::new();
@@ -117,7 +141,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "info": {
             "title": "Egress API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Export a workspace's data as CSV, JSON, NDJSON, XLSX or Parquet. Authenticate with an API token (`Authorization: Bearer egress_…`, made by an admin on the API tokens page, with the scopes exports:read and/or exports:write), or log in with POST /api/session and send the session cookie with every request. A token acts in its workspace with its maker's role there (at most admin). New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
+            "description": "Export a workspace's data as CSV, JSON, NDJSON, XLSX or Parquet. Authenticate with an API token (`Authorization: Bearer egress_…`, made by an admin on the API tokens page, with some of the scopes exports:read, exports:write, webhooks:manage, destinations:manage and workspace:manage), or log in with POST /api/session and send the session cookie with every request. A token acts in its workspace with its maker's role there (at most admin). New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
         },
         "security": [{"token": []}, {"session": []}],
         "paths": {
@@ -291,12 +315,12 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         },
         "components": {
             "securitySchemes": {
-                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading exports (GET) needs exports:read; starting, cancelling and deleting them exports:write; webhook endpoints webhooks:manage; delivery destinations destinations:manage; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`egress_` and 64 hex digits). Reading exports (GET) needs exports:read; starting, cancelling and deleting them exports:write; webhook endpoints webhooks:manage; delivery destinations destinations:manage; changing the workspace's settings workspace:manage; a token without the scope gets 403 naming it. Revoked, expired and unknown tokens get 401 saying which."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "egress_session", "description": "The cookie POST /api/session or /auth/jwt sets"}
             },
             "schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": ["invalid", "unauthorized", "bad_credentials", "forbidden", "not_found", "email_taken", "not_ready", "conflict", "expired", "payload_too_large", "rate_limited", "too_many_exports", "internal", "unavailable"]},
+                "code": {"type": "string", "enum": ["invalid", "unauthorized", "bad_credentials", "forbidden", "not_found", "email_taken", "not_ready", "conflict", "expired", "payload_too_large", "unsupported_media_type", "rate_limited", "too_many_exports", "internal", "unavailable"]},
                 "message": {"type": "string", "description": "A sentence for people; for a 400 it starts with the field"},
                 "field": {"type": "string", "description": "The request field at fault, as a path (`filters.status`, `options.bom`, `page`), for 400s"},
                 "retry_after": {"type": "integer", "description": "Seconds to wait (429, 503); also the Retry-After header"},
@@ -372,6 +396,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
             target.extend(from);
         }
     }
+    not_json_responses(&mut doc);
     Json(doc)
 }
 
@@ -423,7 +448,7 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
         "/api/workspace": {
             "get": {"summary": "The current workspace's settings (exports:read)",
                 "responses": {"200": {"description": "The settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceSettings"}}}}, "401": unauthorized}},
-            "put": {"summary": "Set how long finished files stay downloadable (admins and owners; exports:write)",
+            "put": {"summary": "Set how long finished files stay downloadable (admins and owners; workspace:manage)",
                 "description": "Files finished from then on keep the new time.",
                 "requestBody": {"required": true, "content": {"application/json": {
                     "schema": {"type": "object", "additionalProperties": false, "required": ["retention_hours"], "properties": {
@@ -432,7 +457,7 @@ fn schedules(unauthorized: Value, internal: Value) -> (Value, Value) {
                 "responses": {"200": {"description": "The settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceSettings"}}}},
                     "400": invalid_response("Out of range, not a number, or an unknown field", "retention_hours", "keep files from 1 to 720 hours (this Egress's maximum), or null for the default"),
                     "401": unauthorized,
-                    "403": error_response("Not an admin or owner, or the token lacks exports:write", "forbidden", "Only the workspace's admins and owners change its settings.")}}
+                    "403": error_response("Not an admin or owner, or the token lacks workspace:manage", "forbidden", "Only the workspace's admins and owners change its settings.")}}
         },
         "/api/schedules/{id}/pause": {"parameters": [id], "post": {"summary": "Pause: due times pass without runs", "responses": view}},
         "/api/schedules/{id}/resume": {"parameters": [id], "post": {"summary": "Resume at the next due time from now (the paused ones are not caught up)", "responses": view}},

@@ -4,11 +4,9 @@
 use super::AppState;
 use super::caller::Caller;
 use crate::accounts::api_tokens::Scope;
-use crate::error::{AppError, parse_json};
+use crate::error::{AppError, JsonBody};
 use crate::exports::ExportJob;
 use crate::schedules::{ScheduleRequest, ScheduleView, rules};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,13 +32,9 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<
     Ok(Json(rules::list(&state, caller.may(Scope::ExportsRead)?).await?))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
+async fn create(State(state): State<AppState>, caller: Caller, body: JsonBody) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsWrite)?;
-    let request: ScheduleRequest = parse_json(&body?)?;
+    let request: ScheduleRequest = body.parse()?;
     let view = rules::create(&state, member, request).await?;
     let location = format!("/api/schedules/{}", view.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -59,11 +53,11 @@ async fn replace(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Json<ScheduleView>, AppError> {
     let member = caller.may(Scope::ExportsWrite)?;
     let id = schedule_id(&id)?;
-    let request: ScheduleRequest = parse_json(&body?)?;
+    let request: ScheduleRequest = body.parse()?;
     Ok(Json(rules::replace(&state, member, id, request).await?))
 }
 

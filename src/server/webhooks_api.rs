@@ -4,10 +4,8 @@
 use super::AppState;
 use super::caller::Caller;
 use crate::accounts::api_tokens::Scope;
-use crate::error::{AppError, parse_json};
+use crate::error::{AppError, JsonBody};
 use crate::webhooks::{EndpointView, EndpointWithSecret, rules};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -42,13 +40,9 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<
     Ok(Json(rules::list(&state, caller.may(Scope::WebhooksManage)?).await?))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
+async fn create(State(state): State<AppState>, caller: Caller, body: JsonBody) -> Result<Response, AppError> {
     let member = caller.may(Scope::WebhooksManage)?;
-    let new: NewEndpoint = parse_json(&body?)?;
+    let new: NewEndpoint = body.parse()?;
     let (endpoint, secret) = rules::create(&state, member, &new.url, &new.events, &new.description).await?;
     Ok((StatusCode::CREATED, Json(EndpointWithSecret { endpoint, secret })).into_response())
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 both_backends!(
     a_sign_in_link_makes_the_user_the_workspace_and_the_role,
+    every_spelling_of_a_tenant_key_is_one_workspace,
     sign_in_links_are_refused_with_a_reason,
     public_keys_check_their_own_algorithm_only,
     password_sign_in_can_be_turned_off,
@@ -121,6 +122,38 @@ async fn a_sign_in_link_makes_the_user_the_workspace_and_the_role(backend: Backe
     // The signed-in person uses the app like anyone else.
     let job = start_export(&app, &c2, json!({"dataset": "contacts", "format": "csv"})).await;
     assert_eq!(job["status"], "pending");
+}
+
+/// The demo catalog's tenants are integers: `7`, `07` and `+7` are tenant 7 (issue 23).
+async fn every_spelling_of_a_tenant_key_is_one_workspace(backend: Backend) {
+    let app = spawn_app_with(backend, with_jwt).await;
+    let mut workspaces = Vec::new();
+    for (email, tenant) in [
+        ("ada@acme.test", "7"),
+        ("bob@acme.test", "07"),
+        ("cy@acme.test", " +7 "),
+    ] {
+        let c = client();
+        let r = open_link(&app, &c, &sign(&claims(email, tenant, "member")), "/").await;
+        assert_eq!(r.status(), 303, "{tenant:?}: {}", r.text().await.unwrap());
+        let me = viewer(&app, &c).await.expect("signed in");
+        let memberships = app.store.memberships(me["user_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!(memberships.len(), 1);
+        assert_eq!(
+            memberships[0].tenant_key.as_deref(),
+            Some("7"),
+            "kept in its one spelling"
+        );
+        workspaces.push(memberships[0].workspace_id);
+    }
+    assert!(workspaces.iter().all(|w| *w == workspaces[0]), "{workspaces:?}");
+    // Another number is another tenant.
+    let c = client();
+    open_link(&app, &c, &sign(&claims("dee@acme.test", "70", "member")), "/").await;
+    assert_ne!(
+        viewer(&app, &c).await.unwrap()["workspace"]["workspace_id"],
+        workspaces[0]
+    );
 }
 
 async fn sign_in_links_are_refused_with_a_reason(backend: Backend) {

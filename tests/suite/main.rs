@@ -22,6 +22,7 @@ mod parquet;
 mod real_services;
 mod recovery;
 mod retention;
+mod route_access;
 mod schedules;
 mod security;
 mod spreadsheets;
