@@ -184,11 +184,6 @@ fn strip(why: &str) -> &str {
         .unwrap_or(why)
 }
 
-/// Whether Egress may call `ip` by default.
-pub fn is_public(ip: IpAddr) -> bool {
-    judge(ip).is_ok()
-}
-
 /// The addresses of `host` (a name or an address literal), every one of them public
 /// unless `allow_private`. One non-public answer refuses the host: a name that points
 /// inside as well as outside is not one to call.
