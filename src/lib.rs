@@ -11,6 +11,7 @@
 //! - `datasets`: the data pages.
 //! - `store` (server): the database, one interface over Postgres and SQLite.
 //! - `seed` (server): deterministic demo data.
+//! - `outbound` (server): which addresses webhooks and delivery destinations may reach.
 //! - `server` (server): configuration, start-up, HTTP routes and middleware.
 
 // The OpenAPI document is one `json!` literal, deeper than the default limit.
@@ -28,6 +29,8 @@ pub mod exports;
 pub mod formats;
 #[cfg(feature = "ssr")]
 pub mod notify;
+#[cfg(feature = "ssr")]
+pub mod outbound;
 #[cfg(feature = "ssr")]
 pub mod progress;
 pub mod schedules;

@@ -96,7 +96,7 @@ fn seal_context(workspace_id: i64) -> String {
 }
 
 /// Where and as whom a destination is written.
-pub fn target(secrets: &SealKey, d: &DestinationRecord) -> Result<S3Target, String> {
+fn target(secrets: &SealKey, d: &DestinationRecord, allow_private: bool) -> Result<S3Target, String> {
     let opened = secrets
         .open_value(&seal_context(d.workspace_id), &d.credentials)
         .map_err(|e| format!("the destination's credentials do not open ({e}); was --secrets-key changed?"))?;
@@ -109,17 +109,29 @@ pub fn target(secrets: &SealKey, d: &DestinationRecord) -> Result<S3Target, Stri
         access_key: credentials.access_key_id,
         secret_key: credentials.secret_access_key,
         encryption: Encryption::parse(&d.sse, d.kms_key_id.clone()).map_err(|e| e.to_string())?,
+        public_only: !allow_private,
     })
 }
 
-/// Whether Egress may connect to the destination's server (public addresses only,
-/// unless the operator allows others, as for webhooks).
-pub async fn reachable(endpoint: Option<&str>, allow_private: bool) -> Result<(), String> {
+/// Whether the address policy (`crate::outbound`, as for webhooks) lets Egress connect to
+/// the destination's server; said when one is added, and before each use.
+async fn reachable(endpoint: Option<&str>, allow_private: bool) -> Result<(), String> {
     let Some(endpoint) = endpoint else {
-        return Ok(()); // Amazon S3 itself
+        return Ok(()); // Amazon S3 itself (its names still go through the policy's resolver)
     };
     let url = url::Url::parse(endpoint).map_err(|e| format!("the endpoint `{endpoint}` is not a URL: {e}"))?;
-    crate::notify::webhook::resolve(&url, allow_private).await.map(|_| ())
+    crate::outbound::resolve(&url, allow_private).await.map(|_| ())
+}
+
+/// A client for the destination, with opened credentials, or why there is none. The
+/// endpoint is judged first (the only check an address literal gets, and it cannot
+/// change); the client then resolves names through the policy itself at each
+/// connection, so what it reaches is what was judged.
+pub async fn open(secrets: &SealKey, d: &DestinationRecord, allow_private: bool) -> Result<S3Storage, String> {
+    reachable(d.endpoint.as_deref(), allow_private)
+        .await
+        .map_err(|why| format!("Egress may not connect there: {why}"))?;
+    Ok(S3Storage::connect(&target(secrets, d, allow_private)?))
 }
 
 /// `s3://bucket/key`, as reports and the audit trail name an object.
@@ -389,11 +401,8 @@ pub async fn test(state: &AppState, member: &Member, id: i64) -> Result<TestRepo
         object: object.clone(),
         message,
     };
-    if let Err(why) = reachable(d.endpoint.as_deref(), state.settings.pipeline.allow_private_targets).await {
-        return Ok(failed(format!("Egress may not connect there: {why}.")));
-    }
-    let storage = match target(&state.secrets, &d) {
-        Ok(target) => S3Storage::connect(&target),
+    let storage = match open(&state.secrets, &d, state.settings.pipeline.allow_private_targets).await {
+        Ok(storage) => storage,
         Err(why) => return Ok(failed(format!("{why}."))),
     };
     if let Err(e) = put_small(

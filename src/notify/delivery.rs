@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::destinations::rules::{self, PrefixValues};
 use crate::exports::JobStatus;
 use crate::storage::sealed::SealKey;
-use crate::storage::{DynStorage, S3Storage, Storage};
+use crate::storage::{DynStorage, Storage};
 use crate::store::outbox::{Next, OutboxItem};
 use crate::store::query::Query;
 use crate::store::{DestinationRecord, DynStore, JobRecord, Store, destinations, jobs};
@@ -120,15 +120,12 @@ impl DeliveryChannel {
             },
             Err(e) => return Delivery::failed(None, e.to_string()),
         };
-        if let Err(why) = rules::reachable(d.endpoint.as_deref(), self.allow_private).await {
-            return Delivery::refused(format!("Egress may not connect there: {why}"));
-        }
         let key = match file_key(&d, &record) {
             Ok(key) => key,
             Err(why) => return Delivery::refused(why),
         };
-        let target = match rules::target(&self.secrets, &d) {
-            Ok(target) => S3Storage::connect(&target),
+        let target = match rules::open(&self.secrets, &d, self.allow_private).await {
+            Ok(target) => target,
             Err(why) => return Delivery::refused(why),
         };
         let content_type = record.content_type.as_deref().unwrap_or("application/octet-stream");

@@ -4,10 +4,11 @@
 //! base64 HMAC-SHA256 of `id.timestamp.body` under the endpoint's `whsec_` secret; during
 //! a rotation the previous secret signs too, space-separated).
 //!
-//! Egress never calls loopback, private, link-local or other non-public addresses unless
-//! the operator allows it (`--allow-private-targets`): the host is resolved before each
-//! call and the call goes to the addresses that were checked (no second lookup a DNS
-//! trick could change), without following redirects.
+//! Egress never calls an address its policy refuses (`crate::outbound`: loopback, private,
+//! link-local and every other special-purpose block) unless the operator allows it
+//! (`--allow-private-targets`): the host is resolved before each call and the call goes to
+//! the addresses that were checked (no second lookup a DNS trick could change, no proxy),
+//! without following redirects.
 
 use super::{Channel, Delivery};
 use crate::store::outbox::OutboxItem;
@@ -16,7 +17,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// What every secret starts with.
@@ -50,38 +50,6 @@ pub fn signatures(endpoint: &WebhookRecord, msg_id: &str, timestamp: i64, body: 
     out
 }
 
-/// Whether an address is on the public internet (what Egress may call by default).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-        }
-    }
-}
-
 /// Why a URL cannot be an endpoint, in a sentence; `None` when it can.
 pub fn check_url(url: &str) -> Option<String> {
     let parsed = match url::Url::parse(url) {
@@ -101,27 +69,6 @@ pub fn check_url(url: &str) -> Option<String> {
         return Some("has no host".into());
     }
     None
-}
-
-/// The addresses to call for `url`, all of them public unless `allow_private`.
-pub async fn resolve(url: &url::Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let port = url.port_or_known_default().ok_or("the URL has no port")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("{host} could not be resolved: {e}"))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("{host} has no address"));
-    }
-    if !allow_private && let Some(private) = addrs.iter().find(|a| !is_public(a.ip())) {
-        return Err(format!(
-            "{host} is {} — not a public address; Egress only calls public addresses unless the operator allows others",
-            private.ip()
-        ));
-    }
-    Ok(addrs)
 }
 
 /// Calls workspaces' endpoints.
@@ -150,9 +97,9 @@ impl WebhookChannel {
             Ok(url) => url,
             Err(e) => return Delivery::refused(format!("bad URL: {e}")),
         };
-        let addrs = match resolve(&url, self.allow_private).await {
+        let addrs = match crate::outbound::resolve(&url, self.allow_private).await {
             Ok(addrs) => addrs,
-            Err(e) if e.contains("not a public address") => return Delivery::refused(e),
+            Err(e) if e.contains(crate::outbound::NOT_PUBLIC) => return Delivery::refused(e),
             Err(e) => return Delivery::failed(None, e),
         };
         let host = url.host_str().unwrap_or_default().to_owned();
@@ -161,6 +108,9 @@ impl WebhookChannel {
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             .resolve_to_addrs(&host, &addrs)
+            // HTTP(S)_PROXY is not honoured: a proxy would resolve the host again itself,
+            // and reach what the address policy refuses.
+            .no_proxy()
             .user_agent(concat!("Egress-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
         {
@@ -232,31 +182,6 @@ mod tests {
             sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
-    }
-
-    #[test]
-    fn only_public_addresses_are_public() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:1.1.1.1"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct S3Target {
     pub access_key: String,
     pub secret_key: String,
     pub encryption: Encryption,
+    /// Connect only to addresses `crate::outbound` allows: a workspace's destination,
+    /// unless the operator allows private targets. Egress's own bucket is not judged.
+    pub public_only: bool,
 }
 
 fn remote<E>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError
@@ -140,20 +143,42 @@ fn endpoint_param(params: &[(String, String)], name: &str) -> StorageResult<Opti
     }
 }
 
+/// Resolves host names for a destination's S3 client through the address policy: one
+/// refused address fails the connection, and the client connects to exactly the
+/// addresses judged here (no second lookup a DNS trick could change between a check and
+/// the connection). Address literals never reach a resolver (hyper connects to them
+/// as they are): `destinations::rules::open` judges the endpoint before any client is
+/// built.
+#[derive(Clone, Debug)]
+struct PublicOnly;
+
+impl aws_smithy_runtime_api::client::dns::ResolveDns for PublicOnly {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
+        use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDnsError};
+        DnsFuture::new(async move { crate::outbound::lookup(name, false).await.map_err(ResolveDnsError::new) })
+    }
+}
+
 /// The HTTP client of an S3 client: hyper with rustls on ring. One per client, not one
-/// for the process: its pooled connections belong to the runtime that opened them.
-fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+/// for the process: its pooled connections belong to the runtime that opened them. It
+/// never goes through a proxy (this version of aws-smithy-http-client uses one only when
+/// given a `ProxyConfig`, and HTTP(S)_PROXY is not read): a proxy would resolve the host
+/// again itself.
+fn http_client(public_only: bool) -> aws_sdk_s3::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if public_only {
+        builder.build_with_resolver(PublicOnly)
+    } else {
+        builder.build_https()
+    }
 }
 
 /// An S3 client for `target`'s server, region and credentials.
 fn client(target: &S3Target) -> Client {
     let mut config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(http_client())
+        .http_client(http_client(target.public_only))
         .region(Region::new(target.region.clone()))
         .credentials_provider(Credentials::new(
             target.access_key.clone(),
@@ -205,6 +230,7 @@ impl S3Storage {
             access_key,
             secret_key,
             encryption: Encryption::parse(param("sse").unwrap_or("AES256"), param("kms_key_id").map(str::to_owned))?,
+            public_only: false, // the operator's own bucket
         };
         let mut storage = S3Storage::connect(&target);
         if let Some(public) = endpoint_param(&params, "public_endpoint")? {
@@ -448,6 +474,41 @@ mod tests {
 
     fn parsed(url: &str) -> Result<S3Storage, String> {
         S3Storage::from_url(url, Some("key".into()), Some("secret".into())).map_err(|e| e.to_string())
+    }
+
+    /// A destination's client resolves through the address policy itself: a name that
+    /// points at loopback is never connected to, whatever was checked before (a name
+    /// rebound after its check). Allowed (the operator's bucket, or private targets
+    /// allowed), the same client does connect.
+    #[tokio::test]
+    async fn a_public_only_client_never_connects_inside() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = |public_only| S3Target {
+            endpoint: Some(format!("http://localhost:{port}")),
+            region: "us-east-1".into(),
+            bucket: "bucket".into(),
+            access_key: "key".into(),
+            secret_key: "secret".into(),
+            encryption: Encryption::None,
+            public_only,
+        };
+        let e = S3Storage::connect(&target(true))
+            .delete("probe")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("localhost resolves to") && e.contains(crate::outbound::NOT_PUBLIC),
+            "{e}"
+        );
+        let knocked = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(knocked.is_err(), "the refused client connected");
+        let storage = S3Storage::connect(&target(false));
+        let call = tokio::spawn(async move { storage.delete("probe").await });
+        let knocked = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
+        call.abort();
+        assert!(knocked.is_ok(), "the allowed client did not connect");
     }
 
     #[test]

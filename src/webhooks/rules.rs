@@ -7,7 +7,7 @@ use super::{DeliveryView, EndpointView};
 use crate::accounts::ssr::Member;
 use crate::error::AppError;
 use crate::notify::Event;
-use crate::notify::webhook::{self, check_url, new_secret};
+use crate::notify::webhook::{check_url, new_secret};
 use crate::server::AppState;
 use crate::store::{AttemptRecord, NewWebhook, WebhookRecord, outbox};
 use chrono::Utc;
@@ -118,7 +118,7 @@ pub async fn create(
     // Said now rather than at the first delivery: a private or unknown host (last, as it
     // asks the resolver).
     let parsed = url::Url::parse(url).map_err(|e| AppError::invalid("url", e.to_string()))?;
-    if let Err(why) = webhook::resolve(&parsed, state.settings.pipeline.allow_private_targets).await {
+    if let Err(why) = crate::outbound::resolve(&parsed, state.settings.pipeline.allow_private_targets).await {
         return Err(AppError::invalid("url", why));
     }
     let secret = new_secret();

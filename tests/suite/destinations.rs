@@ -35,13 +35,13 @@ fn destination(s3: &OwnS3, secret: &str) -> Value {
     })
 }
 
-async fn add(app: &TestApp, c: &reqwest::Client, body: &Value) -> Value {
+pub(crate) async fn add(app: &TestApp, c: &reqwest::Client, body: &Value) -> Value {
     let r = c.post(app.url("/api/destinations")).json(body).send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
 
-async fn test_connection(app: &TestApp, c: &reqwest::Client, id: i64) -> Value {
+pub(crate) async fn test_connection(app: &TestApp, c: &reqwest::Client, id: i64) -> Value {
     let r = c
         .post(app.url(&format!("/api/destinations/{id}/test")))
         .send()

@@ -18,6 +18,7 @@ mod exports;
 mod identity;
 mod many_nodes;
 mod notifications;
+mod outbound;
 mod parquet;
 mod real_services;
 mod recovery;
