@@ -1,5 +1,5 @@
 //! The people of a workspace, and taking someone out of it: an admin on the settings
-//! page or through `DELETE /api/members/{user_id}`, the operator with `egress member
+//! page or through `DELETE /api/members/{id}`, the operator with `egress member
 //! remove`, or the host product with a hand-off whose role is `none`. Whichever way, the
 //! membership goes, the tokens they made there are revoked, their streams of it end (at
 //! once on this node, within `streams::ACCESS_CHECK` on others), and every later request

@@ -195,13 +195,6 @@ pub struct Filter {
 }
 
 impl Catalog {
-    /// Why `key` cannot be a tenant's key in this catalog's source: a dataset's tenant
-    /// column cannot hold it (`acme` for a column of integers).
-    #[cfg(feature = "ssr")]
-    pub fn refuses_tenant_key(&self, key: &str) -> Option<String> {
-        self.canonical_tenant_key(key).err()
-    }
-
     /// A tenant key as it enters Egress (a sign-in hand-off's `tenant.id`, `egress
     /// workspace add --tenant-key`) in the one spelling its tenant has in this catalog's
     /// source (`TenantKind::canonical`: `07` is `7`), so every spelling finds the same
@@ -434,9 +427,5 @@ mod tests {
         // No key suits an integer column and a UUID column at once.
         let why = catalog(&[Integer, Uuid]).canonical_tenant_key("7").unwrap_err();
         assert!(why.contains("holds uuid values"), "{why}");
-        assert_eq!(
-            catalog(&[Integer]).refuses_tenant_key("x").is_some(),
-            catalog(&[Integer]).canonical_tenant_key("x").is_err()
-        );
     }
 }

@@ -124,8 +124,10 @@ pub const ROUTES: &[RouteRule] = &[
     open("GET", "/readyz", Access::Public, 200),
     open("GET", "/api/openapi.json", Access::Public, 200),
     open("GET", "/metrics", Access::MetricsToken, 200),
-    // Without a token, the sign-in link says what is missing (400), to anyone.
+    // Without a token, the sign-in link says what is missing (400), to anyone; posted
+    // (the confirmation, or the host ending someone's access) the same.
     open("GET", "/auth/jwt", Access::Public, 400),
+    open("POST", "/auth/jwt", Access::Public, 400),
     open("GET", "/api/session", Access::Session, 200),
     // Credentials without a password: the field is named (400), whoever asks.
     with_body(
@@ -139,6 +141,9 @@ pub const ROUTES: &[RouteRule] = &[
         api("PUT", "/api/workspace", WorkspaceManage, Admin, 200),
         r#"{"retention_hours": null}"#,
     ),
+    // The workspace's people (api.rs); the id is a sample member's, made for each removal.
+    api("GET", "/api/members", WorkspaceManage, Admin, 200),
+    api("DELETE", "/api/members/{id}", WorkspaceManage, Admin, 204),
     // Exports (exports_api.rs).
     api("GET", "/api/datasets", ExportsRead, Member, 200),
     api("GET", "/api/exports", ExportsRead, Member, 200),

@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/jwt", get(jwt_sign_in).post(jwt_confirmed))
         .route("/api/workspace", get(workspace).put(set_workspace))
         .route("/api/members", get(members))
-        .route("/api/members/{user_id}", axum::routing::delete(remove_member))
+        .route("/api/members/{id}", axum::routing::delete(remove_member))
 }
 
 /// `GET /api/workspace`: the current workspace's settings.
@@ -41,7 +41,7 @@ async fn members(
     Ok(Json(crate::accounts::people::ssr::list(&state, member).await?))
 }
 
-/// `DELETE /api/members/{user_id}`: takes a person out of the workspace (204).
+/// `DELETE /api/members/{id}` (a user id): takes a person out of the workspace (204).
 async fn remove_member(
     State(state): State<AppState>,
     caller: super::caller::Caller,
@@ -91,7 +91,19 @@ async fn jwt_sign_in(State(state): State<AppState>, session: Session, Query(link
 /// `POST /auth/jwt` (a form: `token`, `return_to`): the same link, confirmed on the page
 /// that asked (the same-origin rule keeps other sites from posting it). The host's back
 /// end can post a token with role `none` here too, to end a person's access.
-async fn jwt_confirmed(State(state): State<AppState>, session: Session, Form(link): Form<JwtLink>) -> Response {
+async fn jwt_confirmed(
+    State(state): State<AppState>,
+    session: Session,
+    link: Result<Form<JwtLink>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    // A post that is no form carries no token: the page says so, as for a bare link.
+    let link = link.map_or(
+        JwtLink {
+            token: None,
+            return_to: None,
+        },
+        |Form(link)| link,
+    );
     hand_off(&state, &session, link, true).await
 }
 

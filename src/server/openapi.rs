@@ -141,7 +141,7 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
         "info": {
             "title": "Egress API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Export a workspace's data as CSV, JSON, NDJSON, XLSX or Parquet. Authenticate with an API token (`Authorization: Bearer egress_…`, made by an admin on the API tokens page, with some of the scopes exports:read, exports:write, webhooks:manage, destinations:manage and workspace:manage), or log in with POST /api/session and send the session cookie with every request. A token acts in its workspace with its maker's role there (at most admin). New exports are made in the caller's current workspace; an export of any workspace the caller belongs to can be read by its id, and another workspace's is 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
+            "description": "Export a workspace's data as CSV, JSON, NDJSON, XLSX or Parquet. Authenticate with an API token (`Authorization: Bearer egress_…`, made by an admin on the API tokens page, with some of the scopes exports:read, exports:write, webhooks:manage, destinations:manage and workspace:manage), or log in with POST /api/session and send the session cookie with every request. A token acts only in the workspace it was made in, with its maker's role there (at most admin). New exports are made in the caller's current workspace; a session signed in with a password can read an export of any workspace the person belongs to by its id (a session from the host product's hand-off only of the workspaces its hand-offs named); any other workspace's objects are 404. Members see and manage their own exports, admins and owners all of the workspace's; a dataset may require a role. Changes (POST, DELETE) sent by a browser must come from Egress's own pages. Every answer carries an X-Request-Id header (a valid one sent by the client is kept)."
         },
         "security": [{"token": []}, {"session": []}],
         "paths": {
@@ -185,12 +185,12 @@ pub async fn document(axum::extract::State(state): axum::extract::State<crate::s
                         "401": unauthorized.clone(),
                         "403": error_response("Not an admin or owner, or the token lacks workspace:manage", "forbidden", "Only the workspace's admins and owners manage its people.")}}
             },
-            "/api/members/{user_id}": {
-                "parameters": [{"name": "user_id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+            "/api/members/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "The person's user id (GET /api/members)"}],
                 "delete": {"summary": "Take a person out of the workspace (admins and owners; workspace:manage)",
                     "description": "Their membership goes, the API tokens they made here are revoked, their progress streams end, and their sessions no longer reach the workspace (signed out when none is left). Only owners remove owners; the last owner stays.",
                     "responses": {"204": {"description": "Removed"},
-                        "400": invalid_response("The id is not a number", "user_id", "`x` is not a user id"),
+                        "400": invalid_response("The id is not a number", "id", "`x` is not a user id"),
                         "401": unauthorized.clone(),
                         "403": error_response("Not an admin or owner, an admin removing an owner, or the token lacks workspace:manage", "forbidden", "Only an owner can remove an owner."),
                         "404": error_response("No such person in this workspace", "not_found", "There is no such person in this workspace."),

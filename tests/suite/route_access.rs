@@ -175,6 +175,7 @@ fn kind_of(path: &str) -> Option<&'static str> {
         "schedules" => "schedules",
         "webhooks" => "webhooks",
         "destinations" => "destinations",
+        "members" => "members",
         other => panic!("{path}: route_access.rs has no sample object for `{other}`; add one"),
     })
 }
@@ -186,6 +187,14 @@ fn body_of(method: &str, path: &str) -> &'static str {
 
 impl Samples {
     async fn make(&self, app: &TestApp, kind: &str) -> String {
+        if kind == "members" {
+            // A person of the workspace who is none of the callers (removing one of them
+            // would revoke the walk's tokens).
+            let owner = app.store.user_by_email("owner@acme.test").await.unwrap().unwrap();
+            let ws = app.store.memberships(owner.id).await.unwrap()[0].workspace_id;
+            let email = format!("sample-{}@acme.test", uuid::Uuid::new_v4());
+            return app.add_user(ws, &email, Role::Member).await.to_string();
+        }
         let (c, path) = match kind {
             "exports" | "schedules" => (&self.member, format!("/api/{kind}")),
             _ => (&self.owner, format!("/api/{kind}")),
