@@ -80,10 +80,13 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("--email: no user has the email {email}"))?;
             let now = chrono::Utc::now().timestamp();
-            anyhow::ensure!(
-                store.remove_membership(workspace_id, user.id, now).await?,
-                "{email} is not a member of workspace {workspace_id}"
-            );
+            match store.remove_membership(workspace_id, user.id, now).await? {
+                store::Removal::Removed => {}
+                store::Removal::NotAMember => anyhow::bail!("{email} is not a member of workspace {workspace_id}"),
+                store::Removal::LastOwner => anyhow::bail!(
+                    "{email} is the last owner of workspace {workspace_id}: make someone else an owner first"
+                ),
+            }
             println!("{email} (id {}) no longer belongs to workspace {workspace_id}", user.id);
             Ok(())
         }

@@ -114,7 +114,7 @@ test("an admin makes an API token, sees it once, and revokes it", async ({ page,
 
 function claimsFor(email: string, tenant: string, role = "member") {
   const now = Math.floor(Date.now() / 1000);
-  return { sub: email, email, name: `Person ${email.split("@")[0]}`, tenant: { id: tenant, name: `Tenant ${tenant}` }, role, aud: "egress", iat: now, exp: now + 120, jti: crypto.randomUUID() };
+  return { sub: email, email, name: `Person ${email.split("@")[0]}`, tenant: { id: tenant, name: tenant === "acme" ? "Acme Corp" : `Tenant ${tenant}` }, role, aud: "egress", iat: now, exp: now + 120, jti: crypto.randomUUID() };
 }
 
 test("a sign-in link opened while someone else is signed in asks before it switches", async ({ page }) => {

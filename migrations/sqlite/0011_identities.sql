@@ -6,10 +6,10 @@ CREATE TABLE identities (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (issuer, subject)
 );
-CREATE INDEX identities_user_idx ON identities (user_id);
+CREATE UNIQUE INDEX identities_user_idx ON identities (user_id);
 
 INSERT INTO identities (issuer, subject, user_id, created_at)
 SELECT '', substr(external_id, 5), id, CAST(strftime('%s', 'now') AS INTEGER)
-FROM users WHERE external_id LIKE 'jwt:%';
+FROM users WHERE external_id LIKE 'jwt:%' AND password_hash = '!';
 DROP INDEX users_external_id_idx;
 ALTER TABLE users DROP COLUMN external_id;

@@ -265,9 +265,12 @@ pub async fn sign_in(
             if let Some(user) = arriving
                 && let Some(workspace) = state.store.tenant_workspace(tenant_key).await.map_err(internal)?
             {
-                super::people::ssr::remove(state, workspace, user)
-                    .await
-                    .map_err(|e| refuse(500, "Something went wrong", e.message))?;
+                match super::people::ssr::remove(state, workspace, user).await {
+                    // Gone already: the host's word is done.
+                    Err(e) if e.code == crate::error::ErrorCode::NotFound => {}
+                    Err(e) => return Err(refuse(e.code.status(), "Not removed", e.message)),
+                    Ok(()) => {}
+                }
                 tracing::info!(user, workspace, "the host product ended a person's access");
             }
             return Ok(HandOff::Ended { tenant: tenant_name });

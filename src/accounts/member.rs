@@ -56,16 +56,23 @@ impl Member {
         }
     }
 
-    pub fn via(&self) -> &Via {
-        &self.via
-    }
-
     /// Whether the caller may reach `workspace_id` at all, whatever their memberships.
     pub fn may_enter(&self, workspace_id: i64) -> bool {
         match &self.via {
             Via::Password => true,
             Via::HandOff(named) => named.contains(&workspace_id),
             Via::Token { .. } => workspace_id == self.workspace_id,
+        }
+    }
+
+    /// The one workspace the caller can reach, when there is only one (a token, a hand-off
+    /// that named one tenant): reads of workspace-owned rows by id filter by it in the
+    /// database, so another workspace's row is never even read.
+    pub fn only_workspace(&self) -> Option<i64> {
+        match &self.via {
+            Via::Password => None,
+            Via::HandOff(named) if named.len() > 1 => None,
+            Via::HandOff(_) | Via::Token { .. } => Some(self.workspace_id),
         }
     }
 
@@ -129,6 +136,9 @@ mod tests {
             },
         );
         assert!(token.may_enter(10) && !token.may_enter(11));
+        assert_eq!(token.only_workspace(), Some(10));
+        assert_eq!(handoff.only_workspace(), None, "it named two");
+        assert_eq!(password.only_workspace(), None);
         assert_eq!(token.role, Role::Admin, "a token never acts as an owner");
         assert!(token.may(Scope::ExportsRead).is_ok());
         assert!(

@@ -26,6 +26,7 @@ pub mod ssr {
     use crate::accounts::ssr::Member;
     use crate::error::AppError;
     use crate::server::AppState;
+    use crate::store::Removal;
 
     fn may_manage(member: &Member) -> Result<(), AppError> {
         crate::accounts::roles::may_manage(member.role, "its people").map_err(AppError::forbidden)
@@ -37,18 +38,25 @@ pub mod ssr {
     }
 
     /// Takes `user_id` out of `workspace_id`, with everything that goes with it (see the
-    /// module's comment). `false` when they were not a member.
-    pub async fn remove(state: &AppState, workspace_id: i64, user_id: i64) -> Result<bool, AppError> {
-        let removed = state
+    /// module's comment): 404 when they are not a member, 409 for the last owner.
+    pub async fn remove(state: &AppState, workspace_id: i64, user_id: i64) -> Result<(), AppError> {
+        let removal = state
             .store
             .remove_membership(workspace_id, user_id, chrono::Utc::now().timestamp())
             .await?;
         state.streams.recheck();
-        Ok(removed)
+        match removal {
+            Removal::Removed => Ok(()),
+            Removal::NotAMember => Err(AppError::not_found("There is no such person in this workspace.")),
+            Removal::LastOwner => Err(AppError::new(
+                crate::error::ErrorCode::Conflict,
+                "This is the workspace's last owner: make someone else an owner first.",
+            )),
+        }
     }
 
     /// An admin takes someone out: admins remove members and admins, only owners remove
-    /// owners, and the last owner stays (a workspace nobody can manage helps no one).
+    /// owners, and the last owner stays.
     pub async fn remove_by(state: &AppState, member: &Member, user_id: i64) -> Result<(), AppError> {
         may_manage(member)?;
         let people = state.store.workspace_people(member.workspace_id).await?;
@@ -58,12 +66,6 @@ pub mod ssr {
             .ok_or_else(|| AppError::not_found("There is no such person in this workspace."))?;
         if person.role == Role::Owner && member.role != Role::Owner {
             return Err(AppError::forbidden("Only an owner can remove an owner."));
-        }
-        if person.role == Role::Owner && people.iter().filter(|p| p.role == Role::Owner).count() == 1 {
-            return Err(AppError::new(
-                crate::error::ErrorCode::Conflict,
-                "This is the workspace's last owner: make someone else an owner first.",
-            ));
         }
         remove(state, member.workspace_id, user_id).await?;
         tracing::info!(

@@ -308,14 +308,13 @@ pub async fn log_in(session: &Session, user_id: i64, workspace_id: Option<i64>) 
 
 /// Signs in the person the host product handed off, in `workspace_id`. The same person
 /// handed off again (another tenant) keeps the session and reaches that workspace too;
-/// anyone else starts a new session that reaches only this workspace.
+/// anyone else starts a new session (a fresh id) that reaches only this workspace.
 pub async fn hand_off(session: &Session, user_id: i64, workspace_id: i64) -> Result<(), AppError> {
     let same_person = session.get::<i64>(USER_KEY).await? == Some(user_id);
+    // The same person signed in by hand-off already: the session is theirs, so it keeps
+    // its id (a new id would end the streams of their other open tabs).
     let mut named = match session.get::<Vec<i64>>(HANDOFF_KEY).await? {
-        Some(named) if same_person => {
-            session.cycle_id().await?;
-            named
-        }
+        Some(named) if same_person => named,
         _ => {
             log_in(session, user_id, None).await?;
             Vec::new()

@@ -194,7 +194,7 @@ pub async fn get(
     action: ExportAction,
 ) -> Result<jobs::JobRecord, AppError> {
     let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
-    let record = jobs::get(state.store.as_ref(), None, id)
+    let record = jobs::get(state.store.as_ref(), member.only_workspace(), id)
         .await?
         .filter(|r| !r.deleted)
         .ok_or_else(not_found)?;

@@ -194,6 +194,7 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     // Listening before reading the state, so nothing published in between is missed.
     let mut updates = state.hub.subscribe();
     let mut rereads = state.streams.job(record.uuid);
+    let own = record.user_id == member.user_id;
     let first = jobs::get(state.store.as_ref(), None, record.uuid)
         .await?
         .map_or_else(|| Progress::from(&record.job), |r| Progress::from(&r.job));
@@ -216,7 +217,10 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
                     Err(_) => { rereading = false; None }
                 },
                 allowed = ticket.role.changed() => {
-                    if allowed.is_err() || ticket.role.borrow().is_none() {
+                    // Gone, or demoted below what following this export takes.
+                    let role = *ticket.role.borrow();
+                    let may = role.is_some_and(|r| crate::accounts::roles::may_act_on_export(r, own, ExportAction::View).is_ok());
+                    if allowed.is_err() || !may {
                         let _ = tx.send(Ok(ended_event())).await;
                         return;
                     }
@@ -239,7 +243,8 @@ async fn events(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 
 /// `GET /api/exports/events`: every progress update of the caller's workspace that they
 /// may see (members: their own exports), for the "your export is ready" notices in other
-/// tabs. Runs until the client goes or the session ends.
+/// tabs. A change of the caller's role is sent as a `role` event, from when the stream
+/// carries what the new role sees. Runs until the client goes or the session ends.
 async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     let member = caller.may(Scope::ExportsRead)?.clone();
     if let Some(elsewhere) = elsewhere(&state.shutdown) {
@@ -268,7 +273,13 @@ async fn workspace_events(State(state): State<AppState>, caller: Caller) -> Resu
                     // No more checks (their task is gone) ends the stream too.
                     let role = *ticket.role.borrow();
                     match role {
-                        Some(role) if allowed.is_ok() => sees_all = role.manages_all_exports(),
+                        Some(role) if allowed.is_ok() => {
+                            sees_all = role.manages_all_exports();
+                            // Said on the stream, so a page (or a test) knows from when.
+                            if tx.send(Ok(Event::default().event("role").data(role.id()))).await.is_err() {
+                                return;
+                            }
+                        }
                         _ => {
                             let _ = tx.send(Ok(ended_event())).await;
                             return;

@@ -116,6 +116,15 @@ pub struct NewIdentity<'a> {
 
 pub use crate::accounts::people::Person;
 
+/// What became of a removal (`Store::remove_membership`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    NotAMember,
+    /// Refused: they are the workspace's last owner.
+    LastOwner,
+}
+
 /// A new user and the workspace they own (sign-up, demo data, `egress user add`).
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -182,9 +191,9 @@ pub trait Store: Send + Sync + 'static {
     /// that account is linked to no identity yet.
     async fn sign_in_identity(&self, identity: &NewIdentity<'_>) -> StoreResult<i64>;
     /// Takes a person out of a workspace: the membership goes, the tokens they made there
-    /// are revoked, and their sessions end when no workspace is left to them. `false`
-    /// when they were not a member.
-    async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<bool>;
+    /// are revoked, and their sessions end when no workspace is left to them. The last
+    /// owner stays (a workspace nobody can manage helps no one).
+    async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<Removal>;
     /// The workspace's people, by name.
     async fn workspace_people(&self, workspace_id: i64) -> StoreResult<Vec<Person>>;
     /// The workspace whose rows carry `tenant_key`, if there is one.

@@ -356,15 +356,36 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<bool> {
+            async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<crate::store::Removal> {
                 let mut tx = self.pool.begin().await?;
-                let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                // The workspace's row is written first, so removals in one workspace run
+                // one after the other: two owners removing each other cannot both pass
+                // the last-owner rule below.
+                sqlx::query("UPDATE workspaces SET name = name WHERE id = $1")
+                    .bind(workspace_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let role: Option<String> =
+                    sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                        .bind(workspace_id)
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let owners: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
+                        .bind(workspace_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                match role.as_deref() {
+                    None => return Ok(crate::store::Removal::NotAMember),
+                    Some("owner") if owners == 1 => return Ok(crate::store::Removal::LastOwner),
+                    Some(_) => {}
+                }
+                sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
                     .bind(workspace_id)
                     .bind(user_id)
                     .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1;
+                    .await?;
                 // Their tokens stop at once (and stay stopped if the person comes back).
                 sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL",
@@ -383,7 +404,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(removed)
+                Ok(crate::store::Removal::Removed)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -408,8 +408,20 @@ async fn a_demoted_admins_stream_stops_carrying_others_exports(backend: Backend)
     let stream = mia.get(app.url("/api/exports/events")).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     app.store.add_membership(ws, mia_id, "member").await.unwrap();
-    // The next access check (every 5 seconds) sees the demotion.
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // The next access check (every 5 seconds) sees the demotion, and says so on the stream.
+    use futures::StreamExt;
+    let mut body = stream.bytes_stream();
+    let mut said = String::new();
+    let demoted = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            said.push_str(&String::from_utf8_lossy(&chunk));
+            if said.contains("event: role\ndata: member") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(demoted.is_ok(), "the stream never said Mia is a member now: {said}");
     let theirs = start_export(&app, &owner, json!({"dataset": "orders", "format": "csv"})).await;
     let theirs = theirs["id"].as_str().unwrap().to_owned();
     wait_until_done(&app, &owner, &theirs).await;
@@ -417,9 +429,6 @@ async fn a_demoted_admins_stream_stops_carrying_others_exports(backend: Backend)
     let mine = mine["id"].as_str().unwrap().to_owned();
     wait_until_done(&app, &mia, &mine).await;
     // Read until Mia's own export completes on the stream.
-    use futures::StreamExt;
-    let mut body = stream.bytes_stream();
-    let mut said = String::new();
     let done = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(Ok(chunk)) = body.next().await {
             said.push_str(&String::from_utf8_lossy(&chunk));
@@ -458,15 +467,38 @@ async fn an_account_without_a_password_answers_as_slowly_as_any(backend: Backend
     );
 }
 
-/// Every route that takes an id, called by a tenant with another tenant's ids: 404 and
-/// nothing changed, for a session and for a token with every scope.
+/// Every route that takes an id, called with another workspace's ids: 404 and nothing
+/// changed. The callers are that workspace's neighbours: its owner's session, and — the
+/// ones that fail on the code before issue 23 — a token made next door by a person who is
+/// an admin of both workspaces, and a hand-off session (naming only its own tenant) of a
+/// person who is an admin of both too.
 async fn one_tenants_ids_are_not_found_for_another(backend: Backend) {
-    let app = spawn_app_with(backend, |a| a.pipeline.allow_private_targets = true).await;
+    let app = spawn_app_with(backend, |a| {
+        with_jwt(a);
+        a.pipeline.allow_private_targets = true;
+    })
+    .await;
     let mut tenants = Vec::new();
     for (name, email) in [("Acme", "owner@acme.test"), ("Globex", "owner@globex.test")] {
-        app.workspace_with_data(name, email, 2, 1).await;
+        let ws = app.workspace_with_data(name, email, 2, 1).await;
         let c = app.logged_in(email).await;
-        tenants.push((c, objects(&app, email).await));
+        tenants.push((ws, c, objects(&app, email).await));
+    }
+    let (acme, globex) = (tenants[0].0, tenants[1].0);
+    // Cora consults for both, with a password; Kim comes from the host for tenant 42 and
+    // was made an admin of both by hand.
+    let cora = app.add_user(acme, "cora@consult.test", Role::Admin).await;
+    app.store.add_membership(globex, cora, "admin").await.unwrap();
+    let kim = client();
+    assert_eq!(
+        open_link(&app, &kim, &sign(&claims("kim@host.example", "42", "admin")), "/")
+            .await
+            .status(),
+        303
+    );
+    let kim_id = viewer(&app, &kim).await.unwrap()["user_id"].as_i64().unwrap();
+    for ws in [acme, globex] {
+        app.store.add_membership(ws, kim_id, "admin").await.unwrap();
     }
     let everything = [
         "exports:read",
@@ -475,29 +507,38 @@ async fn one_tenants_ids_are_not_found_for_another(backend: Backend) {
         "destinations:manage",
         "workspace:manage",
     ];
+    let cora_session = app.logged_in("cora@consult.test").await;
     for (me, theirs) in [(0, 1), (1, 0)] {
-        let (session, _) = &tenants[me];
-        let (token, _) = make_token(&app, session, &everything, None).await;
-        let (owner, ids) = &tenants[theirs];
+        assert!(
+            app.switch_workspace(&cora_session, tenants[me].0)
+                .await
+                .status()
+                .is_success()
+        );
+        let (token, _) = make_token(&app, &cora_session, &everything, None).await;
+        let (_, owner, ids) = &tenants[theirs];
+        let neighbour = &tenants[me].1;
         let before = snapshot(&app, owner, ids).await;
         for (method, path) in id_routes(ids) {
-            for bearer_token in [None, Some(&token)] {
-                let mut r = session.request(method.clone(), app.url(&path));
-                if let Some(token) = bearer_token {
-                    r = client()
+            let callers: [(&str, reqwest::RequestBuilder); 3] = [
+                (
+                    "the neighbour's owner",
+                    neighbour.request(method.clone(), app.url(&path)),
+                ),
+                (
+                    "a token made next door",
+                    client()
                         .request(method.clone(), app.url(&path))
-                        .header("authorization", bearer(token));
-                }
+                        .header("authorization", bearer(&token)),
+                ),
+                ("a hand-off for tenant 42", kim.request(method.clone(), app.url(&path))),
+            ];
+            for (who, mut r) in callers {
                 if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
                     r = r.json(&put_body(&path));
                 }
-                let r = r.send().await.unwrap();
-                assert_eq!(
-                    r.status(),
-                    StatusCode::NOT_FOUND,
-                    "{method} {path} (token: {})",
-                    bearer_token.is_some()
-                );
+                let status = r.send().await.unwrap().status();
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as {who}");
             }
         }
         assert_eq!(
