@@ -94,6 +94,37 @@ impl Data {
     }
 }
 
+/// Tenant keys stored before they had one spelling (`07`, an upper-case UUID) take the
+/// catalog's (`Catalog::canonical_tenant_key`), so a hand-off for `7` finds the workspace
+/// made for `07` instead of making a second one for the same tenant. Two workspaces that
+/// turn out to be one tenant are left as they are and named in the log: which one to keep
+/// is the operator's call.
+async fn respell_tenant_keys(store: &DynStore, catalog: &crate::catalog::Catalog) -> anyhow::Result<()> {
+    for (workspace, key) in store.tenant_keys().await? {
+        let Ok(canonical) = catalog.canonical_tenant_key(&key) else {
+            continue;
+        };
+        if canonical == key {
+            continue;
+        }
+        match store.tenant_workspace(&canonical).await? {
+            Some(other) => tracing::error!(
+                workspace,
+                other,
+                key,
+                canonical,
+                "two workspaces hold one tenant under two spellings of its key; keep one (egress member remove, then delete the other)"
+            ),
+            // Another node starting now may have respelled it first.
+            None => match store.set_tenant_key(workspace, &canonical).await {
+                Ok(()) => tracing::info!(workspace, key, canonical, "tenant key respelled"),
+                Err(e) => tracing::warn!(workspace, key, error = %e, "tenant key not respelled"),
+            },
+        }
+    }
+    Ok(())
+}
+
 pub async fn build(
     store: &DynStore,
     data: Data,
@@ -126,6 +157,7 @@ pub async fn build(
         .mail_from
         .parse()
         .map_err(|e| anyhow::anyhow!("--mail-from `{}`: {e}", args.mail_from))?;
+    respell_tenant_keys(store, &data.catalog).await?;
     let wakeup = Arc::new(Notify::new());
     Ok(Runtime {
         catalog: data.catalog,

@@ -196,6 +196,8 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_membership(&self, workspace_id: i64, user_id: i64, now: i64) -> StoreResult<Removal>;
     /// The workspace's people, by name.
     async fn workspace_people(&self, workspace_id: i64) -> StoreResult<Vec<Person>>;
+    /// Every workspace's tenant key, by workspace id.
+    async fn tenant_keys(&self) -> StoreResult<Vec<(i64, String)>>;
     /// The workspace whose rows carry `tenant_key`, if there is one.
     async fn tenant_workspace(&self, tenant_key: &str) -> StoreResult<Option<i64>>;
     /// The workspace whose rows carry `tenant_key`, created (or renamed) as `name`.

@@ -426,6 +426,13 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            async fn tenant_keys(&self) -> StoreResult<Vec<(i64, String)>> {
+                Ok(sqlx::query_as("SELECT id, tenant_key FROM workspaces WHERE tenant_key IS NOT NULL ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn tenant_workspace(&self, tenant_key: &str) -> StoreResult<Option<i64>> {
                 Ok(sqlx::query_scalar("SELECT id FROM workspaces WHERE tenant_key = $1")
                     .bind(tenant_key)

@@ -22,6 +22,7 @@ both_backends!(
     a_demoted_admins_stream_stops_carrying_others_exports,
     an_account_without_a_password_answers_as_slowly_as_any,
     one_tenants_ids_are_not_found_for_another,
+    tenant_keys_stored_before_take_their_one_spelling,
 );
 
 /// The issue's own story: the demo's password account ada@acme.example (owner of Acme,
@@ -668,4 +669,38 @@ async fn snapshot(app: &TestApp, owner: &reqwest::Client, ids: &Ids) -> Vec<Valu
         seen.push(value);
     }
     seen
+}
+
+async fn tenant_keys_stored_before_take_their_one_spelling(backend: Backend) {
+    let app = spawn_app_with(backend, with_jwt).await;
+    let old = app.store.create_tenant_workspace("Old spelling", "07").await.unwrap();
+    // The next start (a restart, or another node) respells it.
+    let loaded = egress::server::runtime::Data::load(None, &app.database_url, true)
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = egress::server::config::ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        demo: egress::server::config::Demo::Off,
+        pipeline: common::quick_pipeline(),
+        ..Default::default()
+    };
+    let second = egress::server::start(app.store.clone(), loaded, data.path(), args)
+        .await
+        .unwrap();
+    second.task.abort();
+    assert!(
+        app.store.tenant_keys().await.unwrap().contains(&(old, "7".to_owned())),
+        "{:?}",
+        app.store.tenant_keys().await
+    );
+    // A hand-off for tenant 7 finds that workspace instead of making a second one.
+    let c = client();
+    assert_eq!(
+        open_link(&app, &c, &sign(&claims("ana@host.example", "7", "member")), "/")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(viewer(&app, &c).await.unwrap()["workspace"]["workspace_id"], old);
 }
