@@ -107,13 +107,15 @@ pub fn PeoplePanel() -> impl IntoView {
     // The person whose removal waits for a second click.
     let asking = RwSignal::new(None::<i64>);
     view! {
-        <h2>"People"</h2>
-        <p class="hint">"Removing someone ends their access here at once: their open pages, progress streams and API tokens of this workspace stop working."</p>
         {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || people.get().map(|r| match r {
+                // Members may not manage people: for them the panel is not there at all.
+                Err(e) if e.code == crate::error::ErrorCode::Forbidden => ().into_any(),
                 Err(e) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
                 Ok(list) => view! {
+                    <h2>"People"</h2>
+                    <p class="hint">"Removing someone ends their access here at once: their open pages, progress streams and API tokens of this workspace stop working."</p>
                     <div class="table-wrap" tabindex="0" role="region" aria-label="People">
                         <table class="data">
                             <thead><tr>

@@ -88,7 +88,6 @@ pub fn WorkspacePage() -> impl IntoView {
         async move { set_retention(hours).await }
     });
     let settings = Resource::new(move || save.version().get(), |_| read_workspace_settings());
-    let crate::app::ViewerResource(viewer) = expect_context();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let text = hours.get_untracked();
@@ -120,15 +119,7 @@ pub fn WorkspacePage() -> impl IntoView {
                 {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })}
                 <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
             </form>
-            // The people are the admins' to manage; members do not see the panel.
-            <Transition fallback=|| ()>
-                {move || viewer
-                    .get()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .filter(|v| v.workspace.role.manages_all_exports())
-                    .map(|_| view! { <crate::accounts::people::PeoplePanel /> })}
-            </Transition>
+            <crate::accounts::people::PeoplePanel />
         </section>
     }
 }
